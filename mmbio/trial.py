@@ -211,7 +211,7 @@ class Markers:
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Markers:
         cols = [str(c) for c in df.columns]
-        if len(cols) % 3 or any(not c.endswith(f"_{ax}") for c, ax in zip(cols, "xyz" * len(cols), strict=True)):
+        if len(cols) % 3 or any(not c.endswith(f"_{ax}") for c, ax in zip(cols, "xyz" * (len(cols) // 3), strict=True)):
             raise MmbioError("Markers.from_frame: columns must be NAME_x, NAME_y, NAME_z triplets")
         names = [c[:-2] for c in cols[::3]]
         pos = df.to_numpy(dtype=float).reshape(len(df), len(names), 3)
@@ -431,9 +431,9 @@ class Trial:
         for side, g in self.grf.items():
             lines.append(f"  grf_{side}: {g.time.size} samples at {g.rate:.0f} Hz, peak Fz {np.nanmax(g.vertical):.0f} N")
         ev = self.events
+        hs, to = ev.heel_strike, ev.toe_off
         lines.append(
-            "  events (%s): HS r %d l %d, TO r %d l %d"
-            % (ev.source, ev.heel_strike["r"].size, ev.heel_strike["l"].size, ev.toe_off["r"].size, ev.toe_off["l"].size)
+            f"  events ({ev.source}): HS r {hs['r'].size} l {hs['l'].size}, TO r {to['r'].size} l {to['l'].size}"
         )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

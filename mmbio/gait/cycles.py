@@ -7,6 +7,7 @@ With fewer than 3 cycles the SD is not computed (``sd is None``) and :attr:`Curv
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ class Curve:
 def cycle_windows(strikes: np.ndarray, t_start: float = -np.inf, t_end: float = np.inf) -> list[tuple[float, float]]:
     """Consecutive heel-strike pairs ``(t0, t1)`` that lie inside ``[t_start, t_end]``."""
     s = np.sort(np.asarray(strikes, dtype=float))
-    return [(a, b) for a, b in zip(s[:-1], s[1:], strict=True) if a >= t_start and b <= t_end and b > a]
+    return [(a, b) for a, b in itertools.pairwise(s) if a >= t_start and b <= t_end and b > a]
 
 
 def normalise(time: np.ndarray, values: np.ndarray, t0: float, t1: float, n_points: int = N_POINTS) -> np.ndarray:
