@@ -1,0 +1,47 @@
+"""One entry point that loads any supported trial file into a :class:`~mmbio.trial.Trial`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmbio.errors import DataFileError
+from mmbio.trial import Trial
+
+TRIAL_SUFFIXES = (".c3d", ".mot", ".sto")
+
+
+def load_trial(
+    path: str | Path,
+    /,
+    *,
+    grf: str | Path | None = None,
+    emg: str | Path | None = None,
+    mass_kg: float | None = None,
+    speed_m_s: float | None = None,
+) -> Trial:
+    """Load a C3D file, or an OpenSim ``.mot``/``.sto`` of joint angles with optional GRF and EMG files.
+
+    ``mass_kg`` overrides (C3D) or supplies (OpenSim) the subject mass used for body-weight units.
+    Raises :class:`DataFileError` naming the file for anything missing or unreadable.
+    """
+    p = Path(path)
+    for f in (p, grf, emg):
+        if f is not None and not Path(f).is_file():
+            raise DataFileError(f, "no such file")
+    suffix = p.suffix.lower()
+    if suffix == ".c3d":
+        if grf is not None or emg is not None:
+            raise DataFileError(p, "--grf/--emg are for OpenSim trials; a C3D file carries its own GRF and EMG")
+        from mmbio.io.c3d import read_c3d
+
+        trial = read_c3d(p)
+        if mass_kg is not None:
+            trial.subject.mass_kg = float(mass_kg)
+        if speed_m_s is not None:
+            trial.subject.speed_m_s = float(speed_m_s)
+        return trial
+    if suffix in (".mot", ".sto"):
+        from mmbio.io.opensim import read_opensim_trial
+
+        return read_opensim_trial(p, grf=grf, emg=emg, mass_kg=mass_kg, speed_m_s=speed_m_s)
+    raise DataFileError(p, f"unsupported trial format {suffix or '(no suffix)'}; expected one of {', '.join(TRIAL_SUFFIXES)}")
