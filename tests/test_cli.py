@@ -91,5 +91,6 @@ def test_validate_rajagopal_json_matches_readme(shared: Path, tmp_path: Path, ca
     assert g["second_peak_bw"]["value"] == pytest.approx(1.13, rel=0.02)
     assert g["valley_bw"]["value"] == pytest.approx(0.72, rel=0.03)
     assert g["stance_time_s"]["value"] == pytest.approx(0.757, abs=0.01)
-    knee = doc["kinematics"]["left"]["knee_flexion"]
-    assert knee["r"]["value"] > 0.9 and knee["rmse"]["units"] == "deg"
+    # README trap: the IK covers 0.45-1.80 s, so no complete gait cycle of joint angles exists; say so, invent nothing
+    assert doc["kinematics"] == {}
+    assert any("no complete right gait cycle" in n for n in doc["notes"])

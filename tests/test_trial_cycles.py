@@ -54,7 +54,7 @@ def test_no_cycle_raises_clear_error() -> None:
 
 def test_stance_curve_in_body_weights() -> None:
     tr = make_trial()
-    c, win = stance_curve(tr, "r")
+    c, _win = stance_curve(tr, "r")
     assert c.units == "BW" and c.n_cycles == 4
     # peak 800 N over 81.549 kg × 9.81 = 1.0 BW at mid-stance
     assert abs(c.mean.max() - 1.0) < 1e-3 and abs(np.argmax(c.mean) - 50) <= 1

@@ -125,6 +125,7 @@ def compare(trial: Trial, curves: pd.DataFrame) -> BasicComparison:
     pct = np.linspace(0, 100, N_POINTS)
     src = trial.source or trial.name
     any_cycle = False
+    no_cycle: dict[str, list[str]] = {}
     for side in SIDES:
         word = SIDE_WORD[side]
         if trial.angles is not None:
@@ -139,6 +140,7 @@ def compare(trial: Trial, curves: pd.DataFrame) -> BasicComparison:
                 try:
                     c = channel_curve(trial, "angles", name, side)
                 except NoGaitCycleError:
+                    no_cycle.setdefault(word, []).append(var)
                     continue
                 any_cycle = True
                 mean = -c.mean if (side == "l" and s is None and var in MIRRORED_FOR_LEFT) else c.mean
@@ -171,6 +173,8 @@ def compare(trial: Trial, curves: pd.DataFrame) -> BasicComparison:
                     entry["r"] = Quantity(pearson_r(sc.mean, rs), "1")
                     entry["rmse_bw"] = Quantity(rmse(sc.mean, rs), "BW")
             grf[word] = entry
+    for word, names in no_cycle.items():
+        notes.append(f"{word} joint angles not compared: no complete {word} gait cycle inside the angle data ({', '.join(names)})")
     if not any_cycle:
         raise NoGaitCycleError(f"{src}: no complete gait cycle to compare (check the events and the signals' time spans)")
     if not kin and trial.angles is not None:

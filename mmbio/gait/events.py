@@ -6,8 +6,8 @@ Two detectors:
   treadmills, simulated contact forces). A contact starts when the vertical force rises above
   ``threshold_n`` and ends when it falls below ``threshold_n - hysteresis_n`` (hysteresis makes noise
   around the threshold harmless); contacts shorter than ``min_contact_s`` and gaps shorter than
-  ``min_gap_s`` are discarded as noise. Event times are interpolated between samples at the lower
-  (release) level, so that heel strike and toe off use the same force level.
+  ``min_gap_s`` are discarded as noise. Event times are interpolated between samples where the force
+  crosses ``threshold_n`` itself, so that heel strike and toe off use the same force level.
 * :func:`detect_events_combined` — both feet on one plate or belt. With a flight phase (running) each
   contact is one foot and the side comes from the centre of pressure's medio-lateral position; without
   one (walking) single-support phases are the stretches where the COP sits under one foot (left or right
@@ -76,14 +76,15 @@ def contact_intervals(
     ends: list[int | None] = list(offs) + ([None] if state[-1] else [])
     raw: list[list[float | None]] = []
     for i0, i1 in zip(starts, ends, strict=True):
-        # refine: heel strike where the force crossed the low level on the way up
-        t_on = None
-        if i0 is not None:
-            j = i0
-            while j > 0 and f[j - 1] >= low:
+        # event times at the threshold itself (hysteresis only decides the state): heel strike where
+        # the force rose through threshold_n, toe off where it last fell through it before release
+        t_on = None if i0 is None else _crossing_time(t, f, i0, threshold_n)
+        t_off = None
+        if i1 is not None:
+            j = i1
+            while j > 1 and f[j - 1] < threshold_n:
                 j -= 1
-            t_on = _crossing_time(t, f, j, low)
-        t_off = None if i1 is None else _crossing_time(t, f, i1, low)
+            t_off = _crossing_time(t, f, j, threshold_n)
         raw.append([t_on, t_off])
     # merge short gaps, then drop short contacts (only those whose both ends were observed)
     merged: list[list[float | None]] = []
