@@ -1,0 +1,417 @@
+"""Registry of the normative reference datasets shipped in ``reference_data/``.
+
+Each dataset is a folder ``<name>/`` with ``curves.csv`` (tidy: :data:`CURVE_COLUMNS`, 101 points over
+0–100 % of the gait cycle per condition, quantity, variable and side), optional ``scalars.csv``
+(:data:`SCALAR_COLUMNS`) and ``provenance.yaml`` (citation, licence, conditions, conventions). The
+tables are built from the raw data by :mod:`mmbio.reference.build`.
+
+Data folder: ``$MMBIO_REFERENCE_DATA`` if set; else the package data ``mmbio._data.reference_data``
+(installed wheel); else ``<repo>/reference_data`` (source checkout / editable install).
+
+A dataset spec is ``NAME`` or ``NAME:CONDITION`` (``schwartz2008:free``); without a condition the
+dataset's default is used (:data:`DEFAULT_CONDITIONS`, else its only/first condition).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mmbio.errors import UnknownReferenceError
+
+CURVE_COLUMNS: tuple[str, ...] = (
+    "condition",
+    "quantity",
+    "variable",
+    "side",
+    "units",
+    "pct",
+    "mean",
+    "sd",
+    "n_subjects",
+    "n_cycles",
+)
+SCALAR_COLUMNS: tuple[str, ...] = ("condition", "variable", "side", "units", "mean", "sd", "n")
+QUANTITIES: tuple[str, ...] = ("joint_angle", "grf", "emg", "joint_moment", "joint_power")
+
+#: Condition used when a spec names no condition.
+DEFAULT_CONDITIONS: dict[str, str] = {"schwartz2008": "free", "hamner2013_run": "3", "schreiber2019": "c4"}
+
+ENV_VAR = "MMBIO_REFERENCE_DATA"
+
+
+def data_dir() -> Path:
+    """The folder that holds one sub-folder per reference dataset."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    try:  # installed wheel: package data (a namespace package, so use its search locations)
+        from importlib.util import find_spec
+
+        spec = find_spec("mmbio._data.reference_data")
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            if Path(loc).is_dir():
+                return Path(loc)
+    except (ImportError, ValueError):
+        pass
+    import mmbio
+
+    return Path(mmbio.__file__).resolve().parents[1] / "reference_data"
+
+
+@dataclass(frozen=True)
+class ReferenceDataset:
+    """One reference dataset, as described by its ``provenance.yaml``.
+
+    n_subjects / n_cycles: per condition (``None`` where the source does not say).
+    """
+
+    name: str
+    title: str
+    citation: str
+    licence: str
+    conditions: list[str]
+    units: dict[str, str]
+    sign_conventions: dict[str, str]
+    n_subjects: dict[str, int | None]
+    n_cycles: dict[str, int | None]
+    notes: list[str]
+    url: str = ""
+    description: str = ""
+    kind: str = "curves"
+    path: Path = field(default_factory=Path)
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def default_condition(self) -> str:
+        return DEFAULT_CONDITIONS.get(self.name, self.conditions[0] if self.conditions else "")
+
+    def condition_info(self, condition: str) -> dict[str, Any]:
+        """The provenance entry of one condition (description, speed, n)."""
+        return dict(self.provenance.get("conditions", {}).get(condition) or {})
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> ReferenceDataset:
+        prov = yaml.safe_load((folder / "provenance.yaml").read_text(encoding="utf-8")) or {}
+        conds = prov.get("conditions") or {}
+        sc = prov.get("sign_conventions") or {}
+        return cls(
+            name=str(prov.get("name", folder.name)),
+            title=str(prov.get("title", "")),
+            citation=str(prov.get("citation", "")),
+            licence=str(prov.get("licence", "")),
+            conditions=[str(c) for c in conds],
+            units={str(k): str(v) for k, v in (prov.get("units") or {}).items()},
+            sign_conventions={str(k): str(v) for k, v in sc.items()} if isinstance(sc, dict) else {"all": str(sc)},
+            n_subjects={str(k): v for k, v in (prov.get("n_subjects") or {}).items()},
+            n_cycles={str(k): v for k, v in (prov.get("n_cycles") or {}).items()},
+            notes=[str(n) for n in prov.get("processing") or []],
+            url=str(prov.get("url") or ""),
+            description=str(prov.get("description") or ""),
+            kind=str(prov.get("kind", "curves")),
+            path=folder,
+            provenance=prov,
+        )
+
+
+@dataclass(frozen=True)
+class ReferenceCurve:
+    """A normative curve. pct: (101,) % of gait cycle; mean: (101,); sd: (101,) or ``None``."""
+
+    pct: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray | None
+    units: str
+    n_subjects: int | None
+    n_cycles: int | None
+    name: str = ""
+    side: str = ""
+    quantity: str = ""
+    source: str = ""
+
+    @property
+    def lower(self) -> np.ndarray | None:
+        """mean − SD, or ``None`` without SD."""
+        return None if self.sd is None else self.mean - self.sd
+
+    @property
+    def upper(self) -> np.ndarray | None:
+        return None if self.sd is None else self.mean + self.sd
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _datasets(root: str) -> dict[str, ReferenceDataset]:
+    base = Path(root)
+    out: dict[str, ReferenceDataset] = {}
+    if base.is_dir():
+        for d in sorted(base.iterdir()):
+            if (d / "provenance.yaml").is_file():
+                ds = ReferenceDataset.from_folder(d)
+                out[ds.name] = ds
+    return out
+
+
+def _all() -> dict[str, ReferenceDataset]:
+    return _datasets(str(data_dir()))
+
+
+def list_references(include_auxiliary: bool = False) -> list[ReferenceDataset]:
+    """The curve datasets (sorted by name); with ``include_auxiliary`` also tables like ``emg_timing``."""
+    return [d for d in _all().values() if include_auxiliary or d.kind == "curves"]
+
+
+def get_reference(name: str) -> ReferenceDataset:
+    """One dataset by name; :class:`UnknownReferenceError` listing the valid names otherwise."""
+    ds = _all()
+    if name not in ds:
+        valid = ", ".join(ds) or f"(none found in {data_dir()})"
+        raise UnknownReferenceError(f"unknown reference dataset {name!r}; choose from: {valid}")
+    return ds[name]
+
+
+def _check_condition(ds: ReferenceDataset, condition: str) -> str:
+    condition = str(condition)
+    if condition not in ds.conditions:
+        raise UnknownReferenceError(
+            f"unknown condition {condition!r} for {ds.name}; choose from: {', '.join(ds.conditions)}"
+        )
+    return condition
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """``'NAME[:CONDITION]'`` → ``(name, condition)`` with the dataset's default condition filled in."""
+    name, _, cond = str(spec).strip().partition(":")
+    ds = get_reference(name.strip())
+    cond = cond.strip() or ds.default_condition
+    return ds.name, _check_condition(ds, cond)
+
+
+@lru_cache(maxsize=16)
+def _read_csv(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"condition": str, "side": str}, keep_default_na=False, na_values=[""])
+
+
+def load_curves(name: str, condition: str | None = None) -> pd.DataFrame:
+    """The tidy curve table of a dataset (columns :data:`CURVE_COLUMNS`), optionally one condition."""
+    ds = get_reference(name)
+    f = ds.path / "curves.csv"
+    if not f.is_file():
+        raise UnknownReferenceError(f"{name} has no curves (it is an auxiliary table)")
+    df = _read_csv(str(f))
+    if condition is not None:
+        df = df[df.condition == _check_condition(ds, condition)]
+    return df.reset_index(drop=True).copy()
+
+
+def load_scalars(name: str, condition: str | None = None) -> pd.DataFrame:
+    """The scalar table (columns :data:`SCALAR_COLUMNS`); empty when the dataset has none."""
+    ds = get_reference(name)
+    f = ds.path / "scalars.csv"
+    if not f.is_file():
+        return pd.DataFrame(columns=list(SCALAR_COLUMNS))
+    df = _read_csv(str(f))
+    if condition is not None:
+        df = df[df.condition == _check_condition(ds, condition)]
+    return df.reset_index(drop=True).copy()
+
+
+def load_table(name: str, filename: str) -> pd.DataFrame:
+    """Any other table of a dataset, e.g. ``load_table('emg_timing', 'windows.csv')``."""
+    ds = get_reference(name)
+    f = ds.path / filename
+    if not f.is_file():
+        have = ", ".join(sorted(p.name for p in ds.path.glob("*.csv")))
+        raise UnknownReferenceError(f"{name} has no table {filename!r}; it has: {have}")
+    return _read_csv(str(f)).copy()
+
+
+def _opt_int(v: object) -> int | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return int(f) if np.isfinite(f) else None
+
+
+def reference_curve(
+    name: str, condition: str | None, variable: str, side: str | None = None, quantity: str | None = None
+) -> ReferenceCurve:
+    """One normative curve.
+
+    condition ``None`` → the dataset's default. side ``'r'``/``'l'``/``'both'``; a side-specific request
+    falls back to ``'both'`` when the dataset does not distinguish sides, and ``None`` takes ``'r'``,
+    then ``'both'``, then ``'l'``. quantity is only needed when a variable name exists in several
+    quantities (``knee_flexion`` is an angle and a moment); otherwise the first of
+    :data:`QUANTITIES` that has the variable is used.
+    """
+    ds = get_reference(name)
+    cond = ds.default_condition if condition is None else _check_condition(ds, condition)
+    df = load_curves(name, cond)
+    sel = df[df.variable == variable]
+    if quantity is not None:
+        sel = sel[sel.quantity == quantity]
+    if sel.empty:
+        have = sorted(set(df.variable))
+        raise UnknownReferenceError(
+            f"{name}:{cond} has no {quantity + ' ' if quantity else ''}variable {variable!r}; choose from: {', '.join(have)}"
+        )
+    qs = [q for q in QUANTITIES if q in set(sel.quantity)] + sorted(set(sel.quantity) - set(QUANTITIES))
+    sel = sel[sel.quantity == qs[0]]
+    sides = set(sel.side)
+    order = [side, "both"] if side in ("r", "l") else ([side] if side else ["r", "both", "l"])
+    pick = next((s for s in order if s in sides), None)
+    if pick is None:
+        raise UnknownReferenceError(
+            f"{name}:{cond} has {variable} for side(s) {', '.join(sorted(sides))}, not {side!r}"
+        )
+    c = sel[sel.side == pick].sort_values("pct")
+    sd = c["sd"].to_numpy(dtype=float)
+    first = c.iloc[0]
+    return ReferenceCurve(
+        pct=c["pct"].to_numpy(dtype=float),
+        mean=c["mean"].to_numpy(dtype=float),
+        sd=None if not np.isfinite(sd).any() else sd,
+        units=str(first["units"]),
+        n_subjects=_opt_int(first["n_subjects"]),
+        n_cycles=_opt_int(first["n_cycles"]),
+        name=variable,
+        side=pick,
+        quantity=qs[0],
+        source=f"{name}:{cond}",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# features of curves (used by the builder and by `reference show`)
+# --------------------------------------------------------------------------------------------------
+
+
+def vertical_grf_peaks(v: np.ndarray, loaded_bw: float = 0.05) -> dict[str, float]:
+    """Peaks of one vertical GRF curve (BW) over a stance or a gait cycle.
+
+    Stance = the first run of samples above ``loaded_bw``. Returns ``max``, and for a walking
+    (double-humped) curve ``peak1`` (max in the first half of stance), ``peak2`` (max in the second
+    half) and ``valley`` (min between them); those three are NaN when the curve has no valley.
+    """
+    v = np.asarray(v, dtype=float)
+    out = {"max": float(np.nanmax(v)) if np.isfinite(v).any() else float("nan")}
+    out.update(peak1=float("nan"), valley=float("nan"), peak2=float("nan"))
+    above = np.flatnonzero(np.nan_to_num(v) > loaded_bw)
+    if above.size < 5:
+        return out
+    i0 = above[0]
+    i1 = i0
+    while i1 + 1 < v.size and v[i1 + 1] > loaded_bw:
+        i1 += 1
+    mid = (i0 + i1) // 2
+    a = i0 + int(np.nanargmax(v[i0 : mid + 1]))
+    b = mid + int(np.nanargmax(v[mid : i1 + 1]))
+    if b - a < 2:
+        return out
+    k = a + int(np.nanargmin(v[a : b + 1]))
+    if k in (a, b):
+        return out
+    out.update(peak1=float(v[a]), valley=float(v[k]), peak2=float(v[b]))
+    return out
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def format_reference_list() -> str:
+    """Text for ``mmbio reference list``: one block per dataset."""
+    lines = []
+    for ds in list_references():
+        conds = ", ".join(
+            f"{c}{'*' if c == ds.default_condition else ''} (n={ds.n_subjects.get(c) or '?'})" for c in ds.conditions
+        )
+        lines.append(f"{ds.name}: {ds.title}")
+        lines.append(f"  conditions: {conds}")
+        lines.append(f"  citation: {ds.citation}")
+        lines.append(f"  licence: {ds.licence}")
+    aux = [d for d in list_references(include_auxiliary=True) if d.kind != "curves"]
+    if aux:
+        lines.append("auxiliary tables: " + ", ".join(f"{d.name} ({d.title})" for d in aux))
+    lines.append("(* = default condition; use NAME:CONDITION, e.g. schwartz2008:free)")
+    return "\n".join(lines)
+
+
+_KEY_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("joint_angle", "hip_flexion", "range"),
+    ("joint_angle", "knee_flexion", "range"),
+    ("joint_angle", "ankle_dorsiflexion", "range"),
+    ("grf", "grf_vertical", "grf"),
+    ("grf", "grf_ap", "range"),
+)
+
+
+def format_reference_show(name: str, condition: str | None = None) -> str:
+    """Text for ``mmbio reference show NAME[:CONDITION]``: provenance summary and variables."""
+    if condition is None and ":" in name:
+        name, condition = parse_spec(name)
+    ds = get_reference(name)
+    cond = ds.default_condition if condition is None else _check_condition(ds, condition)
+    info = ds.condition_info(cond)
+    lines = [
+        f"{ds.name}:{cond} — {ds.title}",
+        f"  citation: {ds.citation}",
+        f"  licence: {ds.licence}" + (f"; {ds.url}" if ds.url else ""),
+        f"  condition: {info.get('description', cond)}",
+        f"  subjects: {ds.n_subjects.get(cond) or '?'}, cycles: {ds.n_cycles.get(cond) or 'not published'}",
+        f"  conditions available: {', '.join(ds.conditions)}",
+    ]
+    if ds.kind != "curves":
+        lines.append(f"  {ds.description}")
+        return "\n".join(lines)
+    df = load_curves(name, cond)
+    lines.append("  variables (side: n subjects / n cycles):")
+    for qty in [q for q in QUANTITIES if q in set(df.quantity)]:
+        sub = df[df.quantity == qty]
+        units = ", ".join(sorted(set(sub.units)))
+        lines.append(f"    {qty} [{units}]:")
+        for var, g in sub.groupby("variable", sort=False):
+            per_side = []
+            for s, gs in g.groupby("side", sort=False):
+                ns, nc = _opt_int(gs.n_subjects.iloc[0]), _opt_int(gs.n_cycles.iloc[0])
+                per_side.append(f"{s} {ns if ns is not None else '?'}/{nc if nc is not None else '?'}")
+            lines.append(f"      {var}: {', '.join(per_side)}")
+    key = []
+    for qty, var, how in _KEY_FEATURES:
+        g = df[(df.quantity == qty) & (df.variable == var)]
+        for s, gs in g.groupby("side", sort=False):
+            m = gs.sort_values("pct")["mean"].to_numpy(dtype=float)
+            u = gs.units.iloc[0]
+            if how == "grf":
+                p = vertical_grf_peaks(m)
+                if np.isfinite(p["peak1"]):
+                    txt = f"peaks {_fmt(p['peak1'])} / {_fmt(p['peak2'])}, valley {_fmt(p['valley'])} {u}"
+                else:
+                    txt = f"max {_fmt(p['max'])} {u}"
+            else:
+                txt = (
+                    f"max {_fmt(np.nanmax(m))} at {int(np.nanargmax(m))} %, "
+                    f"min {_fmt(np.nanmin(m))} at {int(np.nanargmin(m))} % ({u})"
+                )
+            key.append(f"    {var} ({s}): {txt}")
+    if key:
+        lines.append("  key values of the mean curves:")
+        lines += key
+    sc = load_scalars(name, cond)
+    if len(sc):
+        lines.append(
+            f"  scalars: {len(sc)} (e.g. "
+            + ", ".join(f"{r.variable} {_fmt(r.mean, 4)} {r.units}" for r in sc.head(3).itertuples())
+            + ")"
+        )
+    return "\n".join(lines)

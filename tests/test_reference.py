@@ -1,0 +1,301 @@
+"""Reference datasets: the committed tables in reference_data/ and their reproducible build."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mmbio.errors import UnknownReferenceError
+from mmbio.reference import registry as reg
+from mmbio.reference.registry import (
+    CURVE_COLUMNS,
+    QUANTITIES,
+    SCALAR_COLUMNS,
+    format_reference_list,
+    format_reference_show,
+    get_reference,
+    list_references,
+    load_curves,
+    load_scalars,
+    load_table,
+    parse_spec,
+    reference_curve,
+    vertical_grf_peaks,
+)
+
+FIVE = {"schwartz2008", "rajagopal2016_walk", "hamner2013_run", "schreiber2019", "santuz2020_emg"}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scalar(name: str, condition: str, variable: str, side: str = "both") -> pd.Series:
+    sc = load_scalars(name, condition)
+    row = sc[(sc.variable == variable) & (sc.side == side)]
+    assert len(row) == 1, (name, condition, variable, side)
+    return row.iloc[0]
+
+
+# ---------------------------------------------------------------------------------------- registry
+
+
+def test_list_references_gives_the_five_datasets_with_citation_and_licence() -> None:
+    refs = list_references()
+    assert {r.name for r in refs} == FIVE
+    for r in refs:
+        assert r.citation and r.licence and r.title
+        assert r.conditions
+        assert r.default_condition in r.conditions
+        assert set(r.n_subjects) == set(r.conditions)
+    assert "emg_timing" in {r.name for r in list_references(include_auxiliary=True)}
+
+
+def test_conditions_are_the_fixed_names() -> None:
+    assert get_reference("schwartz2008").conditions == ["very_slow", "slow", "free", "fast", "very_fast"]
+    assert get_reference("hamner2013_run").conditions == ["2", "3", "4", "5"]
+    assert get_reference("schreiber2019").conditions == ["c4", "c5"]
+    assert get_reference("rajagopal2016_walk").conditions == ["free"]
+    assert get_reference("santuz2020_emg").conditions == ["treadmill"]
+
+
+@pytest.mark.parametrize("name", sorted(FIVE))
+def test_curve_tables_have_the_exact_format(name: str) -> None:
+    df = load_curves(name)
+    assert tuple(df.columns) == CURVE_COLUMNS
+    assert set(df.quantity) <= set(QUANTITIES)
+    assert set(df.side) <= {"r", "l", "both"}
+    assert set(df.condition) == set(get_reference(name).conditions)
+    assert not df.variable.str.endswith(("_r", "_l")).any()
+    assert df.units.notna().all() and (df.units != "").all()
+    for key, g in df.groupby(["condition", "quantity", "variable", "side"]):
+        assert len(g) == 101, key
+        assert np.array_equal(g.pct.to_numpy(), np.arange(101)), key
+        assert np.isfinite(g["mean"].to_numpy(dtype=float)).all(), key
+        assert g.units.nunique() == 1, key
+        sd = g["sd"].to_numpy(dtype=float)
+        assert (sd[np.isfinite(sd)] >= 0).all(), key
+        nc, ns = g.n_cycles.iloc[0], g.n_subjects.iloc[0]
+        if np.isfinite(nc) and nc < 3 and ns < 3:
+            assert np.isnan(sd).all(), f"{key}: SD with fewer than 3 cycles"
+    units = dict(zip(df.quantity, df.units, strict=False))
+    assert units.get("joint_angle", "deg") == "deg"
+    assert units.get("grf", "BW") == "BW"
+    assert units.get("emg", "fraction of max") == "fraction of max"
+
+
+@pytest.mark.parametrize("name", sorted(FIVE))
+def test_scalar_tables_and_provenance(name: str) -> None:
+    ds = get_reference(name)
+    sc = load_scalars(name)
+    if len(sc):
+        assert tuple(sc.columns) == SCALAR_COLUMNS
+    prov = yaml.safe_load((ds.path / "provenance.yaml").read_text())
+    for key in (
+        "name",
+        "title",
+        "citation",
+        "licence",
+        "conditions",
+        "units",
+        "sign_conventions",
+        "sources",
+        "processing",
+        "build",
+        "n_subjects",
+        "n_cycles",
+    ):
+        assert key in prov, key
+    for src in prov["sources"]:
+        assert len(src["sha256"]) == 64 and not src["path"].startswith("/")
+    assert "python -m mmbio.reference.build" in prov["build"]["command"]
+
+
+def test_reference_data_is_compact_and_holds_no_raw_files() -> None:
+    root = reg.data_dir()
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= {".csv", ".yaml", ".md"}
+    assert sum(p.stat().st_size for p in files) < 2.5e6
+
+
+def test_parse_spec_defaults_and_errors() -> None:
+    assert parse_spec("schwartz2008") == ("schwartz2008", "free")
+    assert parse_spec("schwartz2008:very_fast") == ("schwartz2008", "very_fast")
+    assert parse_spec("hamner2013_run") == ("hamner2013_run", "3")
+    assert parse_spec("schreiber2019") == ("schreiber2019", "c4")
+    assert parse_spec("rajagopal2016_walk") == ("rajagopal2016_walk", "free")
+    assert parse_spec("santuz2020_emg") == ("santuz2020_emg", "treadmill")
+    with pytest.raises(UnknownReferenceError, match=r"choose from: .*schwartz2008") as e:
+        parse_spec("nope")
+    assert "\n" not in str(e.value)
+    with pytest.raises(UnknownReferenceError, match="very_slow, slow, free, fast, very_fast") as e:
+        parse_spec("schwartz2008:medium")
+    assert "\n" not in str(e.value)
+    with pytest.raises(UnknownReferenceError):
+        load_curves("hamner2013_run", "6")
+
+
+def test_reference_curve() -> None:
+    c = reference_curve("schwartz2008", "free", "knee_flexion", "r")  # falls back to 'both'
+    assert c.side == "both" and c.quantity == "joint_angle" and c.units == "deg"
+    assert c.pct.shape == c.mean.shape == (101,) and c.sd is not None and c.n_subjects == 82
+    assert c.n_cycles is None
+    m = reference_curve("schwartz2008", None, "knee_flexion", quantity="joint_moment")
+    assert m.units == "N*m/kg" and m.source == "schwartz2008:free"
+    r = reference_curve("rajagopal2016_walk", "free", "knee_flexion", "l")
+    assert r.sd is None and r.n_cycles == 1 and r.lower is None
+    h = reference_curve("hamner2013_run", "4", "grf_vertical", "l")
+    assert h.n_subjects == 5 and h.n_cycles == 15 and h.sd is not None
+    with pytest.raises(UnknownReferenceError, match="no variable 'elbow_flexion'"):
+        reference_curve("hamner2013_run", "4", "elbow_flexion")
+    with pytest.raises(UnknownReferenceError):
+        reference_curve("santuz2020_emg", "treadmill", "soleus", "l")
+
+
+def test_emg_timing_windows() -> None:
+    w = load_table("emg_timing", "windows.csv")
+    assert list(w.columns) == ["muscle", "description", "canonical", "window", "on_pct", "off_pct"]
+    assert ((w.on_pct >= 0) & (w.off_pct <= 100) & (w.on_pct < w.off_pct)).all()
+    ta = w[w.canonical == "tibialis_anterior"]
+    assert set(zip(ta.on_pct, ta.off_pct, strict=True)) == {(0, 13), (56, 100)}
+
+
+def test_format_functions() -> None:
+    text = format_reference_list()
+    for n in FIVE:
+        assert n in text
+    show = format_reference_show("schwartz2008", "free")
+    assert "Schwartz" in show and "knee_flexion" in show and "grf_vertical" in show and "CC-BY-SA" in show
+    assert "peaks" in format_reference_show("schwartz2008:free")
+    assert "santuz2020_emg:treadmill" in format_reference_show("santuz2020_emg")
+
+
+def test_data_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(reg.data_dir() / "santuz2020_emg", tmp_path / "santuz2020_emg")
+    monkeypatch.setenv(reg.ENV_VAR, str(tmp_path))
+    assert [d.name for d in list_references()] == ["santuz2020_emg"]
+    with pytest.raises(UnknownReferenceError, match="choose from: santuz2020_emg"):
+        get_reference("schwartz2008")
+
+
+# ------------------------------------------------------------------ published / README magnitudes
+
+
+def test_schwartz_free_knee_flexion_in_swing() -> None:
+    c = reference_curve("schwartz2008", "free", "knee_flexion")
+    peak = c.mean[60:].max()  # swing
+    assert 57.0 < peak < 60.5  # mean curve: slightly below the mean of per-subject peaks
+    s = scalar("schwartz2008", "free", "knee_flexion_max_swing")
+    assert s["mean"] == pytest.approx(60.5, abs=0.05) and s["sd"] == pytest.approx(4.8, abs=0.05) and s.n == 82
+
+
+def test_schwartz_free_vertical_grf_peaks() -> None:
+    published = {
+        "grf_vertical_peak1": (1.135, 0.111),
+        "grf_vertical_valley": (0.778, 0.070),
+        "grf_vertical_peak2": (1.097, 0.089),
+    }
+    for var, (m, s) in published.items():
+        row = scalar("schwartz2008", "free", var)
+        assert row["mean"] == pytest.approx(m, abs=0.001) and row["sd"] == pytest.approx(s, abs=0.001)
+        assert row.units == "BW"
+    p = vertical_grf_peaks(reference_curve("schwartz2008", "free", "grf_vertical").mean)
+    assert p["peak1"] == pytest.approx(1.135, abs=0.06) and p["peak1"] <= 1.135
+    assert p["peak2"] == pytest.approx(1.097, abs=0.04) and p["peak2"] <= 1.097
+    assert p["valley"] == pytest.approx(0.778, abs=0.03) and p["valley"] >= 0.778
+    assert scalar("schwartz2008", "free", "toe_off_pct")["mean"] == pytest.approx(59, abs=0.5)
+
+
+def test_schwartz_signs() -> None:
+    ap = reference_curve("schwartz2008", "free", "grf_ap").mean
+    assert ap[5:15].min() < -0.1 and ap[45:55].max() > 0.1  # braking then propulsion
+    ankle = reference_curve("schwartz2008", "free", "ankle_dorsiflexion", quantity="joint_moment").mean
+    assert ankle[40:55].min() < -1.0  # plantarflexor moment negative in the angle's (dorsiflexion +) sign
+    assert reference_curve("schwartz2008", "free", "hip_flexion").mean[90] > 30
+
+
+def test_rajagopal_grf_matches_readme() -> None:
+    p = vertical_grf_peaks(reference_curve("rajagopal2016_walk", "free", "grf_vertical", "r").mean)
+    assert p["peak1"] == pytest.approx(1.10, abs=0.02)
+    assert p["peak2"] == pytest.approx(1.13, abs=0.02)
+    assert p["valley"] == pytest.approx(0.72, abs=0.02)
+    assert len({v for v in load_curves("rajagopal2016_walk").query("quantity == 'emg'").variable}) == 10
+
+
+def test_hamner_peak_vertical_grf_within_readme_ranges() -> None:
+    ranges = {"2": (1.85, 2.25), "5": (2.37, 2.80)}
+    for speed, (lo, hi) in ranges.items():
+        for side in ("r", "l"):
+            assert lo <= scalar("hamner2013_run", speed, "grf_vertical_max", side)["mean"] <= hi
+    peaks = [scalar("hamner2013_run", v, "grf_vertical_max", "r")["mean"] for v in ("2", "3", "4", "5")]
+    assert peaks == sorted(peaks)
+    mass = [scalar("hamner2013_run", v, "body_mass_estimated")["mean"] for v in ("2", "3", "4", "5")]
+    assert max(mass) - min(mass) < 1.0
+
+
+def test_schreiber_peak_vertical_force_near_readme() -> None:
+    for cond, expected in (("c4", 1.15), ("c5", 1.27)):
+        vals = [scalar("schreiber2019", cond, "grf_vertical_max", s)["mean"] for s in ("r", "l")]
+        assert np.mean(vals) == pytest.approx(expected, abs=0.07)
+    emg = load_curves("schreiber2019", "c4").query("quantity == 'emg'")
+    assert emg.variable.nunique() == 8 and set(emg.side) == {"r"}
+    assert "joint_angle" not in set(load_curves("schreiber2019").quantity)
+
+
+def test_santuz_envelopes() -> None:
+    df = load_curves("santuz2020_emg", "treadmill")
+    assert df.variable.nunique() == 13 and set(df.n_cycles) == {3}
+    assert df["mean"].between(-0.01, 1.0).all()
+
+
+# ------------------------------------------------------------------------- rebuild from ../shared
+
+
+def _rebuild(shared: Path, out: Path, name: str) -> Path:
+    from mmbio.reference.build import build
+
+    committed = yaml.safe_load((reg.data_dir() / name / "provenance.yaml").read_text())
+    (folder,) = build(shared, out, [name], committed["build"]["date"])
+    return folder
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["schwartz2008", "santuz2020_emg"])
+def test_rebuild_reproduces_committed_tables(shared: Path, tmp_path: Path, name: str) -> None:
+    folder = _rebuild(shared, tmp_path, name)
+    committed = reg.data_dir() / name
+    for f in ("curves.csv", "scalars.csv"):
+        assert (folder / f).read_bytes() == (committed / f).read_bytes(), f"{name}/{f} differs: rebuild reference_data"
+    new = yaml.safe_load((folder / "provenance.yaml").read_text())
+    old = yaml.safe_load((committed / "provenance.yaml").read_text())
+    new.pop("build"), old.pop("build")
+    assert new == old
+
+
+@pytest.mark.shared
+def test_build_is_deterministic(shared: Path, tmp_path: Path) -> None:
+    a = _rebuild(shared, tmp_path / "a", "santuz2020_emg")
+    b = _rebuild(shared, tmp_path / "b", "santuz2020_emg")
+    for f in sorted(p.name for p in a.iterdir()):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    from mmbio.reference.build import build
+
+    (c,) = build(shared, tmp_path / "c", ["emg_timing"])
+    (d,) = build(shared, tmp_path / "d", ["emg_timing"])
+    assert (c / "windows.csv").read_bytes() == (d / "windows.csv").read_bytes()
+    assert (c / "provenance.yaml").read_bytes() == (d / "provenance.yaml").read_bytes()
+
+
+@pytest.mark.shared
+def test_hamner_per_subject_peaks_within_readme_ranges(shared: Path) -> None:
+    from mmbio.reference.build import hamner_peak_vertical
+
+    for speed, (lo, hi) in {"2": (1.85, 2.25), "5": (2.37, 2.80)}.items():
+        peaks = hamner_peak_vertical(shared, speed)
+        assert len(peaks) == 5
+        assert lo <= np.mean(list(peaks.values())) <= hi
+        for subj, p in peaks.items():
+            # the body weight is estimated from the GRF (masses are not in the files): allow 3 %
+            assert 0.97 * lo <= p <= 1.03 * hi, (speed, subj, p)
