@@ -25,10 +25,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
     from mmbio.reference.registry import get_reference, load_curves, parse_spec
 
+    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, mass_kg=args.mass, speed_m_s=args.speed)
     name, condition = parse_spec(args.reference)
     ref = get_reference(name)
     curves = load_curves(name, condition)
-    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, mass_kg=args.mass, speed_m_s=args.speed)
     result = compare(trial, curves)
     sub = trial.subject
     doc = {

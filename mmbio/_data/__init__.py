@@ -1,0 +1,1 @@
+"""Data shipped with the package: reference_data/ and validation/ are mapped here when installed."""
