@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from mmbio.errors import DataFileError
+from mmbio.gait.events import detect_events
 from mmbio.io.axes import rotate_about_z, to_lab
 from mmbio.names import canonical_muscle
 from mmbio.trial import SIDES, Channels, Events, GroundReaction, Markers, Subject, Trial
@@ -593,13 +594,8 @@ def read_c3d(
     grf = _assign(plates, markers, c3d_events, notes, cop_threshold_n) if plates else {}
     events = c3d_events
     if not events and grf:
-        try:
-            from mmbio.gait.events import detect_events
-        except ImportError:
-            notes.append("c3d: no events in the file and mmbio.gait.events is unavailable")
-        else:
-            events = detect_events(grf, threshold_n=cop_threshold_n)
-            notes.append("c3d: no events in the file: detected from the per-foot GRF")
+        events = detect_events(grf, threshold_n=cop_threshold_n)
+        notes.append("c3d: no events in the file: detected from the per-foot GRF")
 
     subject = _subject(raw, "")
     subject.speed_m_s = speed

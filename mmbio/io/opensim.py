@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mmbio.errors import DataFileError, MmbioError
+from mmbio.gait.events import detect_events, detect_events_combined
 from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
 from mmbio.names import canonical_muscle
 from mmbio.trial import SIDES, Channels, GroundReaction, Markers, Subject, Trial
@@ -759,12 +760,19 @@ def read_opensim_trial(
     Angles: clinical, deg (see :func:`coordinates_to_angles`). Mass: from ``mass_kg`` only (NaN and
     a note otherwise; body-weight normalisation is then unavailable). Speed: ``speed_m_s``, else the
     slope of ``pelvis_tx`` (NaN with a note when it is about constant, as on a treadmill). Events:
-    detected from the GRF with :func:`mmbio.gait.events.detect_events` when ``grf`` is given.
+    detected from the per-foot GRF (:func:`mmbio.gait.events.detect_events`), or, when the file has
+    one force set under both feet, from its centre of pressure
+    (:func:`mmbio.gait.events.detect_events_combined`). A file without any recognised joint-angle
+    column raises :class:`DataFileError`.
     """
     notes: list[str] = []
     st = read_storage(kinematics)
     notes += [f"{Path(kinematics).name}: {w}" for w in st.warnings]
     angles, extra = coordinates_to_angles(st, knee_sign=knee_sign, strict=strict, notes=notes)
+    if len(angles) == 0:
+        raise DataFileError(
+            kinematics, f"no recognised joint-angle columns (found: {', '.join(st.columns[1:]) or 'none'})"
+        )
     subject = Subject(name=st.name)
     if mass_kg is not None:
         subject.mass_kg = float(mass_kg)
@@ -789,15 +797,13 @@ def read_opensim_trial(
         trial.grf = {s: g for s, g in feet.items() if s in SIDES}
         trial.plates = [g for s, g in feet.items() if s not in SIDES]
         if trial.grf:
-            try:
-                from mmbio.gait.events import detect_events
-            except ImportError:
-                notes.append("gait events not detected: mmbio.gait.events is not available")
-            else:
-                try:
-                    trial.events = detect_events(trial.grf)
-                except MmbioError as e:
-                    notes.append(f"gait events not detected: {e}")
+            trial.events = detect_events(trial.grf)
+        elif len(trial.plates) == 1:
+            trial.events = detect_events_combined(trial.plates[0])
+            notes.append(
+                "one force set for both feet (single plate or belt): events from its centre of pressure; "
+                "per-foot GRF unavailable"
+            )
     if emg is not None:
         trial.emg = read_opensim_emg(emg, side=emg_side, notes=notes)
     return trial
