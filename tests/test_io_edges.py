@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_events import stance_force
 
 from mmbio.errors import DataFileError
 from mmbio.io.loader import load_trial
 from mmbio.io.opensim import write_storage
-from test_events import stance_force
 
 
 def belt_walk(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
