@@ -145,6 +145,12 @@ class ReferenceCurve:
     def upper(self) -> np.ndarray | None:
         return None if self.sd is None else self.mean + self.sd
 
+    def __repr__(self) -> str:
+        n = f"{self.n_subjects or '?'} subjects / {self.n_cycles or '?'} cycles"
+        sd = "" if self.sd is not None else ", no SD"
+        rng = f"{np.nanmin(self.mean):.3g}..{np.nanmax(self.mean):.3g} {self.units}"
+        return f"ReferenceCurve({self.source} {self.name!r} side={self.side!r}, {self.pct.size} points, mean {rng}, {n}{sd})"
+
 
 # --------------------------------------------------------------------------------------------------
 
