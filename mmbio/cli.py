@@ -17,51 +17,45 @@ from mmbio.errors import MmbioError
 
 EXIT_BAD_INPUT = 2
 
-METRICS_SCHEMA = "mmbio.metrics/1"
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from mmbio.analysis.basic import compare
+    from mmbio.analysis.ceiling import activity
+    from mmbio.analysis.validate import validate
     from mmbio.io.loader import load_trial
-    from mmbio.reference.registry import get_reference, load_curves, parse_spec
+    from mmbio.reference.registry import parse_spec
+    from mmbio.report.pdf import write_curves_csv, write_metrics_json, write_report
+    from mmbio.report.protocol import load_protocol
 
     trial = load_trial(args.trial, grf=args.grf, emg=args.emg, mass_kg=args.mass, speed_m_s=args.speed)
-    name, condition = parse_spec(args.reference)
-    ref = get_reference(name)
-    curves = load_curves(name, condition)
-    result = compare(trial, curves)
-    sub = trial.subject
-    doc = {
-        "schema": METRICS_SCHEMA,
-        "mmbio_version": __version__,
-        "trial": {
-            "name": trial.name,
-            "source": trial.source,
-            "kind": trial.kind,
-            "events_source": trial.events.source,
-            "subject": {
-                "mass": {"value": _finite(sub.mass_kg), "units": "kg"},
-                "height": {"value": _finite(sub.height_m), "units": "m"},
-                "speed": {"value": _finite(sub.speed_m_s), "units": "m/s"},
-            },
-            "notes": list(trial.notes),
-        },
-        "reference": {"name": name, "condition": condition, "citation": ref.citation},
-        **result.to_json_dict(),
-    }
+    protocol = None if args.protocol == "none" else args.protocol
+    reference = args.reference
+    if reference is None:
+        reference = load_protocol(protocol or "walking").reference
+    name, condition = parse_spec(reference)
+    if args.protocol is None:
+        act = activity(name, condition)
+        protocol = "running" if act and act[0] == "running" else "walking"
+    result = validate(
+        trial,
+        f"{name}:{condition}",
+        emg_reference=args.emg_reference,
+        protocol=protocol,
+        spm=not args.no_spm,
+        seed=args.seed,
+    )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_metrics_json(result, out / "metrics.json")
+    write_curves_csv(result, out / "curves.csv")
+    if not args.no_pdf:
+        write_report(result, out / "report.pdf", seed=args.seed)
+    doc = json.loads((out / "metrics.json").read_text())
     if args.format == "json":
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print(format_table(doc))
-        print(f"\nwrote {out / 'metrics.json'}")
-    return 0
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if x == x and abs(x) != float("inf") else None
+        written = ["metrics.json", "curves.csv"] + ([] if args.no_pdf else ["report.pdf"])
+        print(f"\nwrote {', '.join(str(out / w) for w in written)}")
+    return 1 if result.passed is False else 0
 
 
 def _fmt(q: dict | None, spec: str = ".3f") -> str:
@@ -71,26 +65,49 @@ def _fmt(q: dict | None, spec: str = ".3f") -> str:
 
 
 def format_table(doc: dict) -> str:
-    """Human-readable table of a metrics.json document."""
+    """Human-readable summary of a metrics.json document: key metrics and the protocol verdict."""
     t = doc["trial"]
-    lines = [
-        f"mmbio {doc['mmbio_version']}: {t['source']} vs {doc['reference']['name']}:{doc['reference']['condition']}",
-        "",
-        f"{'side':<6} {'joint angle':<22} {'r':>7} {'RMSE deg':>9} {'cycles':>7}",
-    ]
-    for side, joints in doc["kinematics"].items():
-        for var, m in joints.items():
-            lines.append(f"{side:<6} {var:<22} {_fmt(m['r']):>7} {_fmt(m['rmse'], '.1f'):>9} {m['n_cycles']:>7}")
-    if not doc["kinematics"]:
+    ref = doc["reference"]
+    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {t['source']} vs {ref['name']}:{ref['condition']}", ""]
+    kin = doc.get("kinematics", {})
+    rows = [(s, v, m) for s, vs in kin.items() for v, m in vs.items() if m.get("r", {}).get("value") is not None]
+    if rows:
+        lines.append(f"{'side':<6} {'joint angle':<22} {'r':>7} {'RMSE deg':>9} {'ceiling r':>10}")
+        for side, var, m in rows:
+            ceil = m["r"].get("ceiling", {}).get("value")
+            c = "n/a" if ceil is None else f"{ceil:.3f}"
+            lines.append(f"{side:<6} {var:<22} {_fmt(m['r']):>7} {_fmt(m['rmse'], '.1f'):>9} {c:>10}")
+    else:
         lines.append("(no joint angles compared)")
-    lines += ["", f"{'side':<6} {'vertical GRF':<22} {'trial':>7} {'ref':>7}"]
-    for side, g in doc["grf"].items():
-        ref = g.get("reference", {})
-        for k in ("first_peak_bw", "valley_bw", "second_peak_bw"):
-            lines.append(f"{side:<6} {k:<22} {_fmt(g[k]):>7} {_fmt(ref.get(k)):>7}")
-        lines.append(f"{side:<6} {'stance_time_s':<22} {_fmt(g['stance_time_s']):>7} {'':>7}")
-    if not doc["grf"]:
-        lines.append("(no GRF compared)")
+    grf = doc.get("grf", {})
+    if grf:
+        lines += ["", f"{'side':<6} {'vertical GRF':<24} {'trial':>7} {'ref':>7}"]
+        for side, vs in grf.items():
+            v, r = vs.get("vertical", {}), vs.get("vertical_reference", {})
+            for k in ("first_peak_bw", "valley_bw", "second_peak_bw", "active_peak_bw", "stance_time_s", "double_peak"):
+                if k in v and (v[k].get("value") is not None or k != "active_peak_bw"):
+                    lines.append(f"{side:<6} {k:<24} {_fmt(v[k]):>7} {_fmt(r.get(k)):>7}")
+    emg = doc.get("emg", {})
+    rows = [(s, mu, m) for s, ms in emg.items() for mu, m in ms.items() if m.get("r", {}).get("value") is not None]
+    if rows:
+        lines += ["", f"{'side':<6} {'muscle vs EMG':<24} {'r':>7} {'lag ms':>7} {'ceiling r':>10}"]
+        for side, mu, m in rows:
+            ceil = m["r"].get("ceiling", {}).get("value")
+            c = "n/a" if ceil is None else f"{ceil:.3f}"
+            lines.append(f"{side:<6} {mu:<24} {_fmt(m['r']):>7} {_fmt(m.get('best_lag_ms'), '.0f'):>7} {c:>10}")
+    proto = doc.get("protocol")
+    if proto:
+        counts: dict[str, int] = {}
+        for c in proto["checks"]:
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+        verdict = "PASS" if proto["passed"] else "FAIL"
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        lines += ["", f"protocol {proto['name']}: {verdict} ({summary})"]
+        lines += [
+            f"  fail: {c['metric']} = {_fmt({'value': c.get('value')})} ({c.get('rule', '')})"
+            for c in proto["checks"]
+            if c["status"] == "fail"
+        ]
     lines += [f"note: {n}" for n in doc.get("notes", [])]
     return "\n".join(lines)
 
@@ -122,11 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"mmbio {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    v = sub.add_parser("validate", help="compare a trial with a reference dataset and write metrics.json")
+    v = sub.add_parser(
+        "validate",
+        help="compare a trial with a reference: report.pdf, metrics.json, curves.csv",
+        description="Compare a trial with an experimental reference and judge it against a validation protocol. "
+        "Exit status: 0 protocol passed, 1 protocol failed, 2 bad input.",
+    )
     v.add_argument("trial", help="C3D file, or OpenSim .mot/.sto of joint angles")
-    v.add_argument("--reference", "-r", default="schwartz2008:free", help="NAME[:CONDITION] (default schwartz2008:free)")
+    v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
+    v.add_argument("--protocol", "-p", help="validation protocol name or YAML file (default: walking or running "
+                   "by the reference); 'none' for no checks")
+    v.add_argument("--emg-reference", help="NAME[:CONDITION] for activation/EMG (default: --reference if it has EMG)")
     v.add_argument("--output", "-o", default="mmbio-out", help="output directory (default mmbio-out)")
     v.add_argument("--format", choices=("human", "json"), default="human", help="what to print (default human)")
+    v.add_argument("--no-spm", action="store_true", help="skip SPM (statistical parametric mapping)")
+    v.add_argument("--no-pdf", action="store_true", help="write metrics.json and curves.csv only")
+    v.add_argument("--seed", type=int, default=0, help="seed of the synergy NMF restarts (default 0)")
     _trial_options(v)
     v.add_argument("--speed", type=float, help="walking/running speed in m/s when the file has none")
     v.set_defaults(func=_cmd_validate)

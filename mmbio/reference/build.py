@@ -9,6 +9,12 @@ Each dataset gets a folder ``<out>/<name>/`` with
 * ``curves.csv``: tidy table, columns :data:`CURVE_COLUMNS`, 101 points (0–100 % of the gait cycle,
   heel strike to heel strike of the same foot) per (condition, quantity, variable, side);
 * ``scalars.csv`` (optional): columns :data:`SCALAR_COLUMNS`;
+* ``subjects.csv`` (datasets with several subjects, or several cycles of one subject): each subject's mean
+  cycle (or each cycle), for the human ceiling. Stored wide to stay small: columns
+  :data:`~mmbio.reference.registry.SUBJECT_ID_COLUMNS` then ``p0`` … ``p100`` (one row per curve);
+  :func:`mmbio.reference.registry.load_subject_curves` returns it tidy (:data:`SUBJECT_COLUMNS`). Only the
+  variables of :data:`SUBJECT_VARIABLES` are kept (the angles, GRF components and muscles the validation
+  metrics use);
 * ``provenance.yaml``: citation, licence, conditions, sign conventions, source files with sha256,
   the build command and processing notes.
 
@@ -36,7 +42,13 @@ import yaml
 
 from mmbio.errors import MmbioError
 from mmbio.names import canonical_muscle
-from mmbio.reference.registry import CURVE_COLUMNS, SCALAR_COLUMNS, vertical_grf_peaks
+from mmbio.reference.registry import (
+    CURVE_COLUMNS,
+    SCALAR_COLUMNS,
+    SUBJECT_ID_COLUMNS,
+    SUBJECT_PCT_COLUMNS,
+    vertical_grf_peaks,
+)
 from mmbio.trial import GRAVITY
 
 N_POINTS = 101
@@ -45,6 +57,24 @@ MIN_CYCLES_FOR_SD = 3
 SIG_DIGITS = 5
 MAX_DECIMALS = 4
 BUILD_COMMAND = "python -m mmbio.reference.build --shared ../shared/reference --out reference_data"
+#: quantity → variables written to subjects.csv (``None``: all). Lumbar angles and the medio-lateral GRF
+#: are left out to keep the tables small: no validation metric uses them.
+SUBJECT_VARIABLES: dict[str, frozenset[str] | None] = {
+    "joint_angle": frozenset(
+        {
+            "pelvis_tilt",
+            "pelvis_obliquity",
+            "pelvis_rotation",
+            "hip_flexion",
+            "hip_adduction",
+            "hip_rotation",
+            "knee_flexion",
+            "ankle_dorsiflexion",
+        }
+    ),
+    "grf": frozenset({"grf_vertical", "grf_ap"}),
+    "emg": None,
+}
 
 # --------------------------------------------------------------------------------------------------
 # table containers and deterministic writing
@@ -60,6 +90,7 @@ class DatasetBuild:
     scalars: list[dict[str, object]] = field(default_factory=list)
     provenance: dict[str, object] = field(default_factory=dict)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    subjects: list[dict[str, object]] = field(default_factory=list)
 
     def add_curve(
         self,
@@ -95,6 +126,41 @@ class DatasetBuild:
                     "n_cycles": n_cycles,
                 }
             )
+
+    def add_subject_curve(
+        self,
+        condition: str,
+        unit_id: str,
+        unit_kind: str,
+        quantity: str,
+        variable: str,
+        side: str,
+        units: str,
+        values: np.ndarray,
+    ) -> None:
+        """Append one (101,) curve of one subject (its mean cycle) or one cycle to ``subjects.csv``.
+
+        Skipped when the quantity/variable is not in :data:`SUBJECT_VARIABLES`.
+        """
+        if quantity not in SUBJECT_VARIABLES:
+            return
+        keep = SUBJECT_VARIABLES[quantity]
+        if keep is not None and variable not in keep:
+            return
+        v = np.asarray(values, dtype=float)
+        if v.shape != (N_POINTS,):
+            raise MmbioError(f"{self.name}: {condition}/{unit_id}/{variable}: curve has shape {v.shape}, not (101,)")
+        row: dict[str, object] = {
+            "condition": condition,
+            "unit_id": unit_id,
+            "unit_kind": unit_kind,
+            "quantity": quantity,
+            "variable": variable,
+            "side": side,
+            "units": units,
+        }
+        row.update(zip(SUBJECT_PCT_COLUMNS, v, strict=True))
+        self.subjects.append(row)
 
     def add_scalar(
         self, condition: str, variable: str, side: str, units: str, mean: float, sd: float | None, n: int | None
@@ -192,6 +258,9 @@ def write_dataset(out: Path, b: DatasetBuild, date: str | None) -> Path:
     if b.scalars:
         rows = sorted(b.scalars, key=_sort_key(order))
         write_csv(d / "scalars.csv", SCALAR_COLUMNS, rows)
+    if b.subjects:
+        rows = sorted(b.subjects, key=_sort_key(order))
+        write_csv(d / "subjects.csv", (*SUBJECT_ID_COLUMNS, *SUBJECT_PCT_COLUMNS), rows)
     for fname, df in b.extra_tables.items():
         write_csv(d / fname, list(df.columns), df.to_dict("records"))
     prov = dict(b.provenance)
@@ -558,6 +627,10 @@ def build_santuz(shared: Path) -> DatasetBuild:
             raise MmbioError(f"santuz2020: no canonical muscle for {m!r}")
         mean, sd = mean_sd(cycles[:, :, j])
         b.add_curve("treadmill", "emg", canon, "r", "fraction of max", mean, sd, 1, n_cyc)
+        for i in range(n_cyc):  # one subject: the individual cycles (numbered in the authors' file order)
+            b.add_subject_curve(
+                "treadmill", f"cycle{i + 1}", "cycle", "emg", canon, "r", "fraction of max", cycles[i, :, j]
+            )
     t_cycle = np.diff(td)[first : first + n_cyc]
     for var, units, vals in (
         ("stride_time", "s", t_cycle),
@@ -810,14 +883,26 @@ class SubjectStack:
     def __init__(self) -> None:
         self.data: dict[tuple[str, str, str], list[np.ndarray]] = {}
         self.cycles: dict[tuple[str, str, str], int] = {}
+        self.unit_ids: dict[tuple[str, str, str], list[str | None]] = {}
 
-    def add(self, key: tuple[str, str, str], cycles: np.ndarray) -> None:
-        """key: (quantity, variable, side); cycles: (k, 101) of one subject."""
+    def add(self, key: tuple[str, str, str], cycles: np.ndarray, subject: str | None = None) -> None:
+        """key: (quantity, variable, side); cycles: (k, 101) of one subject (id ``subject``)."""
         cycles = np.asarray(cycles, dtype=float)
         if cycles.shape[0] == 0 or not np.all(np.isfinite(cycles)):
             return
         self.data.setdefault(key, []).append(cycles.mean(axis=0))
+        self.unit_ids.setdefault(key, []).append(subject)
         self.cycles[key] = self.cycles.get(key, 0) + cycles.shape[0]
+
+    def emit_subjects(self, b: DatasetBuild, condition: str, units: dict[str, str]) -> None:
+        """Each subject's mean cycle to ``subjects.csv`` (curves whose subjects were all named)."""
+        for key, means in self.data.items():
+            ids = self.unit_ids[key]
+            if len(means) < 2 or any(i is None for i in ids):
+                continue
+            qty, var, side = key
+            for sid, m in zip(ids, means, strict=True):
+                b.add_subject_curve(condition, str(sid), "subject", qty, var, side, units[qty], m)
 
     def emit(self, b: DatasetBuild, condition: str, units: dict[str, str]) -> None:
         for key, means in self.data.items():
@@ -923,10 +1008,10 @@ def build_hamner(shared: Path) -> DatasetBuild:
                 if ws[-1][1] > t_end:
                     raise MmbioError(f"hamner2013_run: {subj} run{speed}: {side} cycles end after the IK ({t_end} s)")
                 for var, cyc in angle_cycles(trial, side, ws).items():
-                    stack.add(("joint_angle", var, side), cyc)
+                    stack.add(("joint_angle", var, side), cyc, subj)
                 gc = grf_cycles(trial, side, ws, weight)
                 for var, cyc in gc.items():
-                    stack.add(("grf", var, side), cyc)
+                    stack.add(("grf", var, side), cyc, subj)
                 stride = np.array([bb - aa for aa, bb in ws])
                 to = np.array([cycle_toe_off(trial, side, aa, bb) for aa, bb in ws])
                 st = to - np.array([aa for aa, _ in ws])
@@ -940,6 +1025,7 @@ def build_hamner(shared: Path) -> DatasetBuild:
                 for var, v in vals.items():
                     sc.setdefault((var, side, subj), []).append(float(np.nanmean(v)))
         stack.emit(b, speed, units)
+        stack.emit_subjects(b, speed, units)
         sc_units = {
             "stride_time": "s",
             "stance_time": "s",
@@ -1235,7 +1321,7 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                 if good:
                     gc = grf_cycles(trial, side, good, w)
                     for var, cyc in gc.items():
-                        stack.add(("grf", var, side), cyc)
+                        stack.add(("grf", var, side), cyc, subj)
                     for cyc in gc["grf_vertical"]:
                         p = vertical_grf_peaks(cyc)
                         for k in ("peak1", "valley", "peak2", "max"):
@@ -1246,9 +1332,10 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                     env = envelope_channels(trial.emg, settings)
                     for n in env.names:
                         cyc = np.stack([resample_cycle(env.time, env[n], a, c) for a, c in wins])
-                        stack.add(("emg", n[:-2], "r"), cyc)
+                        stack.add(("emg", n[:-2], "r"), cyc, subj)
                     counts[cond]["emg_r"] = counts[cond].get("emg_r", 0) + len(wins)
         stack.emit(b, cond, units)
+        stack.emit_subjects(b, cond, units)
         sc_units = {
             "stride_time": "s",
             "stance_time": "s",

@@ -2,8 +2,10 @@
 
 Each dataset is a folder ``<name>/`` with ``curves.csv`` (tidy: :data:`CURVE_COLUMNS`, 101 points over
 0–100 % of the gait cycle per condition, quantity, variable and side), optional ``scalars.csv``
-(:data:`SCALAR_COLUMNS`) and ``provenance.yaml`` (citation, licence, conditions, conventions). The
-tables are built from the raw data by :mod:`mmbio.reference.build`.
+(:data:`SCALAR_COLUMNS`), optional ``subjects.csv`` (each subject's mean cycle, or each cycle of a
+single-subject dataset, for the human ceiling: :func:`load_subject_curves`) and ``provenance.yaml``
+(citation, licence, conditions, conventions). The tables are built from the raw data by
+:mod:`mmbio.reference.build`.
 
 Data folder: ``$MMBIO_REFERENCE_DATA`` if set; else the package data ``mmbio._data.reference_data``
 (installed wheel); else ``<repo>/reference_data`` (source checkout / editable install).
@@ -39,6 +41,21 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "n_cycles",
 )
 SCALAR_COLUMNS: tuple[str, ...] = ("condition", "variable", "side", "units", "mean", "sd", "n")
+#: subjects.csv on disk: these identifying columns, then one column per % of cycle (``p0`` … ``p100``).
+SUBJECT_ID_COLUMNS: tuple[str, ...] = ("condition", "unit_id", "unit_kind", "quantity", "variable", "side", "units")
+SUBJECT_PCT_COLUMNS: tuple[str, ...] = tuple(f"p{i}" for i in range(101))
+#: The tidy form returned by :func:`load_subject_curves` (unit_kind ``'subject'`` or ``'cycle'``).
+SUBJECT_COLUMNS: tuple[str, ...] = (
+    "condition",
+    "unit_id",
+    "unit_kind",
+    "quantity",
+    "variable",
+    "side",
+    "units",
+    "pct",
+    "value",
+)
 QUANTITIES: tuple[str, ...] = ("joint_angle", "grf", "emg", "joint_moment", "joint_power")
 
 #: Condition used when a spec names no condition.
@@ -229,6 +246,95 @@ def load_scalars(name: str, condition: str | None = None) -> pd.DataFrame:
     if condition is not None:
         df = df[df.condition == _check_condition(ds, condition)]
     return df.reset_index(drop=True).copy()
+
+
+@lru_cache(maxsize=16)
+def _read_subjects(path: str) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        dtype={c: str for c in SUBJECT_ID_COLUMNS},
+        keep_default_na=False,
+        na_values={c: [""] for c in SUBJECT_PCT_COLUMNS},
+    )
+
+
+def load_subject_curves_wide(name: str, condition: str | None = None) -> pd.DataFrame:
+    """``subjects.csv`` as stored: one row per curve, :data:`SUBJECT_ID_COLUMNS` + ``p0`` … ``p100``.
+
+    Empty (those columns, no rows) when the dataset has no per-subject data (a published mean ± SD, or
+    one subject with one cycle).
+    """
+    ds = get_reference(name)
+    f = ds.path / "subjects.csv"
+    if not f.is_file():
+        return pd.DataFrame(columns=[*SUBJECT_ID_COLUMNS, *SUBJECT_PCT_COLUMNS])
+    df = _read_subjects(str(f))
+    if condition is not None:
+        df = df[df.condition == _check_condition(ds, condition)]
+    return df.reset_index(drop=True).copy()
+
+
+def load_subject_curves(name: str, condition: str | None = None) -> pd.DataFrame:
+    """Per-subject (or per-cycle) curves, tidy: columns :data:`SUBJECT_COLUMNS`, 101 rows (pct 0–100) per curve.
+
+    ``unit_kind`` is ``'subject'`` (``unit_id`` = subject id; the value is that subject's mean cycle) or
+    ``'cycle'`` (single-subject datasets: ``unit_id`` = ``'cycle1'``, …). Empty frame with those columns when
+    the dataset has none.
+    """
+    wide = load_subject_curves_wide(name, condition)
+    if wide.empty:
+        return pd.DataFrame(columns=list(SUBJECT_COLUMNS))
+    vals = wide[list(SUBJECT_PCT_COLUMNS)].to_numpy(dtype=float)
+    n, p = vals.shape
+    out = wide.loc[np.repeat(np.arange(n), p), list(SUBJECT_ID_COLUMNS)].reset_index(drop=True)
+    out["pct"] = np.tile(np.arange(p), n)
+    out["value"] = vals.reshape(-1)
+    return out[list(SUBJECT_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class SubjectCurves:
+    """The per-subject curves of one variable. values: (n, 101); unit_ids: n ids; kind 'subject' | 'cycle'."""
+
+    values: np.ndarray
+    unit_ids: tuple[str, ...]
+    unit_kind: str
+    units: str
+    side: str
+    quantity: str
+    source: str
+
+
+def subject_curves(
+    name: str, condition: str, variable: str, side: str | None = None, quantity: str | None = None
+) -> SubjectCurves | None:
+    """The (n, 101) per-subject curves of one variable and side, ``None`` when the dataset has none.
+
+    Side and quantity are chosen as in :func:`reference_curve` (a side-specific request falls back to
+    ``'both'``).
+    """
+    df = load_subject_curves_wide(name, condition)
+    sel = df[df.variable == variable]
+    if quantity is not None:
+        sel = sel[sel.quantity == quantity]
+    if sel.empty:
+        return None
+    qs = [q for q in QUANTITIES if q in set(sel.quantity)] + sorted(set(sel.quantity) - set(QUANTITIES))
+    sel = sel[sel.quantity == qs[0]]
+    order = [side, "both"] if side in ("r", "l") else ([side] if side else ["r", "both", "l"])
+    pick = next((s for s in order if s in set(sel.side)), None)
+    if pick is None:
+        return None
+    sel = sel[sel.side == pick]
+    return SubjectCurves(
+        values=sel[list(SUBJECT_PCT_COLUMNS)].to_numpy(dtype=float),
+        unit_ids=tuple(str(u) for u in sel.unit_id),
+        unit_kind=str(sel.unit_kind.iloc[0]),
+        units=str(sel.units.iloc[0]),
+        side=pick,
+        quantity=qs[0],
+        source=f"{name}:{condition}",
+    )
 
 
 def load_table(name: str, filename: str) -> pd.DataFrame:
