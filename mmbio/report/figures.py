@@ -431,13 +431,16 @@ def emg_figure(
             sil = ms.get("silent")
             if sil is not None and sil.available and float(sil.value) >= 0.5:
                 ax.text(0.98, 0.95, "silent", transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#b00000")
+        # simulated activations are in units '1'; a measured trial's EMG envelopes are in fractions of max
+        measured = any(c.units and c.units != "1" for c in curves)
+        what = "trial EMG" if measured else "trial activation"
         handles = [
             Patch(facecolor=REF_BAND, edgecolor=REF_LINE, label=f"{ref_label} mean ±1 SD"),
-            Line2D([], [], color=SIDE_COLOR["right"], label="trial activation × fitted scale, right"),
+            Line2D([], [], color=SIDE_COLOR["right"], label=f"{what} × fitted scale, right"),
             Line2D([], [], color=SIDE_COLOR["left"], ls="--", label="left"),
         ]
         _legend(fig, handles, leg_y, ncols=3)
-        _note(fig, "EMG has no absolute amplitude: each activation is multiplied by the non-negative scale that best fits the EMG envelope. "
+        _note(fig, f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
               "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md).")
         return fig
 

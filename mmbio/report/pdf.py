@@ -14,10 +14,8 @@ import datetime as _dt
 import json
 import math
 import os
-import subprocess
 import textwrap
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from matplotlib.textpath import TextPath
 
 import mmbio
 from mmbio.analysis.result import CurvePair, ValidationResult, walk
+from mmbio.provenance import git_revision
 from mmbio.report import figures as F
 from mmbio.report.protocol import summarize
 
@@ -52,21 +51,6 @@ TEXT_TOP = 0.915
 # --------------------------------------------------------------------------------------------------
 # provenance
 # --------------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def git_revision() -> str | None:
-    """Short git revision of the checkout mmbio runs from; ``None`` when not a git checkout."""
-    root = Path(mmbio.__file__).resolve().parents[1]
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rev = out.stdout.strip()
-    return rev if out.returncode == 0 and rev else None
 
 
 def _reference_label(result: ValidationResult) -> str:

@@ -288,6 +288,16 @@ def _apply(rule: Rule, x: float, result: ValidationResult, parts: list[str]) -> 
     return abs(x - center) <= v + 1e-12
 
 
+def _resolved(rule: Rule, result: ValidationResult, parts: list[str]) -> Rule:
+    """``rule`` with a metric-path ``of`` replaced by its value for the matched parts (when available)."""
+    if rule.op != "within" or not isinstance(rule.of, str):
+        return rule
+    ref = result.get(_fill(rule.of, parts))
+    if ref is None or not ref.available:
+        return rule
+    return Rule(rule.op, rule.value, float(ref.value))
+
+
 def _ceiling(m: Metric) -> float | None:
     c = m.ceiling
     return float(c) if c is not None and math.isfinite(float(c)) else None
@@ -317,6 +327,13 @@ def evaluate_check(result: ValidationResult, check: Check) -> list[dict[str, Any
         ]
     out = []
     for parts, m in found:
+        if any(isinstance(r.of, str) for r in (check.pass_rule, check.warn_rule) if r is not None):
+            # a rule relative to another metric (the reference's own peak): show the value it resolved to
+            rule = Check(
+                check.metric,
+                _resolved(check.pass_rule, result, parts),
+                None if check.warn_rule is None else _resolved(check.warn_rule, result, parts),
+            ).rule_text()
         row: dict[str, Any] = {
             "metric": ".".join(parts),
             "value": float(m.value) if m.available else None,
