@@ -469,10 +469,13 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         pages.append(("Ground reaction force", F.grf_figure(grf, result.metrics.get("grf"), ref_label=ref)))
     emg = [c for c in result.curves if c.domain == "emg"]
     emg_m = result.metrics.get("emg")
-    keys = F.emg_keys(emg, emg_m)
+    # panels for the muscles compared; muscles without a curve are n/a rows of the scorecard
+    keys = F.emg_keys(emg) or F.emg_keys(emg, emg_m)
     groups_e = _chunks(keys, EMG_PER_PAGE)
+    eref = (result.reference or {}).get("emg") or {}
+    emg_ref = f"{eref['name']}:{eref['condition']}" if eref.get("name") else ref
     for i, ks in enumerate(groups_e):
-        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{ref} EMG")
+        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{emg_ref} EMG")
         pages.append(("Activation vs EMG" + (f" ({i + 1}/{len(groups_e)})" if len(groups_e) > 1 else ""), fig))
     if "redundancy" in result.metrics or emg_m:
         gaps = {s: vs.get("gap", {}) for s, vs in result.metrics.get("redundancy", {}).items()}
