@@ -86,19 +86,17 @@ def contact_intervals(
                 j -= 1
             t_off = _crossing_time(t, f, j, threshold_n)
         raw.append([t_on, t_off])
-    # merge short gaps, then drop short contacts (only those whose both ends were observed)
-    merged: list[list[float | None]] = []
-    for iv in raw:
-        if merged and merged[-1][1] is not None and iv[0] is not None and iv[0] - merged[-1][1] < min_gap_s:
-            merged[-1][1] = iv[1]
+    # drop blips first (contacts shorter than min_contact_s whose both ends were observed: noise crossing
+    # the threshold), then merge what remains across gaps shorter than min_gap_s (brief dropouts); the
+    # other order would let a blip just before heel strike pull the heel strike early
+    kept = [iv for iv in raw if iv[0] is None or iv[1] is None or iv[1] - iv[0] >= min_contact_s]
+    out: list[list[float | None]] = []
+    for iv in kept:
+        if out and out[-1][1] is not None and iv[0] is not None and iv[0] - out[-1][1] < min_gap_s:
+            out[-1][1] = iv[1]
         else:
-            merged.append(iv)
-    out = []
-    for on, off in merged:
-        if on is not None and off is not None and off - on < min_contact_s:
-            continue
-        out.append((on, off))
-    return out
+            out.append(iv)
+    return [(on, off) for on, off in out]
 
 
 def detect_events(
