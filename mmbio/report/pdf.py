@@ -16,6 +16,7 @@ import math
 import os
 import textwrap
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.textpath import TextPath
 
@@ -96,10 +97,17 @@ def _width_in(s: str, fs: float, bold: bool = False) -> float:
     fp.set_size(fs)
     if bold:
         fp.set_weight("bold")
+    return _text_width_in(s, fp, findfont(fp))
+
+
+@lru_cache(maxsize=4096)
+def _text_width_in(s: str, fp: FontProperties, font_file: str) -> float:
+    """Ink width of ``s`` in inches. Cached: the exact Bézier extents are slow and the report measures the
+    same strings (footer citation, row labels) on every page; ``font_file`` keys the font actually used."""
     try:
         return TextPath((0, 0), s, prop=fp).get_extents().width / 72.0
     except Exception:  # unusual glyphs: fall back to an estimate
-        return 0.55 * fs * len(s) / 72.0
+        return 0.55 * float(fp.get_size_in_points()) * len(s) / 72.0
 
 
 def _fit(s: str, width_in: float, fs: float, bold: bool = False) -> str:
