@@ -388,21 +388,10 @@ def compare_emg(
             if wins is None and not m["normal_window_agreement"].available:
                 m["normal_window_agreement"].reason = wsrc
             out[rname] = m
-            k = cyc.shape[0]
-            to = toe_off_pct(win, trial.events.toe_off[side])
             curves.append(
-                CurvePair(
-                    domain="emg",
-                    side=word,
-                    variable=rname,
-                    units=units,
-                    pct=pct,
-                    trial_mean=cyc.mean(axis=0),
-                    trial_sd=cyc.std(axis=0, ddof=1) if k >= 3 else None,
-                    trial_cycles=cyc,
-                    ref_mean=rmus[rname][0],
-                    ref_sd=rmus[rname][1],
-                    toe_off_pct=float(np.nanmean(to)) if np.isfinite(to).any() else float("nan"),
+                CurvePair.from_cycles(
+                    "emg", word, rname, units, pct, cyc, rmus[rname][0], rmus[rname][1],
+                    toe_offs=toe_off_pct(win, trial.events.toe_off[side]),
                 )
             )
         for rname in miss_ref:

@@ -451,19 +451,7 @@ def compare_grf(
         metrics[word] = entry
         for var, tr_curve, rc, rsd in (("grf_vertical", vert, ref_v, ref_v_sd), ("grf_ap", ap, ref_ap, ref_ap_sd)):
             curves.append(
-                CurvePair(
-                    domain="grf",
-                    side=word,
-                    variable=var,
-                    units="BW",
-                    pct=tr_curve.pct,
-                    trial_mean=tr_curve.mean,
-                    trial_sd=tr_curve.sd,
-                    trial_cycles=tr_curve.cycles,
-                    ref_mean=rc,
-                    ref_sd=rsd,
-                    basis="stance",
-                )
+                CurvePair.from_cycles("grf", word, var, "BW", tr_curve.pct, tr_curve.cycles, rc, rsd, basis="stance")
             )
     return metrics, curves, notes
 

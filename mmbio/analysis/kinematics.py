@@ -181,22 +181,10 @@ def compare_kinematics(
                 ref_mean = np.interp(c.pct, ref.pct, ref.mean)
                 ref_sd = None if ref.sd is None else np.interp(c.pct, ref.pct, ref.sd)
                 metrics.setdefault(word, {})[var] = angle_metrics(c, ref_mean, ref_sd)
-            to = c.toe_off_pct
             curves.append(
-                CurvePair(
-                    domain="kinematics",
-                    side=word,
-                    variable=var,
-                    units=units,
-                    pct=c.pct,
-                    trial_mean=c.mean,
-                    trial_sd=c.sd,
-                    trial_cycles=c.cycles,
-                    ref_mean=ref_mean,
-                    ref_sd=ref_sd,
-                    basis="gait cycle",
-                    toe_off_pct=float(np.nanmean(to)) if to is not None and np.isfinite(to).any() else float("nan"),
-                    ref_toe_off_pct=ref_to,
+                CurvePair.from_cycles(
+                    "kinematics", word, var, units, c.pct, c.cycles, ref_mean, ref_sd,
+                    toe_offs=c.toe_off_pct, ref_toe_off_pct=ref_to,
                 )
             )
         if no_cycle:

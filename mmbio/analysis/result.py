@@ -113,6 +113,41 @@ class CurvePair:
     ref_toe_off_pct: float = float("nan")
     spm: Any = None  # SPM result (significant clusters) when computed
 
+    @classmethod
+    def from_cycles(
+        cls,
+        domain: str,
+        side: str,
+        variable: str,
+        units: str,
+        pct: np.ndarray,
+        cycles: np.ndarray,
+        ref_mean: np.ndarray | None,
+        ref_sd: np.ndarray | None,
+        *,
+        basis: str = "gait cycle",
+        toe_offs: np.ndarray | None = None,
+        ref_toe_off_pct: float = float("nan"),
+    ) -> CurvePair:
+        """From individual cycles (k, p): mean, SD (``None`` below 3 cycles) and the mean of ``toe_offs`` (% cycle)."""
+        k = cycles.shape[0]
+        to = np.asarray(toe_offs, dtype=float) if toe_offs is not None else np.empty(0)
+        return cls(
+            domain=domain,
+            side=side,
+            variable=variable,
+            units=units,
+            pct=pct,
+            trial_mean=np.nanmean(cycles, axis=0),
+            trial_sd=np.nanstd(cycles, axis=0, ddof=1) if k >= 3 else None,
+            trial_cycles=cycles,
+            ref_mean=ref_mean,
+            ref_sd=ref_sd,
+            basis=basis,
+            toe_off_pct=float(np.nanmean(to)) if np.isfinite(to).any() else float("nan"),
+            ref_toe_off_pct=ref_toe_off_pct,
+        )
+
 
 @dataclass
 class ValidationResult:
