@@ -123,11 +123,14 @@ def channel_curve(
     side = side or side_of(name)
     if side is None:
         raise ValueError(f"{name!r} has no side suffix: pass side='r' or 'l'")
-    cyc, win = segment(ch.time, ch[name], trial.events.heel_strike[side], n_points)
+    strikes = trial.events.heel_strike[side]
+    cyc, win = segment(ch.time, ch[name], strikes, n_points)
     if cyc.shape[0] == 0:
+        n_win = len(cycle_windows(strikes, ch.time[0] - 1e-9, ch.time[-1] + 1e-9))
+        nan = f"; {n_win} cycle(s) dropped for NaN samples in {name}" if n_win else ""
         raise NoGaitCycleError(
             f"{trial.source or trial.name}: no complete {side} gait cycle in {group} ({ch.time[0]:.2f}-{ch.time[-1]:.2f} s, "
-            f"{trial.events.heel_strike[side].size} {side} heel strikes)"
+            f"{strikes.size} {side} heel strikes{nan})"
         )
     return Curve(
         np.linspace(0, 100, n_points),
