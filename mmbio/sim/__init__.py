@@ -1,0 +1,1 @@
+"""Simulation side: models in motion (reference motions, rollouts, signals from the simulation)."""
