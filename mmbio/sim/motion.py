@@ -1,0 +1,753 @@
+"""Reference motions for MyoFullBody: the :class:`Motion` container, its builders and quality figures.
+
+Builders:
+
+* :func:`motion_from_opensim`: OpenSim IK coordinates (Rajagopal 2016, gait2392/Hamner) → model qpos.
+* :func:`synthesize_motion`: a periodic walk or run at a requested speed from the normative curves in
+  ``reference_data/`` (works without ``../shared``).
+
+:func:`motion_quality` measures foot penetration, floating, sliding in stance and joint-limit
+violations. Conventions: MuJoCo world z up, the model walks along −y (:mod:`mmbio.sim.frames`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from mmbio.errors import DataFileError, MmbioError
+from mmbio.models.anatomy import FOOT_GEOMS, JOINT_MAP, coupled_qpos
+from mmbio.models.registry import load_model, resolve
+from mmbio.sim.frames import OPENSIM_TO_MUJOCO, quat_from_pelvis_angles
+
+__all__ = [
+    "Motion",
+    "leg_length",
+    "motion_from_opensim",
+    "motion_quality",
+    "synthesize_motion",
+]
+
+PathArg = str | PathLike[str]
+GRAVITY = 9.81
+SIDES = ("r", "l")
+
+#: Height (m) of a foot's lowest point below which :func:`motion_quality` counts the foot as in
+#: contact (stance) when the motion has no planned stance.
+CONTACT_HEIGHT_M = 0.02
+
+# --------------------------------------------------------------------------------------------------
+# Model access (mmbio.models)
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_model(name: str, variant: str | None) -> Any:
+    """The compiled ``mujoco.MjModel`` from :func:`mmbio.models.registry.load_model` (cached; read-only)."""
+    return load_model(name, variant).model
+
+
+def _foot_geoms(model: Any) -> dict[str, list[int]]:
+    """Collision geom ids per side (:data:`mmbio.models.anatomy.FOOT_GEOMS`)."""
+    import mujoco
+
+    out = {s: [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in FOOT_GEOMS[s]] for s in SIDES}
+    for s in SIDES:
+        if not out[s] or min(out[s]) < 0:
+            raise MmbioError(f"model lacks foot geoms {FOOT_GEOMS[s]}")
+    return out
+
+
+def _qpos_index(model: Any) -> dict[str, tuple[int, int]]:
+    """Joint name → (qpos address, size)."""
+    sizes = {0: 7, 1: 4, 2: 1, 3: 1}
+    return {model.joint(j).name: (int(model.jnt_qposadr[j]), sizes[int(model.jnt_type[j])]) for j in range(model.njnt)}
+
+
+def _root_adr(model: Any) -> int:
+    for j in range(model.njnt):
+        if model.jnt_type[j] == 0:
+            return int(model.jnt_qposadr[j])
+    raise MmbioError("model has no free root joint")
+
+
+# --------------------------------------------------------------------------------------------------
+# Motion
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Motion:
+    """A kinematic reference motion of a MuJoCo model at the control rate.
+
+    qpos: (T, nq) generalised positions (free root: position m, quaternion w x y z; joints rad or m).
+    qvel: (T, nv) generalised velocities (free root: linear velocity in the world frame, angular
+    velocity in the root body's local frame, as MuJoCo's ``qvel``). rate_hz: frames per second.
+    stance: optional planned foot contact per side (``'r'``/``'l'``: (T,) bool); ``None`` when unknown.
+    qpos_index: joint name → (qpos address, size); filled by the builders, else read from the model.
+    """
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    rate_hz: float = 100.0
+    model: str = "myofullbody"
+    variant: str | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    stance: dict[str, np.ndarray] | None = None
+    qpos_index: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.qpos = np.asarray(self.qpos, dtype=float)
+        self.qvel = np.asarray(self.qvel, dtype=float)
+        if self.qpos.ndim != 2 or self.qvel.ndim != 2 or self.qpos.shape[0] != self.qvel.shape[0]:
+            raise MmbioError(f"Motion: qpos {self.qpos.shape} and qvel {self.qvel.shape} must be (T, nq), (T, nv)")
+        if not (np.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise MmbioError(f"Motion: rate_hz must be positive, got {self.rate_hz}")
+        if self.stance is not None:
+            self.stance = {s: np.asarray(v, dtype=bool) for s, v in self.stance.items()}
+            if any(v.shape != (self.n_frames,) for v in self.stance.values()):
+                raise MmbioError("Motion: stance masks must be (T,) per side")
+        self.qpos_index = {str(k): (int(v[0]), int(v[1])) for k, v in self.qpos_index.items()}
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.qpos.shape[0])
+
+    @property
+    def time(self) -> np.ndarray:
+        """(T,) s from 0 at ``rate_hz``."""
+        return np.arange(self.n_frames) / self.rate_hz
+
+    @property
+    def duration(self) -> float:
+        """s between the first and last frames."""
+        return (self.n_frames - 1) / self.rate_hz
+
+    def mj_model(self) -> Any:
+        """The compiled MuJoCo model this motion belongs to (cached)."""
+        m = _load_model(self.model, self.variant)
+        if m.nq != self.qpos.shape[1] or m.nv != self.qvel.shape[1]:
+            raise MmbioError(
+                f"motion has nq={self.qpos.shape[1]}, nv={self.qvel.shape[1]} but model {self.model!r} "
+                f"({self.variant or 'default'}) has nq={m.nq}, nv={m.nv}"
+            )
+        return m
+
+    def qpos_of(self, joint: str) -> np.ndarray:
+        """(T,) for a hinge/slide joint, (T, 7) for the free root, (T, 4) for a ball joint."""
+        if not self.qpos_index:
+            self.qpos_index = _qpos_index(self.mj_model())
+        if joint not in self.qpos_index:
+            raise MmbioError(f"joint {joint!r} not in model {self.model!r}")
+        adr, size = self.qpos_index[joint]
+        return self.qpos[:, adr] if size == 1 else self.qpos[:, adr : adr + size]
+
+    def save(self, path: PathArg) -> Path:
+        """Write a compressed ``.npz`` (arrays + JSON metadata); returns the path."""
+        p = Path(path)
+        meta = {
+            "rate_hz": self.rate_hz,
+            "model": self.model,
+            "variant": self.variant,
+            "source": self.source,
+            "notes": self.notes,
+            "qpos_index": self.qpos_index,
+            "format": "mmbio.motion/1",
+        }
+        arrays = {"qpos": self.qpos, "qvel": self.qvel, "meta": np.array(json.dumps(meta))}
+        if self.stance is not None:
+            arrays.update({f"stance_{s}": v for s, v in self.stance.items()})
+        with p.open("wb") as f:
+            np.savez_compressed(f, **arrays)
+        return p
+
+    @classmethod
+    def load(cls, path: PathArg) -> Motion:
+        """Read a motion written by :meth:`save`."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                stance = {k.removeprefix("stance_"): z[k] for k in z.files if k.startswith("stance_")} or None
+                qpos, qvel = z["qpos"], z["qvel"]
+        except (OSError, KeyError, ValueError) as e:
+            raise DataFileError(path, f"not an mmbio motion file: {e}") from None
+        return cls(
+            qpos=qpos,
+            qvel=qvel,
+            rate_hz=float(meta["rate_hz"]),
+            model=meta["model"],
+            variant=meta.get("variant"),
+            source=meta.get("source", ""),
+            notes=list(meta.get("notes", [])),
+            stance=stance,
+            qpos_index={k: tuple(v) for k, v in meta.get("qpos_index", {}).items()},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Motion({self.model!r}, {self.n_frames} frames at {self.rate_hz:g} Hz = {self.duration:.2f} s, "
+            f"source={self.source!r}, {len(self.notes)} notes)"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared steps: velocities, foot geometry
+# --------------------------------------------------------------------------------------------------
+
+
+def _qvel(model: Any, qpos: np.ndarray, rate_hz: float, period_shift: np.ndarray | None = None) -> np.ndarray:
+    """(T, nv) central differences with ``mj_differentiatePos`` (one-sided at the ends).
+
+    period_shift: (nq,) for a periodic motion, the qpos change over the motion (root translation);
+    the ends then use the wrapped neighbours ``qpos[-2] − shift`` and ``qpos[1] + shift``.
+    """
+    import mujoco
+
+    t = qpos.shape[0]
+    v = np.zeros((t, model.nv))
+    if t < 2:
+        return v
+    if period_shift is not None and t >= 3:
+        ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift])
+        for i in range(t):
+            mujoco.mj_differentiatePos(model, v[i], 2.0 / rate_hz, ext[i], ext[i + 2])
+        return v
+    for i in range(t):
+        a, b = max(i - 1, 0), min(i + 1, t - 1)
+        mujoco.mj_differentiatePos(model, v[i], (b - a) / rate_hz, qpos[a], qpos[b])
+    return v
+
+
+def _lowest_points(types: np.ndarray, size: np.ndarray, pos: np.ndarray, mat: np.ndarray) -> np.ndarray:
+    """(..., G, 3) lowest world point of each geom. pos (..., G, 3), mat (..., G, 3, 3); types/size (G,), (G, 3)."""
+    out = np.empty_like(pos)
+    ez = np.array([0.0, 0.0, 1.0])
+    for g, typ in enumerate(types):
+        p, r, s = pos[..., g, :], mat[..., g, :, :], size[g]
+        if typ == 2:  # sphere
+            out[..., g, :] = p - s[0] * ez
+        elif typ == 3:  # capsule along local z, half-length s[1]
+            axis = r[..., :, 2]
+            sign = np.sign(axis[..., 2:3])
+            out[..., g, :] = p - sign * s[1] * axis - s[0] * ez
+        elif typ == 4:  # ellipsoid: support point in −z
+            m = r * s  # R diag(s)
+            w = m[..., 2, :]  # (R diag s)ᵀ ez
+            nrm = np.linalg.norm(w, axis=-1, keepdims=True)
+            out[..., g, :] = p - np.einsum("...ij,...j->...i", m, w / nrm)
+        elif typ == 6:  # box: lowest corner
+            signs = -np.sign(r[..., 2, :])
+            out[..., g, :] = p + np.einsum("...ij,...j->...i", r, signs * s)
+        else:
+            raise MmbioError(f"foot geom type {typ} not supported")
+    return out
+
+
+@dataclass
+class _FootKin:
+    """Per side: lowest point (T, 3) and its geom index; per geom: body poses for slip velocities."""
+
+    low: dict[str, np.ndarray]
+    geom: dict[str, np.ndarray]
+    points: np.ndarray  # (T, G, 3) lowest point of each foot geom
+    body_pos: np.ndarray  # (T, G, 3)
+    body_mat: np.ndarray  # (T, G, 3, 3)
+    side_cols: dict[str, np.ndarray]
+
+
+def _foot_kinematics(model: Any, qpos: np.ndarray) -> _FootKin:
+    """Foot-geom geometry per frame by ``mj_kinematics`` (one call per frame)."""
+    import mujoco
+
+    geoms = _foot_geoms(model)
+    all_g = np.array([g for s in SIDES for g in geoms[s]])
+    bodies = model.geom_bodyid[all_g]
+    data = mujoco.MjData(model)
+    t = qpos.shape[0]
+    gpos = np.empty((t, all_g.size, 3))
+    gmat = np.empty((t, all_g.size, 3, 3))
+    bpos = np.empty((t, all_g.size, 3))
+    bmat = np.empty((t, all_g.size, 3, 3))
+    for i in range(t):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        gpos[i] = data.geom_xpos[all_g]
+        gmat[i] = data.geom_xmat[all_g].reshape(-1, 3, 3)
+        bpos[i] = data.xpos[bodies]
+        bmat[i] = data.xmat[bodies].reshape(-1, 3, 3)
+    pts = _lowest_points(model.geom_type[all_g], model.geom_size[all_g], gpos, gmat)
+    low, which, cols = {}, {}, {}
+    start = 0
+    for s in SIDES:
+        c = np.arange(start, start + len(geoms[s]))
+        start += len(geoms[s])
+        k = c[np.argmin(pts[:, c, 2], axis=1)]
+        low[s] = pts[np.arange(t), k]
+        which[s] = k
+        cols[s] = c
+    return _FootKin(low, which, pts, bpos, bmat, cols)
+
+
+def _slip_speed(fk: _FootKin, side: str, rate_hz: float) -> np.ndarray:
+    """(T−1,) horizontal speed (m/s) of the body-fixed point under the lowest point of a foot, frame i → i+1."""
+    t = fk.points.shape[0]
+    i = np.arange(t - 1)
+    k = fk.geom[side][:-1]
+    p = fk.low[side][:-1]
+    local = np.einsum("tji,tj->ti", fk.body_mat[i, k], p - fk.body_pos[i, k])
+    nxt = fk.body_pos[i + 1, k] + np.einsum("tij,tj->ti", fk.body_mat[i + 1, k], local)
+    return np.linalg.norm((nxt - p)[:, :2], axis=1) * rate_hz
+
+
+# --------------------------------------------------------------------------------------------------
+# (a) From OpenSim IK
+# --------------------------------------------------------------------------------------------------
+
+
+def _resample(t_src: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Cubic spline (not-a-knot) of (n, k) ``values`` onto ``t`` (inside the source range)."""
+    if t_src.size < 4:
+        return np.column_stack([np.interp(t, t_src, v) for v in np.atleast_2d(values.T)])
+    return CubicSpline(t_src, values, axis=0)(t)
+
+
+def motion_from_opensim(
+    coordinates_path: PathArg,
+    *,
+    model: str = "myofullbody",
+    variant: str | None = None,
+    rate_hz: float = 100.0,
+    knee_sign: Literal["auto", 1, -1] = "auto",
+) -> Motion:
+    """A :class:`Motion` from OpenSim IK coordinates (``.mot``/``.sto``) of a Rajagopal-family model.
+
+    Mapping: coordinates → clinical angles by :func:`mmbio.io.opensim.coordinates_to_angles` (units,
+    the patella-in-degrees trap and the knee sign: ``'auto'`` detects gait2392/Hamner's negative
+    flexion), then clinical → model joints by name and sign (hip ×3, knee, ankle, subtalar, mtp,
+    lumbar → flex_extension/lat_bending/axial_rotation). Absent coordinates (Rajagopal has no subtalar
+    or mtp; Hamner's are locked at 0) and the arms stay at ``qpos0``. Pelvis: orientation from
+    tilt/list/rotation (:mod:`mmbio.sim.frames`), position ``C @ (tx, ty, tz)``. Resampling: cubic
+    spline (not-a-knot) onto ``t0 + k / rate_hz`` within the source time range. Equality-coupled
+    joints (knee translations/rotations, patella, lumbar vertebrae) are filled from their drivers.
+    qvel: central differences with ``mj_differentiatePos``. Finally the root is shifted vertically so
+    that the lowest point of any foot collision geom over the whole motion is at z = 0.
+    """
+    from mmbio.io.opensim import coordinates_to_angles, read_storage
+
+    notes: list[str] = []
+    st = read_storage(coordinates_path)
+    notes += [f"{Path(coordinates_path).name}: {w}" for w in st.warnings]
+    angles, extra = coordinates_to_angles(st, knee_sign=knee_sign, notes=notes)
+    if len(angles) == 0:
+        raise DataFileError(coordinates_path, "no recognised joint coordinates")
+    model, variant = resolve(model, variant)
+    m = _load_model(model, variant)
+    idx = _qpos_index(m)
+    jmap = JOINT_MAP
+    t_src = np.asarray(angles.time, dtype=float)
+    if t_src.size < 2:
+        raise DataFileError(coordinates_path, "fewer than two frames")
+    n = math.floor((t_src[-1] - t_src[0]) * rate_hz + 1e-9) + 1
+    t = t_src[0] + np.arange(n) / rate_hz
+    ang = _resample(t_src, angles.values, t)  # clinical, deg
+    col = {nm: ang[:, j] for j, nm in enumerate(angles.names)}
+    qpos = np.tile(m.qpos0, (n, 1))
+    mapped, unmapped = [], []
+    for nm, v in col.items():
+        if nm in jmap and jmap[nm][0] in idx:
+            joint, sign = jmap[nm]
+            qpos[:, idx[joint][0]] = sign * np.radians(v)
+            mapped.append(joint)
+        elif not nm.startswith("pelvis_"):
+            unmapped.append(nm)
+    if unmapped:
+        notes.append(f"coordinates without a model joint, ignored: {', '.join(unmapped)}")
+    missing = [j for nm, (j, _) in jmap.items() if j in idx and j not in mapped]
+    if missing:
+        notes.append(f"model joints absent from the file, left at qpos0: {', '.join(sorted(missing))}")
+    notes.append("arms (and any coordinate without a one-to-one model joint) left at qpos0")
+    if [c for c in extra.columns if "beta" in c]:
+        notes.append("patella coordinates (*_beta) ignored: the model couples the patella to the knee angle")
+    root = _root_adr(m)
+    pelvis = np.column_stack([col.get(k, np.zeros(n)) for k in ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation")])
+    qpos[:, root + 3 : root + 7] = quat_from_pelvis_angles(pelvis)
+    if all(f"pelvis_t{c}" in extra.columns for c in "xyz"):
+        trans_os = _resample(t_src, extra[[f"pelvis_t{c}" for c in "xyz"]].to_numpy(dtype=float), t)
+        qpos[:, root : root + 3] = trans_os @ OPENSIM_TO_MUJOCO.T
+        speed = -np.polyfit(t, qpos[:, root + 1], 1)[0]
+        notes.append(f"root forward speed {speed:.3f} m/s along -y (from pelvis_tx)")
+        if abs(speed) < 0.2:
+            notes.append("pelvis_tx nearly constant (treadmill?): the root stays in place")
+    else:
+        notes.append("no pelvis translations in the file: root x/y at qpos0")
+    qpos = coupled_qpos(m, qpos)
+    fk = _foot_kinematics(m, qpos)
+    zmin = min(float(fk.low[s][:, 2].min()) for s in SIDES)
+    qpos[:, root + 2] -= zmin
+    notes.append(f"root shifted by {-zmin:+.4f} m vertically: lowest foot point over the motion at z = 0")
+    qvel = _qvel(m, qpos, rate_hz)
+    return Motion(
+        qpos=qpos,
+        qvel=qvel,
+        rate_hz=float(rate_hz),
+        model=model,
+        variant=variant,
+        source=str(coordinates_path),
+        notes=notes,
+        qpos_index=idx,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# (b) Synthesised from normative curves
+# --------------------------------------------------------------------------------------------------
+
+
+def leg_length(model: str = "myofullbody", variant: str | None = None) -> float:
+    """Leg length (m) of the model: hip joint centre height above the lowest foot point at ``qpos0``."""
+    import mujoco
+
+    m = _load_model(model, variant)
+    d = mujoco.MjData(m)
+    mujoco.mj_kinematics(m, d)
+    hip = float(
+        np.mean([d.xanchor[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, f"hip_flexion_{s}")][2] for s in SIDES])
+    )
+    fk = _foot_kinematics(m, m.qpos0[None, :])
+    foot = min(float(fk.low[s][0, 2]) for s in SIDES)
+    return hip - foot
+
+
+def _periodic(values: np.ndarray) -> CubicSpline:
+    """Periodic cubic spline over 0–100 % from (101,) values; a start–end mismatch is spread linearly."""
+    pct = np.linspace(0.0, 100.0, values.size)
+    y = values - (values[-1] - values[0]) * pct / 100.0
+    return CubicSpline(pct, y, bc_type="periodic")
+
+
+def _curve(name: str, cond: str, variable: str) -> CubicSpline | None:
+    from mmbio.errors import UnknownReferenceError
+    from mmbio.reference.registry import reference_curve
+
+    try:
+        c = reference_curve(name, cond, variable, side="r", quantity="joint_angle")
+    except UnknownReferenceError:
+        return None
+    return _periodic(np.asarray(c.mean, dtype=float))
+
+
+def _gait_plan(
+    gait: str, speed: float, leg: float, reference: str | None, notes: list[str]
+) -> tuple[str, str, float, float]:
+    """(dataset, condition, stride time s, toe-off % of cycle) for the requested gait and speed."""
+    from mmbio.reference.registry import get_reference, load_scalars, parse_spec
+
+    def scalar(name: str, cond: str, var: str) -> float:
+        sc = load_scalars(name, cond)
+        v = sc[sc.variable == var]["mean"].to_numpy(dtype=float)
+        if v.size == 0:
+            raise MmbioError(f"{name}:{cond} has no scalar {var!r}")
+        return float(np.mean(v))
+
+    if gait == "walk":
+        name = "schwartz2008"
+        ds = get_reference(name)
+        conds = ds.conditions
+        vhat = speed / math.sqrt(GRAVITY * leg)
+        speeds = np.array([scalar(name, c, "speed_dimensionless") for c in conds])
+        steps = np.array([scalar(name, c, "step_length_dimensionless") for c in conds])
+        order = np.argsort(speeds)
+        step_hat = float(np.interp(vhat, speeds[order], steps[order]))
+        stride_time = 2.0 * step_hat * leg / speed
+        cond = conds[int(np.argmin(np.abs(speeds - vhat)))]
+        if reference is not None:
+            name, cond = parse_spec(reference)
+        notes.append(
+            f"walk: dimensionless speed v/sqrt(g L) = {vhat:.3f} (leg length L = {leg:.3f} m, hip joint centre "
+            f"height at qpos0); step length {step_hat:.3f} L interpolated from Schwartz 2008 "
+            f"step_length_dimensionless vs speed_dimensionless; stride time {stride_time:.3f} s"
+        )
+        if vhat < speeds.min() or vhat > speeds.max():
+            notes.append(
+                f"walk: speed outside the Schwartz range {speeds.min():.2f}-{speeds.max():.2f}: step length clamped"
+            )
+        toe_off = scalar("schwartz2008", cond if name == "schwartz2008" else "free", "toe_off_pct")
+    elif gait == "run":
+        name = "hamner2013_run"
+        ds = get_reference(name)
+        conds = ds.conditions
+        speeds = np.array([scalar(name, c, "speed") for c in conds])
+        times = np.array([scalar(name, c, "stride_time") for c in conds])
+        order = np.argsort(speeds)
+        stride_time = float(np.interp(speed, speeds[order], times[order]))
+        cond = conds[int(np.argmin(np.abs(speeds - speed)))]
+        if reference is not None:
+            name, cond = parse_spec(reference)
+        toe_off = scalar("hamner2013_run", cond if name == "hamner2013_run" else conds[0], "toe_off_pct")
+        notes.append(
+            f"run: stride time {stride_time:.3f} s interpolated from Hamner 2013 stride_time vs speed "
+            f"({speeds.min():g}-{speeds.max():g} m/s, clamped outside)"
+        )
+    else:
+        raise MmbioError(f"gait must be 'walk' or 'run', got {gait!r}")
+    return name, cond, stride_time, toe_off
+
+
+def synthesize_motion(
+    *,
+    speed_m_s: float = 1.25,
+    gait: Literal["walk", "run"] = "walk",
+    n_cycles: int = 3,
+    model: str = "myofullbody",
+    variant: str | None = None,
+    rate_hz: float = 100.0,
+    reference: str | None = None,
+    hip_offset_deg: float | None = None,
+) -> Motion:
+    """A periodic walk or run along −y at ``speed_m_s`` from the normative mean curves in ``reference_data/``.
+
+    Curves: walk from Schwartz 2008 (the speed group nearest in dimensionless speed, ``free`` at
+    1.25 m/s), run from Hamner 2013 (nearest speed); ``reference='NAME:COND'`` overrides. The right
+    leg follows the curve over the cycle (0 % = right heel strike), the left leg the same curve 50 %
+    later. Pelvis angles are symmetrised (tilt: mean of the two halves; obliquity and rotation: half
+    the difference), so left and right steps mirror each other. Lumbar: Hamner's lumbar curves; for
+    Schwartz, trunk relative to pelvis (``lumbar_extension = pelvis_tilt − (trunk_tilt − its mean)``,
+    i.e. the trunk upright on average, since the Plug-in-Gait thorax tilt carries a marker offset;
+    ``lumbar_bending = trunk_obliquity − pelvis_obliquity``, ``lumbar_rotation = trunk_rotation −
+    pelvis_rotation``). Subtalar and mtp at 0, arms at ``qpos0``.
+
+    Timing: walk stride time from the Schwartz step length at the model's dimensionless speed
+    (:func:`leg_length`); run stride time interpolated from Hamner's stride times; the stride is
+    rounded to whole frames (speed kept exact, so stride length = speed × stride time).
+
+    Calibration: kinematics from mean curves put the leading and trailing feet at different heights
+    in double support (on MyoFullBody with the Schwartz curves the trailing toe is ~5 cm too low,
+    i.e. the stance heel floats). ``hip_offset_deg=None`` fits, for walking, one constant hip flexion
+    offset (both sides, −10…+10°) that minimises that floating; it rotates both legs about the hips
+    in the sagittal plane and leaves the inter-leg angle unchanged. Running: 0. The value is noted.
+
+    Vertical root: per frame, as low as possible without any foot geom below z = 0 (so the lower foot
+    touches the floor); in flight phases (running: no planned stance) a ballistic arc (−g) joins the
+    neighbouring stance frames unless that would put a foot below the floor. Planned stance per
+    side: from heel strike to the reference toe-off % (stored in ``Motion.stance``). The motion spans
+    ``n_cycles`` strides plus one frame; the last frame equals the first up to the forward translation.
+    """
+    if n_cycles < 1:
+        raise MmbioError(f"n_cycles must be >= 1, got {n_cycles}")
+    if not (np.isfinite(speed_m_s) and speed_m_s > 0):
+        raise MmbioError(f"speed_m_s must be positive, got {speed_m_s}")
+    notes: list[str] = []
+    model, variant = resolve(model, variant)
+    m = _load_model(model, variant)
+    idx = _qpos_index(m)
+    jmap = JOINT_MAP
+    leg = leg_length(model, variant)
+    name, cond, stride_time, toe_off = _gait_plan(gait, speed_m_s, leg, reference, notes)
+    n_cycle = max(round(stride_time * rate_hz), 8)
+    notes.append(
+        f"curves {name}:{cond}; stride {n_cycle} frames = {n_cycle / rate_hz:.3f} s (requested {stride_time:.3f} s), "
+        f"stride length {speed_m_s * n_cycle / rate_hz:.3f} m; toe off at {toe_off:.1f} % of the cycle"
+    )
+    n = n_cycles * n_cycle + 1
+    k = np.arange(n)
+    ph_r = (k % n_cycle) / n_cycle * 100.0
+    ph_l = (ph_r + 50.0) % 100.0
+
+    def get(var: str) -> CubicSpline | None:
+        return _curve(name, cond, var)
+
+    qpos = np.tile(m.qpos0, (n, 1))
+    used = []
+    for var in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion", "ankle_dorsiflexion",
+                "subtalar_inversion", "mtp_extension"):  # fmt: skip
+        c = get(var)
+        if c is None:
+            continue
+        used.append(var)
+        for s, ph in (("r", ph_r), ("l", ph_l)):
+            joint, sign = jmap[f"{var}_{s}"]
+            qpos[:, idx[joint][0]] = sign * np.radians(c(ph))
+    pel = {v: get(v) for v in ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation")}
+    zero = CubicSpline([0.0, 100.0], [0.0, 0.0], bc_type="periodic")
+    pel = {v: c if c is not None else zero for v, c in pel.items()}
+
+    def sym(c: CubicSpline, odd: bool) -> np.ndarray:
+        return 0.5 * (c(ph_r) - c(ph_l)) if odd else 0.5 * (c(ph_r) + c(ph_l))
+
+    pelvis = np.column_stack(
+        [sym(pel["pelvis_tilt"], False), sym(pel["pelvis_obliquity"], True), sym(pel["pelvis_rotation"], True)]
+    )
+    lumbar: dict[str, np.ndarray] = {}
+    if (c := get("lumbar_extension")) is not None:
+        lumbar["lumbar_extension"] = sym(c, False)
+        for v in ("lumbar_bending", "lumbar_rotation"):
+            if (c := get(v)) is not None:
+                lumbar[v] = sym(c, True)
+    elif (tt := get("trunk_tilt")) is not None:
+        tilt = sym(tt, False)
+        lumbar["lumbar_extension"] = pelvis[:, 0] - (tilt - tilt.mean())
+        if (c := get("trunk_obliquity")) is not None:
+            lumbar["lumbar_bending"] = sym(c, True) - pelvis[:, 1]
+        if (c := get("trunk_rotation")) is not None:
+            lumbar["lumbar_rotation"] = sym(c, True) - pelvis[:, 2]
+    for v, vals in lumbar.items():
+        joint, sign = jmap[v]
+        qpos[:, idx[joint][0]] = sign * np.radians(vals)
+    notes.append(f"joint curves used: {', '.join(used)}; lumbar: {', '.join(lumbar) or 'none (qpos0)'}; arms at qpos0")
+    root = _root_adr(m)
+    qpos[:, root + 3 : root + 7] = quat_from_pelvis_angles(pelvis)
+    qpos[:, root] = 0.0
+    qpos[:, root + 1] = -speed_m_s * k / rate_hz
+    qpos[:, root + 2] = 0.0
+    stance = {"r": ph_r < toe_off, "l": ph_l < toe_off}
+    hips = [idx[jmap[f"hip_flexion_{s}"][0]][0] for s in SIDES]
+    hip_sign = jmap["hip_flexion_r"][1]
+
+    def with_offset(q: np.ndarray, off_deg: float) -> np.ndarray:
+        q = q.copy()
+        q[:, hips] += hip_sign * np.radians(off_deg)
+        return coupled_qpos(m, q)
+
+    if hip_offset_deg is None:
+        if gait == "walk":
+            one = slice(0, n_cycle)
+
+            def cost(off: float) -> float:
+                fk1 = _foot_kinematics(m, with_offset(qpos[one], off))
+                h1 = {s: fk1.low[s][:, 2] for s in SIDES}
+                lo = np.minimum(h1["r"], h1["l"])
+                return max(float(np.max((h1[s] - lo)[stance[s][one]], initial=0.0)) for s in SIDES) + 1e-4 * abs(off)
+
+            grid = np.arange(-10.0, 10.01, 1.0)
+            best = float(grid[np.argmin([cost(g) for g in grid])])
+            fine = np.arange(best - 1.0, best + 1.01, 0.1)
+            hip_offset_deg = float(np.round(fine[np.argmin([cost(g) for g in fine])], 1))
+            notes.append(
+                f"hip flexion offset {hip_offset_deg:+.1f} deg (both sides) fitted so that both feet meet the floor "
+                "in double support (it absorbs differences between the reference's angle definitions and body "
+                "proportions and MyoFullBody's segment frames; pass hip_offset_deg=0 to disable)"
+            )
+        else:
+            hip_offset_deg = 0.0
+    elif hip_offset_deg:
+        notes.append(f"hip flexion offset {hip_offset_deg:+.1f} deg (both sides), as given")
+    qpos = with_offset(qpos, float(hip_offset_deg))
+
+    # vertical placement
+    fk = _foot_kinematics(m, qpos)
+    h = {s: fk.low[s][:, 2] for s in SIDES}
+    z_floor = -np.minimum(h["r"], h["l"])  # no foot below the floor, lowest foot on it
+    z = z_floor.copy()
+    any_st = stance["r"] | stance["l"]
+    z_st = -np.minimum(np.where(stance["r"], h["r"], np.inf), np.where(stance["l"], h["l"], np.inf))
+    z[any_st] = np.maximum(z_floor[any_st], z_st[any_st])
+    flight = np.flatnonzero(~any_st)
+    if flight.size:
+        runs = np.split(flight, np.flatnonzero(np.diff(flight) > 1) + 1)
+        for r in runs:
+            a, b = r[0] - 1, r[-1] + 1
+            if a < 0 or b >= n:
+                continue
+            dt = (b - a) / rate_hz
+            tau = (r - a) / rate_hz
+            arc = z[a] + (z[b] - z[a]) * tau / dt + 0.5 * GRAVITY * tau * (dt - tau)
+            z[r] = np.maximum(arc, z_floor[r])
+        notes.append(f"flight phases: {len(runs)} ballistic arcs over {flight.size} frames")
+    qpos[:, root + 2] = z
+    shift = np.zeros(m.nq)
+    shift[root + 1] = qpos[-1, root + 1] - qpos[0, root + 1]
+    qvel = _qvel(m, qpos, rate_hz, period_shift=shift)
+    return Motion(
+        qpos=qpos,
+        qvel=qvel,
+        rate_hz=float(rate_hz),
+        model=model,
+        variant=variant,
+        source=f"synthesized {gait} {speed_m_s:g} m/s from {name}:{cond}",
+        notes=notes,
+        stance=stance,
+        qpos_index=idx,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Quality figures
+# --------------------------------------------------------------------------------------------------
+
+
+def motion_quality(motion: Motion, *, contact_height_m: float = CONTACT_HEIGHT_M) -> dict[str, Any]:
+    """Foot–floor and joint-range quality of a motion.
+
+    Keys (m, m/s, deg):
+
+    * ``penetration_max_m`` / ``penetration_mean_m``: depth of the lowest foot collision geom point
+      below z = 0, max over frames / mean over all frames (0 where none).
+    * ``floating_max_m`` / ``floating_mean_m``: height of each foot's lowest point above z = 0 while
+      that foot is in stance (max / mean over stance frames of both feet). Stance is the motion's
+      planned stance (:attr:`Motion.stance`) when it has one; otherwise a foot is in stance while its
+      lowest point is below ``contact_height_m`` (default 2 cm), so floating is then bounded by it.
+    * ``unsupported_max_m``: max over frames of the lower foot's height (flight phases in running).
+    * ``sliding_max_m_s`` / ``sliding_mean_m_s``: horizontal speed of the body-fixed point under a
+      foot's lowest point between consecutive frames, over frames where that foot is in stance and
+      its lowest point is below ``contact_height_m``.
+    * ``joint_limits``: ``{joint: {'max_excess', 'units', 'frames'}}`` for limited hinge (deg) and
+      slide (m) joints that leave ``jnt_range``; ``joint_limit_max_deg``: the largest hinge excess.
+    * ``stance_source``: ``'planned'`` or ``'height threshold'``.
+    """
+    m = motion.mj_model()
+    fk = _foot_kinematics(m, motion.qpos)
+    h = {s: fk.low[s][:, 2] for s in SIDES}
+    lowest = np.min(fk.points[:, :, 2], axis=1)
+    pen = np.maximum(-lowest, 0.0)
+    planned = motion.stance is not None and all(s in motion.stance for s in SIDES)
+    stance = {s: motion.stance[s] for s in SIDES} if planned else {s: h[s] < contact_height_m for s in SIDES}
+    fl = np.concatenate([np.maximum(h[s][stance[s]], 0.0) for s in SIDES])
+    slips = []
+    for s in SIDES:
+        v = _slip_speed(fk, s, motion.rate_hz)
+        ok = stance[s][:-1] & stance[s][1:] & (h[s][:-1] < contact_height_m)
+        slips.append(v[ok])
+    slip = np.concatenate(slips) if slips else np.empty(0)
+    limits: dict[str, dict[str, Any]] = {}
+    worst = 0.0
+    for j in range(m.njnt):
+        if not m.jnt_limited[j] or m.jnt_type[j] not in (2, 3):
+            continue
+        q = motion.qpos[:, m.jnt_qposadr[j]]
+        lo, hi = m.jnt_range[j]
+        exc = np.maximum(np.maximum(lo - q, q - hi), 0.0)
+        if exc.max() > 1e-9:
+            hinge = m.jnt_type[j] == 3
+            val = float(np.degrees(exc.max()) if hinge else exc.max())
+            limits[m.joint(j).name] = {
+                "max_excess": val,
+                "units": "deg" if hinge else "m",
+                "frames": int((exc > 1e-9).sum()),
+            }
+            if hinge:
+                worst = max(worst, val)
+
+    def stat(a: np.ndarray, f: Any) -> float:
+        return float(f(a)) if a.size else 0.0
+
+    return {
+        "penetration_max_m": float(pen.max()),
+        "penetration_mean_m": float(pen.mean()),
+        "floating_max_m": stat(fl, np.max),
+        "floating_mean_m": stat(fl, np.mean),
+        "unsupported_max_m": float(np.max(np.maximum(np.minimum(h["r"], h["l"]), 0.0))),
+        "sliding_max_m_s": stat(slip, np.max),
+        "sliding_mean_m_s": stat(slip, np.mean),
+        "joint_limits": limits,
+        "joint_limit_max_deg": worst,
+        "stance_source": "planned" if planned else "height threshold",
+        "contact_height_m": contact_height_m,
+        "n_frames": motion.n_frames,
+    }

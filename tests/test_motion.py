@@ -1,0 +1,175 @@
+"""Reference motions on MyoFullBody: frames, OpenSim replay, synthesis, quality figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from mmbio.errors import MmbioError
+from mmbio.io.opensim import coordinate_degrees, read_storage
+from mmbio.models.anatomy import coupled_qpos
+from mmbio.sim import frames
+from mmbio.sim.motion import Motion, _foot_kinematics, motion_from_opensim, motion_quality, synthesize_motion
+
+# --------------------------------------------------------------------------------------------------
+# frames
+
+
+def test_pelvis_angles_round_trip() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.uniform(-40.0, 40.0, size=(500, 3))
+    q = frames.quat_from_pelvis_angles(a)
+    assert q.shape == (500, 4)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(frames.pelvis_angles_from_quat(q), a, atol=1e-9)
+    np.testing.assert_allclose(frames.pelvis_angles_from_quat(-q), a, atol=1e-9)  # q and −q: same rotation
+    r = frames.mat_from_quat(q)
+    np.testing.assert_allclose(frames.quat_from_mat(r), q, atol=1e-12)
+
+
+def test_pelvis_frames_match_mujoco_and_signs() -> None:
+    tilt, lst, rot = np.radians([[12.0], [-7.0], [25.0]])
+    q = frames.pelvis_quat_from_opensim(tilt, lst, rot)[0]
+    r = np.zeros(9)
+    mujoco.mju_quat2Mat(r, q)
+    np.testing.assert_allclose(r.reshape(3, 3), frames.pelvis_matrix_from_opensim(tilt, lst, rot)[0], atol=1e-12)
+    np.testing.assert_allclose(frames.pelvis_quat_from_opensim(0.0, 0.0, 0.0), [[1.0, 0, 0, 0]])
+    fwd, right = np.array([0.0, -1.0, 0.0]), np.array([-1.0, 0.0, 0.0])  # the model faces −y; its right is −x
+    mat = frames.mat_from_quat(frames.quat_from_pelvis_angles([[10.0, 0, 0], [0, 10.0, 0], [0, 0, 10.0]]))
+    assert (mat[0] @ fwd)[2] < -0.1  # anterior tilt: the front goes down
+    assert (mat[1] @ right)[2] > 0.1  # obliquity +: right side up
+    assert (mat[2] @ right) @ fwd > 0.1  # rotation +: right side forward
+    np.testing.assert_allclose(frames.OPENSIM_TO_MUJOCO @ [1.0, 0, 0], fwd)
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenSim IK → motion
+
+
+@pytest.fixture(scope="module")
+def rajagopal(shared: Path) -> tuple[Motion, Path]:
+    path = shared / "rajagopal2016_walk" / "coordinates.sto"
+    return motion_from_opensim(path), path
+
+
+def test_rajagopal_joints_reproduce_ik(rajagopal: tuple[Motion, Path]) -> None:
+    motion, path = rajagopal
+    src = coordinate_degrees(read_storage(path))
+    t = src.index.to_numpy()[0] + motion.time
+    assert motion.rate_hz == 100 and motion.qpos.shape == (motion.n_frames, motion.mj_model().nq)
+    assert motion.variant == "nofingers"  # the registry default (MuscleMimic training setup)
+    for joint in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle"):
+        for s in "rl":
+            ref = np.radians(np.interp(t, src.index.to_numpy(), src[f"{joint}_{s}"].to_numpy()))
+            got = motion.qpos_of(f"{joint}_{s}")
+            assert np.corrcoef(ref, got)[0, 1] > 0.999
+            assert np.max(np.abs(ref - got)) < np.radians(0.5)
+    ext = np.radians(np.interp(t, src.index.to_numpy(), src["lumbar_extension"].to_numpy()))
+    np.testing.assert_allclose(motion.qpos_of("flex_extension"), ext, atol=np.radians(0.5))
+    pel = frames.pelvis_angles_from_quat(motion.qpos_of("root")[:, 3:7])
+    for j, (c, sign) in enumerate((("pelvis_tilt", -1), ("pelvis_list", -1), ("pelvis_rotation", 1))):
+        ref = sign * np.interp(t, src.index.to_numpy(), src[c].to_numpy())
+        assert np.max(np.abs(pel[:, j] - ref)) < 0.1
+
+
+def test_rajagopal_walks_along_minus_y_on_the_floor(rajagopal: tuple[Motion, Path]) -> None:
+    motion, _ = rajagopal
+    root = motion.qpos_of("root")
+    vy = np.polyfit(motion.time, root[:, 1], 1)[0]
+    assert -1.30 < vy < -1.20  # 1.25 m/s along −y
+    assert np.ptp(root[:, 0]) < 0.15
+    fk = _foot_kinematics(motion.mj_model(), motion.qpos)
+    lowest = min(fk.low[s][:, 2].min() for s in "rl")
+    assert abs(lowest) < 0.002
+    q = motion_quality(motion)
+    assert q["penetration_max_m"] < 0.002
+    assert q["joint_limit_max_deg"] < 1.0
+
+
+def test_rajagopal_coupled_joints_and_qvel(rajagopal: tuple[Motion, Path]) -> None:
+    motion, _ = rajagopal
+    m = motion.mj_model()
+    np.testing.assert_allclose(coupled_qpos(m, motion.qpos), motion.qpos, atol=1e-12)
+    d = mujoco.MjData(m)
+    d.qpos[:] = motion.qpos[60]
+    mujoco.mj_forward(m, d)
+    eq_rows = d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY
+    assert eq_rows.any() and np.max(np.abs(d.efc_pos[eq_rows])) < 1e-9
+    # qvel follows MuJoCo's convention: integrating frame i−1 with qvel[i] over 2 dt lands on frame i+1
+    dt = 1.0 / motion.rate_hz
+    for i in (10, 50, 100):
+        q = motion.qpos[i - 1].copy()
+        mujoco.mj_integratePos(m, q, motion.qvel[i], 2 * dt)
+        np.testing.assert_allclose(q, motion.qpos[i + 1], atol=1e-9)
+
+
+def test_hamner_knee_flexion_positive(shared: Path) -> None:
+    motion = motion_from_opensim(shared / "hamner2013_run" / "subject01" / "Run_3_ik.mot")
+    for s in "rl":
+        knee = np.degrees(motion.qpos_of(f"knee_angle_{s}"))
+        assert knee.max() > 80 and knee.min() > -1
+    assert any("knee sign auto-detected as -1" in n for n in motion.notes)
+    assert any("treadmill" in n for n in motion.notes)
+
+
+def test_motion_save_load(tmp_path: Path) -> None:
+    m = synthesize_motion(n_cycles=1)
+    p = m.save(tmp_path / "walk.npz")
+    back = Motion.load(p)
+    np.testing.assert_array_equal(back.qpos, m.qpos)
+    np.testing.assert_array_equal(back.qvel, m.qvel)
+    assert back.stance is not None and np.array_equal(back.stance["r"], m.stance["r"])  # type: ignore[index]
+    assert (back.model, back.variant, back.rate_hz, back.notes) == (m.model, m.variant, m.rate_hz, m.notes)
+    np.testing.assert_array_equal(back.qpos_of("knee_angle_l"), m.qpos_of("knee_angle_l"))
+
+
+# --------------------------------------------------------------------------------------------------
+# synthesis
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return synthesize_motion(speed_m_s=1.25, gait="walk", n_cycles=3)
+
+
+def test_synthesized_walk_is_periodic_at_speed(walk: Motion) -> None:
+    root = walk.qpos_of("root")
+    first, last = walk.qpos[0].copy(), walk.qpos[-1].copy()
+    first[1] = last[1] = 0.0
+    np.testing.assert_allclose(last, first, atol=1e-9)
+    np.testing.assert_allclose(walk.qvel[-1], walk.qvel[0], atol=1e-6)
+    speed = (root[0, 1] - root[-1, 1]) / walk.duration
+    assert abs(speed - 1.25) / 1.25 < 0.02
+    knee = np.degrees(walk.qpos_of("knee_angle_r"))
+    assert 50 < knee.max() < 70  # Schwartz free-speed swing peak
+
+
+def test_synthesized_walk_quality(walk: Motion) -> None:
+    q = motion_quality(walk)
+    assert q["stance_source"] == "planned"
+    assert q["penetration_max_m"] < 0.01
+    assert q["floating_max_m"] < 0.03
+    assert q["joint_limit_max_deg"] < 3.0
+    assert q["unsupported_max_m"] < 1e-6  # walking: always a foot on the floor
+
+
+def test_synthesized_run_has_flight_and_no_penetration() -> None:
+    run = synthesize_motion(speed_m_s=3.0, gait="run", n_cycles=2)
+    q = motion_quality(run)
+    assert q["penetration_max_m"] < 0.005
+    assert q["unsupported_max_m"] > 0.005  # flight phases
+    assert np.degrees(run.qpos_of("knee_angle_r")).max() > 80
+    speed = (run.qpos[0, 1] - run.qpos[-1, 1]) / run.duration
+    assert abs(speed - 3.0) < 0.06
+
+
+def test_bad_input() -> None:
+    with pytest.raises(MmbioError):
+        synthesize_motion(gait="hop")  # type: ignore[arg-type]
+    with pytest.raises(MmbioError):
+        synthesize_motion(model="no_such_model")
+    with pytest.raises(MmbioError):
+        Motion(qpos=np.zeros((3, 5)), qvel=np.zeros((2, 4)))
