@@ -25,7 +25,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.report.pdf import write_curves_csv, write_metrics_json, write_report
     from mmbio.report.protocol import load_protocol
 
-    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, mass_kg=args.mass, speed_m_s=args.speed)
+    trial = load_trial(
+        args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, speed_m_s=args.speed
+    )
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
     if reference is None:
@@ -126,7 +128,7 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
 
-    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, mass_kg=args.mass)
+    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass)
     print(trial.summary())
     return 0
 
@@ -176,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _trial_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grf", help="OpenSim .mot/.sto with the ground reaction forces (OpenSim trials)")
     p.add_argument("--emg", help="OpenSim .sto with EMG envelopes (OpenSim trials)")
+    p.add_argument("--activations", help="OpenSim .sto with simulated muscle activations (e.g. written by mmbio)")
     p.add_argument("--mass", type=float, help="body mass in kg (needed for body-weight units when the file has none)")
 
 

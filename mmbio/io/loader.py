@@ -16,22 +16,25 @@ def load_trial(
     *,
     grf: str | Path | None = None,
     emg: str | Path | None = None,
+    activations: str | Path | None = None,
     mass_kg: float | None = None,
     speed_m_s: float | None = None,
 ) -> Trial:
-    """Load a C3D file, or an OpenSim ``.mot``/``.sto`` of joint angles with optional GRF and EMG files.
+    """Load a C3D file, or an OpenSim ``.mot``/``.sto`` of joint angles with optional GRF, EMG and
+    (simulated) muscle-activation files — e.g. a simulated trial written by
+    :func:`mmbio.io.opensim.write_opensim_trial`.
 
     ``mass_kg`` overrides (C3D) or supplies (OpenSim) the subject mass used for body-weight units.
     Raises :class:`DataFileError` naming the file for anything missing or unreadable.
     """
     p = Path(path)
-    for f in (p, grf, emg):
+    for f in (p, grf, emg, activations):
         if f is not None and not Path(f).is_file():
             raise DataFileError(f, "no such file")
     suffix = p.suffix.lower()
     if suffix == ".c3d":
-        if grf is not None or emg is not None:
-            raise DataFileError(p, "--grf/--emg are for OpenSim trials; a C3D file carries its own GRF and EMG")
+        if grf is not None or emg is not None or activations is not None:
+            raise DataFileError(p, "--grf/--emg/--activations are for OpenSim trials; a C3D file carries its own GRF and EMG")
         from mmbio.io.c3d import read_c3d
 
         trial = read_c3d(p)
@@ -43,5 +46,7 @@ def load_trial(
     if suffix in (".mot", ".sto"):
         from mmbio.io.opensim import read_opensim_trial
 
-        return read_opensim_trial(p, grf=grf, emg=emg, mass_kg=mass_kg, speed_m_s=speed_m_s)
+        return read_opensim_trial(
+            p, grf=grf, emg=emg, activations=activations, mass_kg=mass_kg, speed_m_s=speed_m_s
+        )
     raise DataFileError(p, f"unsupported trial format {suffix or '(no suffix)'}; expected one of {', '.join(TRIAL_SUFFIXES)}")

@@ -748,6 +748,7 @@ def read_opensim_trial(
     grf: PathArg | None = None,
     emg: PathArg | None = None,
     *,
+    activations: PathArg | None = None,
     mass_kg: float | None = None,
     speed_m_s: float | None = None,
     knee_sign: KneeSign = "auto",
@@ -806,6 +807,9 @@ def read_opensim_trial(
             )
     if emg is not None:
         trial.emg = read_opensim_emg(emg, side=emg_side, notes=notes)
+    if activations is not None:
+        trial.activations = read_opensim_activations(activations)
+        trial.kind = "simulated"
     return trial
 
 

@@ -1,0 +1,260 @@
+"""Muscle metabolic power: Umberger et al. (2003) with Umberger's (2010) lengthening modification.
+
+Model (per muscle, rates per kg of muscle, W/kg; Umberger, Gerritsen & Martin 2003, *A model of human
+muscle energy expenditure*, Comput. Methods Biomech. Biomed. Eng. 6(2):99–111; the 2010 variant is
+Umberger 2010, *Stance and swing phase costs in human walking*, J. R. Soc. Interface 7:1329–1340,
+as implemented by OpenSim's ``Umberger2010MuscleMetabolicsProbe``)::
+
+    Ė = max(ḣ_AM + ḣ_SL, 1.0) + ẇ_CE                                   (W/kg muscle)
+    A = u            if u > a else (u + a) / 2                          (u excitation, a activation)
+    ḣ_AM = S · A^0.6 · (128 f_FT + 25)                                 (l̃ ≤ 1)
+         = S · A^0.6 · (128 f_FT + 25) · (0.4 + 0.6 F_iso(l̃))          (l̃ > 1)
+    v̄ = v_CE / l_opt  (l_opt/s, v < 0 shortening),  V_FT = v_max,  V_ST = v_max / 2.5
+    α_ST = 100 / V_ST,  α_FT = 153 / V_FT
+    ḣ_SL = S · A² · [min(−α_ST v̄, 100) (1 − f_FT) − α_FT v̄ f_FT]       (v̄ ≤ 0, shortening)
+         = S · A · α_L v̄,  α_L = 0.3 α_ST (2010) or 4 α_ST (2003)      (v̄ > 0, lengthening)
+    ḣ_SL ← ḣ_SL · F_iso(l̃)                                             (l̃ > 1)
+    ẇ_CE = −F_CE v_CE / m  for v < 0; for v > 0 zero (2010) or −F_CE v_CE / m (2003)
+
+with S = 1.5 (aerobic activity, Umberger 2003), f_FT the fast-twitch fraction (default 0.5 for every
+muscle: MyoFullBody carries no fibre-type data), F_iso the active force–length factor and F_CE the active
+fibre force. The floor of 1.0 W/kg on the heat rate is Umberger (2003, p. 104); when the total would
+still be negative (eccentric work in the 2003 variant) the heat is raised so that Ė ≥ 0 (OpenSim's
+``forbid_negative_total_power``).
+
+Muscle mass (Umberger 2003): ``m = ρ · PCSA · l_opt`` with ``PCSA = F_max / σ``, specific tension
+σ = 0.25 MPa and muscle density ρ = 1059.7 kg/m³.
+
+MuJoCo's muscle (``mju_muscleGain``/``mju_muscleBias``) has a **rigid tendon and no pennation**: the
+musculotendon length ``L`` (``actuator_length``) maps linearly onto a normalised fibre length
+``l̃ = r0 + (L − L_min)/l_opt`` with ``l_opt = (L_max − L_min)/(r1 − r0)`` from the actuator's
+``lengthrange`` (L_min, L_max) and operating ``range`` (r0, r1) in ``gainprm[0:2]``; the fibre velocity is the
+musculotendon velocity. These are the fibre states MuJoCo itself uses for force, so the energy model sees
+exactly the simulated muscle, but fibre length/velocity of a compliant-tendon model (OpenSim) would
+differ — a documented approximation. The active fibre force is ``F_max · a · FL(l̃) · FV(ṽ)``, with MuJoCo's
+piecewise-quadratic curves reproduced here in numpy (parity with ``mujoco.mju_muscleGain`` is tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmbio.errors import MmbioError
+
+SPECIFIC_TENSION_PA = 0.25e6  #: σ, Umberger et al. 2003
+MUSCLE_DENSITY_KG_M3 = 1059.7  #: ρ, Umberger et al. 2003 (Mendez & Keys 1960)
+AEROBIC_FACTOR = 1.5  #: S for primarily aerobic activity (walking), Umberger et al. 2003
+MIN_HEAT_RATE_W_KG = 1.0  #: per-muscle floor on ḣ_AM + ḣ_SL, Umberger et al. 2003 p. 104
+MAX_SLOW_SHORTENING_W_KG = 100.0  #: cap of the slow-twitch shortening heat, Umberger et al. 2003
+_MINVAL = 1e-15
+
+
+@dataclass(frozen=True)
+class MuscleParameters:
+    """Per-muscle constants (all arrays (m,)).
+
+    names: actuator names. f_max: N. l_opt: optimal fibre length, m. v_max: l_opt/s.
+    lengthrange: (m, 2) musculotendon length range, m. op_range: (m, 2) normalised operating range.
+    lmin, lmax, fpmax, fvmax: MuJoCo curve parameters. mass: kg (ρ F_max l_opt / σ).
+    """
+
+    names: list[str]
+    f_max: np.ndarray
+    l_opt: np.ndarray
+    v_max: np.ndarray
+    lengthrange: np.ndarray
+    op_range: np.ndarray
+    lmin: np.ndarray
+    lmax: np.ndarray
+    fpmax: np.ndarray
+    fvmax: np.ndarray
+    mass: np.ndarray
+
+    @property
+    def tendon_slack(self) -> np.ndarray:
+        """(m,) rigid tendon length in m: ``L_min − r0 · l_opt``."""
+        return self.lengthrange[:, 0] - self.op_range[:, 0] * self.l_opt
+
+
+def muscle_mass(f_max: np.ndarray, l_opt: np.ndarray) -> np.ndarray:
+    """Muscle mass in kg from max isometric force (N) and optimal fibre length (m): ρ · F/σ · l_opt."""
+    return MUSCLE_DENSITY_KG_M3 * np.asarray(f_max, float) / SPECIFIC_TENSION_PA * np.asarray(l_opt, float)
+
+
+def muscle_parameters(model: object) -> MuscleParameters:
+    """Constants of every muscle actuator (gain type muscle) of a compiled ``mujoco.MjModel``."""
+    import mujoco
+
+    m = model
+    idx = [i for i in range(m.nu) if m.actuator_gaintype[i] == mujoco.mjtGain.mjGAIN_MUSCLE]
+    if not idx:
+        raise MmbioError("muscle_parameters: the model has no muscle actuators")
+    ix = np.array(idx)
+    prm = np.asarray(m.actuator_gainprm)[ix]
+    lr = np.asarray(m.actuator_lengthrange)[ix].copy()
+    acc0 = np.asarray(m.actuator_acc0)[ix]
+    rng = prm[:, 0:2].copy()
+    f_max = np.where(prm[:, 2] < 0, prm[:, 3] / np.maximum(_MINVAL, acc0), prm[:, 2])
+    l_opt = (lr[:, 1] - lr[:, 0]) / np.maximum(_MINVAL, rng[:, 1] - rng[:, 0])
+    return MuscleParameters(
+        names=[m.actuator(i).name for i in idx],
+        f_max=f_max,
+        l_opt=l_opt,
+        v_max=prm[:, 6].copy(),
+        lengthrange=lr,
+        op_range=rng,
+        lmin=prm[:, 4].copy(),
+        lmax=prm[:, 5].copy(),
+        fpmax=prm[:, 7].copy(),
+        fvmax=prm[:, 8].copy(),
+        mass=muscle_mass(f_max, l_opt),
+    )
+
+
+def normalized_fibre_length(mt_length: np.ndarray, p: MuscleParameters) -> np.ndarray:
+    """(T, m) normalised fibre length l̃ from (T, m) musculotendon length in m (rigid tendon)."""
+    return p.op_range[:, 0] + (np.asarray(mt_length, float) - p.lengthrange[:, 0]) / np.maximum(_MINVAL, p.l_opt)
+
+
+def force_length(l_norm: np.ndarray, lmin: np.ndarray, lmax: np.ndarray) -> np.ndarray:
+    """MuJoCo's active force–length factor FL(l̃) ∈ [0, 1] (piecewise quadratic, 1 at l̃ = 1)."""
+    x = np.asarray(l_norm, float)
+    a = 0.5 * (lmin + 1.0)
+    b = 0.5 * (1.0 + lmax)
+    out = np.zeros(np.broadcast(x, a).shape)
+    r1 = (x >= lmin) & (x <= a)
+    r2 = (x > a) & (x <= 1.0)
+    r3 = (x > 1.0) & (x <= b)
+    r4 = (x > b) & (x <= lmax)
+    a_, b_ = np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape)
+    lo, hi = np.broadcast_to(lmin, out.shape), np.broadcast_to(lmax, out.shape)
+    xx = np.broadcast_to(x, out.shape)
+    out[r1] = 0.5 * ((xx[r1] - lo[r1]) / np.maximum(_MINVAL, a_[r1] - lo[r1])) ** 2
+    out[r2] = 1 - 0.5 * ((1 - xx[r2]) / np.maximum(_MINVAL, 1 - a_[r2])) ** 2
+    out[r3] = 1 - 0.5 * ((xx[r3] - 1) / np.maximum(_MINVAL, b_[r3] - 1)) ** 2
+    out[r4] = 0.5 * ((hi[r4] - xx[r4]) / np.maximum(_MINVAL, hi[r4] - b_[r4])) ** 2
+    return out
+
+
+def force_velocity(v_norm: np.ndarray, fvmax: np.ndarray) -> np.ndarray:
+    """MuJoCo's force–velocity factor FV(ṽ), ṽ = v / (l_opt · v_max) (< 0 shortening)."""
+    v = np.asarray(v_norm, float)
+    y = np.asarray(fvmax, float) - 1.0
+    return np.where(
+        v <= -1,
+        0.0,
+        np.where(v <= 0, (v + 1) ** 2, np.where(v <= y, fvmax - (y - v) ** 2 / np.maximum(_MINVAL, y), fvmax)),
+    )
+
+
+def active_fibre_force(
+    activation: np.ndarray, mt_length: np.ndarray, mt_velocity: np.ndarray, p: MuscleParameters
+) -> np.ndarray:
+    """(T, m) active fibre force F_max · a · FL · FV in N (tension positive)."""
+    l_n = normalized_fibre_length(mt_length, p)
+    v_n = np.asarray(mt_velocity, float) / np.maximum(_MINVAL, p.l_opt * p.v_max)
+    return p.f_max * np.asarray(activation, float) * force_length(l_n, p.lmin, p.lmax) * force_velocity(v_n, p.fvmax)
+
+
+@dataclass
+class MetabolicPower:
+    """Result of :func:`umberger_power`.
+
+    per_muscle: (T, m) W. total_w: (T,) W (muscles, plus basal if requested). heat_am, heat_sl, work:
+    (T, m) W, the three terms (heat floors applied to ``heat_sl``). names: m actuator names.
+    """
+
+    names: list[str]
+    per_muscle: np.ndarray
+    total_w: np.ndarray
+    heat_am: np.ndarray
+    heat_sl: np.ndarray
+    work: np.ndarray
+
+
+def umberger_power(
+    excitation: np.ndarray,
+    activation: np.ndarray,
+    mt_length: np.ndarray,
+    mt_velocity: np.ndarray,
+    params: MuscleParameters,
+    *,
+    fast_twitch: float | Mapping[str, float] = 0.5,
+    variant: str = "2010",
+    aerobic_factor: float = AEROBIC_FACTOR,
+    min_heat_rate: bool = True,
+    basal_w: float = 0.0,
+) -> MetabolicPower:
+    """Metabolic power per muscle (W) from (T, m) excitation, activation [0, 1], musculotendon length (m)
+    and velocity (m/s, < 0 shortening) in the order of ``params.names``.
+
+    ``fast_twitch``: fraction of fast-twitch fibres (one value, or per actuator name, default 0.5).
+    ``variant``: ``'2010'`` (lengthening heat 0.3 α_ST, negative work not counted) or ``'2003'`` (4 α_ST,
+    negative work counted). ``basal_w`` is added to ``total_w`` (e.g. 1.2 W/kg × body mass; default 0).
+    """
+    if variant not in ("2003", "2010"):
+        raise MmbioError(f"umberger_power: variant must be '2003' or '2010', got {variant!r}")
+    u = np.clip(np.atleast_2d(np.asarray(excitation, float)), 0.0, 1.0)
+    a = np.clip(np.atleast_2d(np.asarray(activation, float)), 0.0, 1.0)
+    length = np.atleast_2d(np.asarray(mt_length, float))
+    vel = np.atleast_2d(np.asarray(mt_velocity, float))
+    k = len(params.names)
+    for what, arr in (("excitation", u), ("activation", a), ("length", length), ("velocity", vel)):
+        if arr.shape[1] != k:
+            raise MmbioError(f"umberger_power: {what} has {arr.shape[1]} muscles, parameters have {k}")
+    if isinstance(fast_twitch, Mapping):
+        f_ft = np.array([float(fast_twitch.get(n, 0.5)) for n in params.names])
+    else:
+        f_ft = np.full(k, float(fast_twitch))
+    s = aerobic_factor
+    big_a = np.where(u > a, u, 0.5 * (u + a))
+    l_n = normalized_fibre_length(length, params)
+    f_iso = force_length(l_n, params.lmin, params.lmax)
+    long_ = l_n > 1.0
+    h0 = 128.0 * f_ft + 25.0
+    am = s * big_a**0.6 * h0 * np.where(long_, 0.4 + 0.6 * f_iso, 1.0)
+
+    v_bar = vel / np.maximum(_MINVAL, params.l_opt)
+    v_ft = params.v_max
+    v_st = params.v_max / 2.5
+    alpha_st = 100.0 / v_st
+    alpha_ft = 153.0 / v_ft
+    slow = np.minimum(-alpha_st * v_bar, MAX_SLOW_SHORTENING_W_KG) * (1 - f_ft)
+    short = s * big_a**2 * (slow - alpha_ft * v_bar * f_ft)
+    alpha_l = (4.0 if variant == "2003" else 0.3) * alpha_st
+    lengthen = s * big_a * alpha_l * v_bar
+    sl = np.where(v_bar <= 0, short, lengthen)
+    sl = np.where(long_, sl * f_iso, sl)
+
+    f_ce = active_fibre_force(a, length, vel, params)
+    w = -f_ce * vel / params.mass
+    if variant == "2010":
+        w = np.where(vel <= 0, w, 0.0)
+    heat = am + sl
+    if min_heat_rate:
+        floor_extra = np.maximum(MIN_HEAT_RATE_W_KG - heat, 0.0)
+        sl = sl + floor_extra
+        heat = heat + floor_extra
+    neg = np.minimum(heat + w, 0.0)  # forbid negative total power: raise the heat
+    sl = sl - neg
+    per_kg = am + sl + w
+    per = per_kg * params.mass
+    return MetabolicPower(
+        names=list(params.names),
+        per_muscle=per,
+        total_w=per.sum(axis=1) + basal_w,
+        heat_am=am * params.mass,
+        heat_sl=sl * params.mass,
+        work=w * params.mass,
+    )
+
+
+def cost_of_transport(power_w_per_kg: np.ndarray | float, speed_m_s: float) -> float:
+    """Cost of transport in J/(kg·m): mean whole-body metabolic power (W/kg) / speed (m/s)."""
+    p = float(np.nanmean(np.asarray(power_w_per_kg, float)))
+    if not np.isfinite(speed_m_s) or speed_m_s <= 0:
+        raise MmbioError(f"cost_of_transport: speed must be positive, got {speed_m_s}")
+    return p / float(speed_m_s)
