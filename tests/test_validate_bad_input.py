@@ -81,3 +81,11 @@ def test_silent_activation_is_flagged_and_has_no_r() -> None:
     r = res.get("emg.right.soleus.r")
     assert not r.available and "flat signal: r undefined" in r.reason
     assert res.get("emg.right.soleus.silent").value == 1.0
+
+
+def test_diverged_simulation_is_flagged_first() -> None:
+    tr = one_cycle_trial()
+    tr.notes = ["DIVERGED", "diverged at 1.400 s: mjWARN_BADQACC"]
+    res = validate(tr, "schwartz2008:free", spm=False)
+    assert res.trial["diverged"] is True
+    assert res.notes[0].startswith("SIMULATION DIVERGED") and "1.400 s" in res.notes[0]

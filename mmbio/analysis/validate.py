@@ -88,6 +88,11 @@ def validate(
         reference={"name": name, "condition": condition, "title": ref.title, "citation": ref.citation,
                    "licence": ref.licence},
     )
+    diverged = [n for n in trial.notes if n.startswith("diverged at")]
+    if "DIVERGED" in trial.notes or diverged:
+        # a simulation that blew up is analysed up to the cut, and says so first, never as if normal
+        result.trial["diverged"] = True
+        result.notes.insert(0, "SIMULATION DIVERGED — metrics cover the trial up to the cut: " + (diverged[0] if diverged else ""))
     running = infer_running(trial, name, condition)
     result.reference["activity"] = "running" if running else "walking"
 
