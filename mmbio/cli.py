@@ -26,7 +26,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.report.protocol import load_protocol
 
     trial = load_trial(
-        args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, speed_m_s=args.speed
+        args.trial,
+        grf=args.grf,
+        emg=args.emg,
+        activations=args.activations,
+        mass_kg=args.mass,
+        speed_m_s=args.speed,
+        episode=args.episode,
     )
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
@@ -128,7 +134,14 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
 
-    trial = load_trial(args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass)
+    trial = load_trial(
+        args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, episode=args.episode
+    )
+    if Path(args.trial).suffix.lower() == ".npz":
+        from mmbio.io.rollout_npz import archive_kind, format_episodes
+
+        if archive_kind(args.trial) == "evalkit":
+            print(format_episodes(args.trial) + "\n")
     print(trial.summary())
     return 0
 
@@ -147,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a trial with an experimental reference and judge it against a validation protocol. "
         "Exit status: 0 protocol passed, 1 protocol failed, 2 bad input.",
     )
-    v.add_argument("trial", help="C3D file, or OpenSim .mot/.sto of joint angles")
+    v.add_argument("trial", help="C3D file, OpenSim .mot/.sto of joint angles, or rollout .npz (mmbio or mm-evalkit)")
     v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
     v.add_argument("--protocol", "-p", help="validation protocol name or YAML file (default: walking or running "
                    "by the reference); 'none' for no checks")
@@ -180,6 +193,12 @@ def _trial_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--emg", help="OpenSim .sto with EMG envelopes (OpenSim trials)")
     p.add_argument("--activations", help="OpenSim .sto with simulated muscle activations (e.g. written by mmbio)")
     p.add_argument("--mass", type=float, help="body mass in kg (needed for body-weight units when the file has none)")
+    p.add_argument(
+        "--episode",
+        type=int,
+        metavar="N",
+        help="episode of an mm-evalkit rollout .npz (default: the longest complete one; the trial notes say which)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 from mmbio.errors import DataFileError
 from mmbio.trial import Trial
 
-TRIAL_SUFFIXES = (".c3d", ".mot", ".sto")
+TRIAL_SUFFIXES = (".c3d", ".mot", ".sto", ".npz")
 
 
 def load_trial(
@@ -19,10 +19,13 @@ def load_trial(
     activations: str | Path | None = None,
     mass_kg: float | None = None,
     speed_m_s: float | None = None,
+    episode: int | None = None,
 ) -> Trial:
     """Load a C3D file, or an OpenSim ``.mot``/``.sto`` of joint angles with optional GRF, EMG and
     (simulated) muscle-activation files — e.g. a simulated trial written by
-    :func:`mmbio.io.opensim.write_opensim_trial`.
+    :func:`mmbio.io.opensim.write_opensim_trial` — or a rollout ``.npz`` (mmbio rollout or motion file, or
+    an mm-evalkit rollout archive: ``episode`` picks the episode, default the longest complete one; see
+    :mod:`mmbio.io.rollout_npz`).
 
     ``mass_kg`` overrides (C3D) or supplies (OpenSim) the subject mass used for body-weight units.
     Raises :class:`DataFileError` naming the file for anything missing or unreadable.
@@ -32,6 +35,17 @@ def load_trial(
         if f is not None and not Path(f).is_file():
             raise DataFileError(f, "no such file")
     suffix = p.suffix.lower()
+    if episode is not None and suffix != ".npz":
+        raise DataFileError(p, "--episode is for rollout .npz archives")
+    if suffix == ".npz":
+        if grf is not None or emg is not None or activations is not None:
+            raise DataFileError(p, "--grf/--emg/--activations are for OpenSim trials; a rollout carries its own states")
+        from mmbio.io.rollout_npz import npz_to_trial
+
+        trial = npz_to_trial(p, episode=episode, mass_kg=mass_kg)
+        if speed_m_s is not None:
+            trial.subject.speed_m_s = float(speed_m_s)
+        return trial
     if suffix == ".c3d":
         if grf is not None or emg is not None or activations is not None:
             raise DataFileError(p, "--grf/--emg/--activations are for OpenSim trials; a C3D file carries its own GRF and EMG")

@@ -187,6 +187,8 @@ def _frames(x: Any, m: mujoco.MjModel) -> _Frames:
         time = np.asarray(x.time, dtype=float)
         act = None if x.act is None else np.asarray(x.act, dtype=float)
         ctrl = None if x.ctrl is None else np.asarray(x.ctrl, dtype=float)
+        if ctrl is not None and ctrl.ndim == 2 and ctrl.shape[1] == 0:
+            ctrl = None  # excitations not recorded (e.g. mm-evalkit archives export activations only)
         if act is not None and act.shape != (len(qpos), m.na):
             raise MmbioError(f"extract: act {act.shape} does not match ({len(qpos)}, na {m.na})")
         if ctrl is not None and ctrl.shape != (len(qpos), m.nu):
