@@ -150,10 +150,45 @@ def test_synthesized_walk_is_periodic_at_speed(walk: Motion) -> None:
 def test_synthesized_walk_quality(walk: Motion) -> None:
     q = motion_quality(walk)
     assert q["stance_source"] == "planned"
-    assert q["penetration_max_m"] < 0.01
-    assert q["floating_max_m"] < 0.03
+    assert q["penetration_max_m"] < 0.002
+    assert q["floating_max_m"] < 0.01
+    assert q["sliding_mean_m_s"] < 0.05
     assert q["joint_limit_max_deg"] < 3.0
     assert q["unsupported_max_m"] < 1e-6  # walking: always a foot on the floor
+
+
+def test_synthesized_walk_feet_follow_planned_stance(walk: Motion) -> None:
+    """Foot lock: loaded foot on the floor through the planned stance, swing foot clear of it."""
+    from mmbio.sim.motion import SWING_CLEARANCE_M, SWING_RAMP
+
+    assert walk.stance is not None
+    low = _foot_kinematics(walk.mj_model(), walk.qpos).points[:, :, 2]
+    n_cycle = (walk.n_frames - 1) // 3
+    for s, cols in (("r", slice(0, 5)), ("l", slice(5, 10))):
+        foot = low[:, cols].min(axis=1)
+        assert np.all(foot[walk.stance[s]] < 1e-3)  # stance: on the floor up to toe off
+        phase = ((np.arange(walk.n_frames) % n_cycle) / n_cycle * 100.0 + (0.0 if s == "r" else 50.0)) % 100.0
+        toe_off = 100.0 * (1.0 - (~walk.stance[s][:n_cycle]).sum() / n_cycle)
+        sigma = (phase - toe_off) / (100.0 - toe_off)
+        mid = ~walk.stance[s] & (sigma >= SWING_RAMP) & (sigma <= 1.0 - SWING_RAMP)
+        assert mid.any() and foot[mid].min() > SWING_CLEARANCE_M - 5e-4
+
+
+def test_synthesized_walk_corrections_are_small(walk: Motion) -> None:
+    """The foot lock changes the normative joint curves by a few degrees only (ankle/mtp: more)."""
+    from mmbio.models.anatomy import clinical_joint_angles
+
+    raw = synthesize_motion(speed_m_s=1.25, gait="walk", n_cycles=1, foot_lock=False)
+    m = walk.mj_model()
+    a = clinical_joint_angles(m, raw.qpos)
+    b = clinical_joint_angles(m, walk.qpos[: raw.n_frames])
+    limits = {"hip_flexion": 8.0, "hip_adduction": 4.0, "hip_rotation": 7.0, "knee_flexion": 8.0,
+              "ankle_dorsiflexion": 15.0}  # fmt: skip
+    for s in "rl":
+        for j, lim in limits.items():
+            assert np.max(np.abs(b[f"{j}_{s}"] - a[f"{j}_{s}"])) < lim, (j, s)
+    q = motion_quality(raw)  # the uncorrected motion: the stance foot slides
+    assert q["sliding_mean_m_s"] > 0.1
 
 
 def test_synthesized_run_has_flight_and_no_penetration() -> None:

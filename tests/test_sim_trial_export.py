@@ -12,22 +12,15 @@ from mmbio.io.loader import load_trial
 from mmbio.io.opensim import write_opensim_trial
 from mmbio.sim.extract import rollout_to_trial
 from mmbio.sim.motion import synthesize_motion
-from mmbio.trial import Channels, Events
+from mmbio.trial import Channels
 
 
 @pytest.fixture(scope="module")
 def sim_trial():
-    """A kinematic replay of the synthesised 1.25 m/s walk (3 cycles) with made-up activations attached.
-
-    Events come from the motion's planned stance: contact detection on a kinematic replay of a
-    synthesised motion is not reliable yet (its feet leave the floor before the planned toe off, see
-    the xfail in test_extract.py), and this test is about the validation path, not event detection.
-    """
+    """A kinematic replay of the synthesised 1.25 m/s walk (3 cycles, events from foot contact) with made-up
+    activations attached."""
     motion = synthesize_motion(speed_m_s=1.25, n_cycles=3)
     trial = rollout_to_trial(motion)
-    hs = {s: (np.flatnonzero(np.diff(motion.stance[s].astype(int)) == 1) + 1) / motion.rate_hz for s in "rl"}
-    to = {s: (np.flatnonzero(np.diff(motion.stance[s].astype(int)) == -1) + 1) / motion.rate_hz for s in "rl"}
-    trial.events = Events(hs, to, "file")
     t = trial.angles.time
     phase = 2 * np.pi * t / 1.05
     act = np.column_stack([0.2 + 0.15 * np.sin(phase), 0.3 + 0.2 * np.cos(phase)])

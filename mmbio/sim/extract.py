@@ -72,8 +72,9 @@ GrfSource = Literal["contacts", "none"]
 
 #: Root displacement (m) below which the heading is the model's own forward (−y).
 MIN_TRAVEL_M = 0.1
-#: Foot clearance (m) below which a foot of a kinematic motion counts as in contact.
-CONTACT_HEIGHT_M = 0.02
+#: Foot clearance (m) below which a foot of a kinematic motion counts as in contact: 5 mm, well under the
+#: 1–3 cm minimum toe clearance of human swing, so a swing foot passing low is not read as a contact.
+CONTACT_HEIGHT_M = 0.005
 #: Vertical force (N) below which a foot's COP is NaN.
 COP_MIN_FORCE_N = 5.0
 _PELVIS = ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation")
