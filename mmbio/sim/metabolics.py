@@ -23,7 +23,24 @@ still be negative (eccentric work in the 2003 variant) the heat is raised so tha
 ``forbid_negative_total_power``).
 
 Muscle mass (Umberger 2003): ``m = ρ · PCSA · l_opt`` with ``PCSA = F_max / σ``, specific tension
-σ = 0.25 MPa and muscle density ρ = 1059.7 kg/m³.
+σ = 0.25 MPa and muscle density ρ = 1059.7 kg/m³ (no pennation term, as in OpenSim's
+``Umberger2010MuscleMetabolicsProbe``). **Which l_opt goes into the mass**: MuJoCo's ``l_opt`` (below) comes
+from the musculotendon length range and, with a rigid tendon, absorbs tendon length — it overestimates long-tendon
+muscles (MyoFullBody: glmax3 0.408 m, vaslat 0.173 m, recfem 0.171 m against 0.167, 0.0994 and 0.0759 m in
+Rajagopal et al. 2016), so the 354 muscles weighed 69.7 kg in an 84.3 kg body and the heat terms (W/kg × kg)
+were inflated. :func:`muscle_parameters` therefore takes, by default, the **published optimal fibre length**
+of the Rajagopal et al. (2016) model for the 80 MyoFullBody leg muscles that carry its names (``tibant_r``,
+``soleus_l``, … — all 80 match; table :func:`rajagopal_muscle_table`, file
+``mmbio/models/data/rajagopal2016_muscles.csv``) and keeps the MuJoCo-derived length for the others (trunk,
+arms), recording the choice per muscle in ``MuscleParameters.mass_source``. F_max stays MuJoCo's (the force
+the simulated muscle actually produces). Only the **mass** uses the table: the fibre *states* (l̃, v̄ = v/l_opt)
+stay MuJoCo's, since they are what the simulated muscle's force is computed from. Rajagopal's pennation angles
+are carried in the table but not used (MuJoCo's muscle has none and the Umberger mass has no pennation term).
+Result for MyoFullBody: 69.7 → 59.5 kg of muscle (legs 44.7 → 34.5 kg, the other 274 muscles 25.0 kg). The
+legs are still ≈ 2× MRI-based values (Janssen et al. 2000): the models' F_max correspond to a specific tension
+near 0.6 MPa, while Umberger's mass formula uses σ = 0.25 MPa. σ = 0.25 MPa is kept on purpose: it is the
+default of OpenSim's ``Umberger2010MuscleMetabolicsProbe``, so mmbio's numbers stay comparable with OpenSim
+metabolic analyses of the same model family; absolute W/kg inherit that known overestimate.
 
 MuJoCo's muscle (``mju_muscleGain``/``mju_muscleBias``) has a **rigid tendon and no pennation**: the
 musculotendon length ``L`` (``actuator_length``) maps linearly onto a normalised fibre length
@@ -37,8 +54,11 @@ piecewise-quadratic curves reproduced here in numpy (parity with ``mujoco.mju_mu
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -51,14 +71,80 @@ MIN_HEAT_RATE_W_KG = 1.0  #: per-muscle floor on ḣ_AM + ḣ_SL, Umberger et al
 MAX_SLOW_SHORTENING_W_KG = 100.0  #: cap of the slow-twitch shortening heat, Umberger et al. 2003
 _MINVAL = 1e-15
 
+#: Rajagopal et al. (2016) lower-limb muscle parameters (80 muscles), shipped with mmbio (see its README.md).
+RAJAGOPAL_TABLE = Path(__file__).resolve().parents[1] / "models" / "data" / "rajagopal2016_muscles.csv"
+#: ``MuscleParameters.mass_source`` values.
+MASS_SOURCE_RAJAGOPAL = "rajagopal2016"
+MASS_SOURCE_MUJOCO = "mujoco_lengthrange"
+FIBRE_LENGTH_SOURCES = ("rajagopal2016", "mujoco")
+
+
+@dataclass(frozen=True)
+class PublishedMuscle:
+    """One row of the Rajagopal et al. (2016) table (OpenSim ``Millard2012EquilibriumMuscle`` properties)."""
+
+    name: str
+    max_isometric_force_n: float
+    optimal_fiber_length_m: float
+    tendon_slack_length_m: float
+    pennation_angle_rad: float
+    max_contraction_velocity_lopt_s: float
+
+
+@cache
+def rajagopal_muscle_table() -> dict[str, PublishedMuscle]:
+    """The 80 lower-limb muscles of Rajagopal et al. (2016), keyed by name (``soleus_r``, ``glmax1_l``, …).
+
+    Read from ``mmbio/models/data/rajagopal2016_muscles.csv`` (values copied from the public OpenSim model
+    ``Rajagopal2015.osim``; provenance in that folder's README.md). Cached: treat as read-only.
+    """
+    if not RAJAGOPAL_TABLE.is_file():
+        raise MmbioError(f"rajagopal_muscle_table: {RAJAGOPAL_TABLE} is missing (broken install?)")
+    out: dict[str, PublishedMuscle] = {}
+    with RAJAGOPAL_TABLE.open(newline="") as f:
+        for row in csv.DictReader(f):
+            name = row["muscle"].strip()
+            out[name] = PublishedMuscle(
+                name=name,
+                max_isometric_force_n=float(row["max_isometric_force_n"]),
+                optimal_fiber_length_m=float(row["optimal_fiber_length_m"]),
+                tendon_slack_length_m=float(row["tendon_slack_length_m"]),
+                pennation_angle_rad=float(row["pennation_angle_rad"]),
+                max_contraction_velocity_lopt_s=float(row["max_contraction_velocity_lopt_s"]),
+            )
+    return out
+
+
+def _side_split(name: str) -> tuple[str, str] | None:
+    """``'soleus_r'`` → ``('soleus', 'r')``; ``None`` for names without an ``_r``/``_l`` suffix."""
+    stem, sep, side = name.rpartition("_")
+    return (stem, side) if sep and stem and side in ("r", "l") else None
+
+
+def published_muscle(name: str) -> PublishedMuscle | None:
+    """The Rajagopal (2016) row for a MyoFullBody actuator name, or ``None`` (trunk, arm, … muscles).
+
+    Matched on the name's stem and side suffix (``soleus`` + ``r``); MyoFullBody's 80 leg actuators carry
+    Rajagopal's names exactly, so every leg muscle matches and nothing else does.
+    """
+    split = _side_split(name)
+    if split is None:
+        return None
+    table = rajagopal_muscle_table()
+    stem, side = split
+    return table.get(f"{stem}_{side}")
+
 
 @dataclass(frozen=True)
 class MuscleParameters:
     """Per-muscle constants (all arrays (m,)).
 
-    names: actuator names. f_max: N. l_opt: optimal fibre length, m. v_max: l_opt/s.
-    lengthrange: (m, 2) musculotendon length range, m. op_range: (m, 2) normalised operating range.
-    lmin, lmax, fpmax, fvmax: MuJoCo curve parameters. mass: kg (ρ F_max l_opt / σ).
+    names: actuator names. f_max: N. l_opt: MuJoCo's optimal fibre length (from the length range), m — used
+    for the fibre states. v_max: l_opt/s. lengthrange: (m, 2) musculotendon length range, m. op_range: (m, 2)
+    normalised operating range. lmin, lmax, fpmax, fvmax: MuJoCo curve parameters. mass: kg
+    (ρ F_max l_opt_mass / σ). l_opt_mass: (m,) the optimal fibre length the mass was computed from, m
+    (``None`` = ``l_opt``). mass_source: per muscle, :data:`MASS_SOURCE_RAJAGOPAL` or
+    :data:`MASS_SOURCE_MUJOCO` (``None`` when built by hand).
     """
 
     names: list[str]
@@ -72,6 +158,8 @@ class MuscleParameters:
     fpmax: np.ndarray
     fvmax: np.ndarray
     mass: np.ndarray
+    l_opt_mass: np.ndarray | None = None
+    mass_source: tuple[str, ...] | None = None
 
     @property
     def tendon_slack(self) -> np.ndarray:
@@ -84,9 +172,21 @@ def muscle_mass(f_max: np.ndarray, l_opt: np.ndarray) -> np.ndarray:
     return MUSCLE_DENSITY_KG_M3 * np.asarray(f_max, float) / SPECIFIC_TENSION_PA * np.asarray(l_opt, float)
 
 
-def muscle_parameters(model: object) -> MuscleParameters:
-    """Constants of every muscle actuator (gain type muscle) of a compiled ``mujoco.MjModel``."""
+def muscle_parameters(model: object, *, fibre_lengths: str = "rajagopal2016") -> MuscleParameters:
+    """Constants of every muscle actuator (gain type muscle) of a compiled ``mujoco.MjModel``.
+
+    ``fibre_lengths`` chooses the optimal fibre length behind each muscle's **mass**: ``'rajagopal2016'``
+    (default) takes the published value for muscles named as in Rajagopal et al. (2016)
+    (:func:`published_muscle`) and MuJoCo's length-range value for the rest; ``'mujoco'`` uses MuJoCo's value
+    for every muscle (the behaviour before the table existed). ``mass_source`` records the choice per muscle.
+    The fibre states (``l_opt``) are MuJoCo's either way.
+    """
     import mujoco
+
+    if fibre_lengths not in FIBRE_LENGTH_SOURCES:
+        raise MmbioError(
+            f"muscle_parameters: fibre_lengths must be one of {FIBRE_LENGTH_SOURCES}, got {fibre_lengths!r}"
+        )
 
     m = model
     idx = [i for i in range(m.nu) if m.actuator_gaintype[i] == mujoco.mjtGain.mjGAIN_MUSCLE]
@@ -99,8 +199,17 @@ def muscle_parameters(model: object) -> MuscleParameters:
     rng = prm[:, 0:2].copy()
     f_max = np.where(prm[:, 2] < 0, prm[:, 3] / np.maximum(_MINVAL, acc0), prm[:, 2])
     l_opt = (lr[:, 1] - lr[:, 0]) / np.maximum(_MINVAL, rng[:, 1] - rng[:, 0])
+    names = [m.actuator(i).name for i in idx]
+    l_opt_mass = l_opt.copy()
+    source = [MASS_SOURCE_MUJOCO] * len(names)
+    if fibre_lengths == "rajagopal2016":
+        for k, name in enumerate(names):
+            row = published_muscle(name)
+            if row is not None:
+                l_opt_mass[k] = row.optimal_fiber_length_m
+                source[k] = MASS_SOURCE_RAJAGOPAL
     return MuscleParameters(
-        names=[m.actuator(i).name for i in idx],
+        names=names,
         f_max=f_max,
         l_opt=l_opt,
         v_max=prm[:, 6].copy(),
@@ -110,7 +219,9 @@ def muscle_parameters(model: object) -> MuscleParameters:
         lmax=prm[:, 5].copy(),
         fpmax=prm[:, 7].copy(),
         fvmax=prm[:, 8].copy(),
-        mass=muscle_mass(f_max, l_opt),
+        mass=muscle_mass(f_max, l_opt_mass),
+        l_opt_mass=l_opt_mass,
+        mass_source=tuple(source),
     )
 
 
