@@ -208,3 +208,47 @@ def test_bad_input() -> None:
         synthesize_motion(model="no_such_model")
     with pytest.raises(MmbioError):
         Motion(qpos=np.zeros((3, 5)), qvel=np.zeros((2, 4)))
+
+
+# --------------------------------------------------------------------------------------------------
+# per-frame floor placement
+
+
+def test_rajagopal_per_frame_floor(rajagopal: tuple[Motion, Path]) -> None:
+    """Default floor='per_frame': the stance foot meets the floor in every frame; the shift is root-z only."""
+    motion, path = rajagopal
+    glob = motion_from_opensim(path, floor="global")
+    m = motion.mj_model()
+    both = lambda q: np.minimum(*(_foot_kinematics(m, q).low[s][:, 2] for s in "rl"))  # noqa: E731
+    raw = both(glob.qpos)
+    assert raw.max() > 0.04  # the global placement leaves both feet floating (≈ 5 cm)
+    low = both(motion.qpos)
+    assert low.max() < 0.005  # never both feet more than 5 mm above the floor
+    assert low.min() > -0.001  # penetration < 1 mm
+    diff = motion.qpos - glob.qpos
+    diff[:, 2] = 0.0
+    np.testing.assert_array_equal(diff, 0.0)  # joint angles, root x/y and orientation unchanged
+    shift = motion.qpos[:, 2] - glob.qpos[:, 2]
+    note = next(n for n in motion.notes if n.startswith("per-frame floor"))
+    assert "RMS" in note and "0 flight frames" in note
+    assert np.std(shift) < 0.03 and np.sqrt(np.mean(shift**2)) < 0.055
+    jerk = lambda x: np.abs(np.diff(x, 2))  # noqa: E731
+    assert jerk(shift).max() <= jerk(raw).max() + 1e-9  # no rougher than the lowest-point signal itself
+
+
+def test_hamner_treadmill_per_frame_floor_and_belt(shared: Path) -> None:
+    path = shared / "hamner2013_run" / "subject01" / "Run_3_ik.mot"
+    motion = motion_from_opensim(path, belt_speed_m_s=3.0)
+    root = motion.qpos_of("root")
+    assert abs(-np.polyfit(motion.time, root[:, 1], 1)[0] - 3.0) < 0.02  # 3 m/s along −y
+    assert np.ptp(root[:, 0]) < 0.15
+    assert any("treadmill belt" in n for n in motion.notes)
+    fk = _foot_kinematics(motion.mj_model(), motion.qpos)
+    low = np.minimum(fk.low["r"][:, 2], fk.low["l"][:, 2])
+    assert low.min() > -0.001
+    up = low > 0.01  # flight: both feet clear of the floor
+    assert 0.15 < up.mean() < 0.5
+    note = next(n for n in motion.notes if n.startswith("per-frame floor"))
+    n_flight = int(note.split(" flight frames")[0].split()[-1])
+    assert n_flight > 50
+    assert low.max() > 0.03  # the flight arc is kept, not flattened onto the floor

@@ -318,6 +318,59 @@ def _resample(t_src: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarra
     return CubicSpline(t_src, values, axis=0)(t)
 
 
+#: Per-frame floor: flight = the lowest foot point rises more than FLIGHT_BUMP_M above its running
+#: lower envelope (a grey opening over FLIGHT_WINDOW_S: removes bumps shorter than a stance) for at
+#: least FLIGHT_MIN_S, with both feet above FLIGHT_CLEAR_M.
+FLIGHT_WINDOW_S = 0.2
+FLIGHT_BUMP_M = 0.01
+FLIGHT_CLEAR_M = 0.005
+FLIGHT_MIN_S = 0.03
+FLOOR_CUTOFF_HZ = 6.0
+#: Per-frame floor: in contact frames the smoothed shift may leave the lowest foot point this far above z = 0.
+FLOOR_TOL_M = 0.002
+
+
+def _floor_shift(low: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame root z shift (T,) putting the lowest foot point ``low`` (T,) on z = 0, and the flight mask.
+
+    Contact frames: shift = −low. Flight frames (see :data:`FLIGHT_WINDOW_S`; detected on the unshifted
+    heights, so the IK's own vertical root motion decides): linear interpolation of the shift between
+    the neighbouring contact frames (keeps the flight arc). Then, 8 times, a zero-lag 2nd-order
+    Butterworth low-pass at :data:`FLOOR_CUTOFF_HZ` (``filtfilt``) followed by clipping back into the
+    band "no penetration, contact frames at most :data:`FLOOR_TOL_M` above the floor".
+    """
+    from scipy.ndimage import grey_opening
+    from scipy.signal import butter, filtfilt
+
+    t = low.size
+    w = max(3, round(FLIGHT_WINDOW_S * rate_hz) | 1)
+    bump = low - grey_opening(low, size=w, mode="nearest")
+    up = (bump > FLIGHT_BUMP_M) & (low > FLIGHT_CLEAR_M)
+    flight = np.zeros(t, dtype=bool)
+    min_len = max(2, round(FLIGHT_MIN_S * rate_hz))
+    i = 0
+    while i < t:
+        if up[i]:
+            j = i
+            while j < t and up[j]:
+                j += 1
+            if j - i >= min_len:
+                flight[i:j] = True
+            i = j
+        else:
+            i += 1
+    shift = -low.copy()
+    k = np.arange(t)
+    if flight.any() and (~flight).any():
+        shift[flight] = np.interp(k[flight], k[~flight], shift[~flight])
+    lo, hi = -low, np.where(flight, np.inf, -low + FLOOR_TOL_M)
+    if t > 12 and FLOOR_CUTOFF_HZ < 0.5 * rate_hz:
+        b, a = butter(2, FLOOR_CUTOFF_HZ / (0.5 * rate_hz))
+        for _ in range(8):  # smooth, then back into the band [on the floor, FLOOR_TOL_M above it]
+            shift = np.clip(filtfilt(b, a, shift, padtype="even"), lo, hi)
+    return np.clip(shift, lo, hi), flight
+
+
 def motion_from_opensim(
     coordinates_path: PathArg,
     *,
@@ -325,6 +378,8 @@ def motion_from_opensim(
     variant: str | None = None,
     rate_hz: float = 100.0,
     knee_sign: Literal["auto", 1, -1] = "auto",
+    floor: Literal["per_frame", "global"] = "per_frame",
+    belt_speed_m_s: float | None = None,
 ) -> Motion:
     """A :class:`Motion` from OpenSim IK coordinates (``.mot``/``.sto``) of a Rajagopal-family model.
 
@@ -336,8 +391,22 @@ def motion_from_opensim(
     tilt/list/rotation (:mod:`mmbio.sim.frames`), position ``C @ (tx, ty, tz)``. Resampling: cubic
     spline (not-a-knot) onto ``t0 + k / rate_hz`` within the source time range. Equality-coupled
     joints (knee translations/rotations, patella, lumbar vertebrae) are filled from their drivers.
-    qvel: central differences with ``mj_differentiatePos``. Finally the root is shifted vertically so
-    that the lowest point of any foot collision geom over the whole motion is at z = 0.
+    qvel: central differences with ``mj_differentiatePos`` (after the root shifts below).
+
+    floor: vertical root placement. ``'global'``: one shift for the whole motion, the lowest point of
+    any foot collision geom over all frames at z = 0 (the stance foot may float where the IK's pelvis
+    height and the model's feet disagree). ``'per_frame'`` (default): a per-frame vertical root shift
+    (:func:`_floor_shift`) puts the lowest foot point at z = 0 in every contact frame; in flight phases
+    (both feet up: running) the shift is interpolated linearly between the neighbouring contact frames
+    so the flight arc of the root is kept; the shift is then low-passed (zero-lag 2nd-order
+    Butterworth, 6 Hz, ``filtfilt``) alternately with clipping into "no penetration, stance foot at
+    most 2 mm above the floor". Only
+    the root z changes: joint angles are untouched. Its min/max/RMS (relative to the global
+    placement) go into ``notes``.
+
+    belt_speed_m_s: for treadmill trials (pelvis_tx ≈ constant), adds a forward root translation of
+    ``belt_speed_m_s · t`` along the model's forward direction (−y), so the motion travels over a
+    fixed floor at the belt speed (the stance foot then stays nearly still in the world frame).
     """
     from mmbio.io.opensim import coordinates_to_angles, read_storage
 
@@ -387,11 +456,26 @@ def motion_from_opensim(
             notes.append("pelvis_tx nearly constant (treadmill?): the root stays in place")
     else:
         notes.append("no pelvis translations in the file: root x/y at qpos0")
+    if belt_speed_m_s is not None:
+        qpos[:, root + 1] -= float(belt_speed_m_s) * (t - t[0])
+        notes.append(f"treadmill belt: root translated forward (-y) at {float(belt_speed_m_s):.3f} m/s")
     qpos = coupled_qpos(m, qpos)
     fk = _foot_kinematics(m, qpos)
     zmin = min(float(fk.low[s][:, 2].min()) for s in SIDES)
     qpos[:, root + 2] -= zmin
     notes.append(f"root shifted by {-zmin:+.4f} m vertically: lowest foot point over the motion at z = 0")
+    if floor == "per_frame":
+        low = np.minimum(fk.low["r"][:, 2], fk.low["l"][:, 2]) - zmin  # after the global placement
+        shift, flight = _floor_shift(low, rate_hz)
+        qpos[:, root + 2] += shift
+        rms, std = float(np.sqrt(np.mean(shift**2))), float(np.std(shift))
+        notes.append(
+            f"per-frame floor: root z shifted by {shift.min():+.4f}..{shift.max():+.4f} m "
+            f"(RMS {rms:.4f} m, about its mean {std:.4f} m) beyond the global placement; stance foot at z = 0, "
+            f"{int(flight.sum())} flight frames interpolated, 6 Hz zero-lag low-pass"
+        )
+    elif floor != "global":
+        raise MmbioError(f"floor must be 'per_frame' or 'global', not {floor!r}")
     qvel = _qvel(m, qpos, rate_hz)
     return Motion(
         qpos=qpos,
