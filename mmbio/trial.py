@@ -27,6 +27,8 @@ from mmbio.errors import ChannelError, MmbioError
 
 Side = Literal["r", "l"]
 SIDES: tuple[Side, Side] = ("r", "l")
+#: ``'r'``/``'l'`` → the words used as keys of metrics and reports.
+SIDE_WORD: dict[str, str] = {"r": "right", "l": "left"}
 
 #: Clinical joint angles: name (without side suffix) → meaning of a positive value. Degrees.
 CLINICAL_ANGLES: dict[str, str] = {

@@ -69,7 +69,6 @@ NO_CEILING: frozenset[str] = frozenset({"scale", "silent", "double_peak", "norma
 ABSOLUTE_PATTERN = re.compile(r"^(?!r_|r$).*(lag|error|diff|bias).*$")
 #: stride time (s) for the EMG lag window when the reference gives none
 DEFAULT_CYCLE_TIME_S: dict[str, float] = {"walking": 1.1, "running": 0.7}
-STANCE_END_BW = 0.05
 
 
 def activity(reference: str, condition: str) -> tuple[str, str] | None:
@@ -344,20 +343,13 @@ def emg_metric_fn(cycle_time_s: float) -> MetricFn:
 
 def _stance(cycle: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(vertical, ap) stance curves (101,) of a gait-cycle (2, 101) GRF pair, cut at its own toe-off."""
-    from mmbio.analysis.grf import cycle_to_stance
+    from mmbio.analysis.grf import cycle_to_stance, stance_end_pct
 
     v, ap = cycle[0], cycle[1]
     pct = np.linspace(0.0, 100.0, v.size)
-    above = np.flatnonzero(v > STANCE_END_BW)
-    if above.size == 0 or above[0] > 5:
+    to = stance_end_pct(v, pct)
+    if to is None:
         return None
-    peak = int(np.argmax(v))
-    after = np.flatnonzero(v[peak:] < STANCE_END_BW)
-    if after.size == 0:
-        return None
-    j = peak + int(after[0])
-    x0, x1, y0, y1 = pct[j - 1], pct[j], v[j - 1], v[j]
-    to = float(x0 + (STANCE_END_BW - y0) * (x1 - x0) / (y1 - y0)) if y1 != y0 else float(x1)
     return cycle_to_stance(v, pct, to), cycle_to_stance(ap, pct, to)
 
 

@@ -55,7 +55,7 @@ from mmbio.errors import MmbioError, UnknownReferenceError
 from mmbio.gait.cycles import N_POINTS, Curve, segment, toe_off_pct
 from mmbio.gait.emg import EnvelopeSettings, envelope_channels
 from mmbio.reference.registry import load_curves, load_table, parse_spec
-from mmbio.trial import SIDES, Channels, Trial
+from mmbio.trial import SIDE_WORD, SIDES, Channels, Trial
 
 #: On/off threshold as a fraction of each curve's own range above its minimum.
 ONOFF_THRESHOLD = 0.2
@@ -70,7 +70,6 @@ RAW_EMG_UNITS = frozenset({"V", "mV", "uV", "µV", "μV"})
 #: Units whose scale makes :data:`SILENT_LEVEL` meaningful (activation, peak-normalised envelope).
 ABSOLUTE_UNITS = frozenset({"1", "", "fraction of max"})
 
-SIDE_WORD = {"r": "right", "l": "left"}
 METRIC_UNITS: dict[str, str] = {
     "r": "1",
     "r_best_lag": "1",

@@ -54,9 +54,8 @@ from mmbio.analysis.stats import pearson_r, rmse
 from mmbio.errors import UnknownReferenceError
 from mmbio.gait.cycles import N_POINTS, stance_curve
 from mmbio.reference.registry import ReferenceCurve, get_reference, load_scalars, reference_curve
-from mmbio.trial import SIDES, Trial
+from mmbio.trial import SIDE_WORD, SIDES, Trial
 
-SIDE_WORD = {"r": "right", "l": "left"}
 STANCE_END_BW = 0.05  # a reference gait-cycle curve's stance ends where it falls below this
 
 # double-peak rule (module doc)
@@ -288,6 +287,22 @@ def cycle_to_stance(
     return np.interp(np.linspace(0.0, toe_off_pct, n_points), pct, np.asarray(cycle_mean, dtype=float))
 
 
+def stance_end_pct(vertical: np.ndarray, pct: np.ndarray) -> float | None:
+    """Toe off (% cycle) of a gait-cycle vertical-GRF curve (p,) BW: where, after its maximum, it first falls
+    below 0.05 BW (interpolated). ``None`` when the curve is not loaded within its first 5 samples (no heel
+    strike at 0 %) or never unloads."""
+    above = np.flatnonzero(vertical > STANCE_END_BW)
+    if above.size == 0 or above[0] > 5:
+        return None
+    peak = int(np.argmax(vertical))
+    after = np.flatnonzero(vertical[peak:] < STANCE_END_BW)
+    if after.size == 0:
+        return None
+    j = peak + int(after[0])
+    x0, x1, y0, y1 = pct[j - 1], pct[j], vertical[j - 1], vertical[j]
+    return float(x0 + (STANCE_END_BW - y0) * (x1 - x0) / (y1 - y0)) if y1 != y0 else float(x1)
+
+
 def reference_stance(
     ref: ReferenceCurve, n_points: int = N_POINTS, toe_off_pct: float | None = None
 ) -> tuple[np.ndarray | None, float]:
@@ -303,16 +318,9 @@ def reference_stance(
     """
     m = np.asarray(ref.mean, dtype=float)
     pct = np.asarray(ref.pct, dtype=float)
-    above = np.flatnonzero(m > STANCE_END_BW)
-    if above.size == 0 or above[0] > 5:
+    to = stance_end_pct(m, pct)
+    if to is None:
         return None, _NAN
-    peak = int(np.argmax(m))
-    after = np.flatnonzero(m[peak:] < STANCE_END_BW)
-    if after.size == 0:
-        return None, _NAN
-    j = peak + int(after[0])
-    x0, x1, y0, y1 = pct[j - 1], pct[j], m[j - 1], m[j]
-    to = float(x0 + (STANCE_END_BW - y0) * (x1 - x0) / (y1 - y0)) if y1 != y0 else float(x1)
     if toe_off_pct is not None and np.isfinite(toe_off_pct) and to < toe_off_pct <= 100:
         to = float(toe_off_pct)
     return cycle_to_stance(m, pct, to, n_points), to

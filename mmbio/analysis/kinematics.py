@@ -27,9 +27,8 @@ from mmbio.analysis.stats import circular_diff, circular_xcorr_lag, inside_band_
 from mmbio.errors import NoGaitCycleError, UnknownReferenceError
 from mmbio.gait.cycles import Curve, channel_curve
 from mmbio.reference.registry import load_curves, load_scalars, reference_curve
-from mmbio.trial import BODY_ANGLES, SIDES, Trial, side_of
+from mmbio.trial import BODY_ANGLES, SIDE_WORD, SIDES, Trial, side_of
 
-SIDE_WORD = {"r": "right", "l": "left"}
 #: Body-level angles whose left-side clinical value is the negative of the stored (right-referenced) one.
 MIRRORED_FOR_LEFT = frozenset({"pelvis_obliquity", "pelvis_rotation"})
 

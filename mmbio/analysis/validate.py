@@ -14,9 +14,7 @@ import numpy as np
 from mmbio import __version__
 from mmbio.analysis.result import ValidationResult
 from mmbio.provenance import git_revision
-from mmbio.trial import Trial
-
-SIDE_WORDS = ("right", "left")
+from mmbio.trial import SIDE_WORD, Trial
 
 
 def _finite(x: float) -> float | None:
@@ -25,15 +23,12 @@ def _finite(x: float) -> float | None:
 
 def trial_summary(trial: Trial) -> dict[str, Any]:
     sub = trial.subject
-    n_cycles = {}
-    for s, word in (("r", "right"), ("l", "left")):
-        n_cycles[word] = max(int(trial.events.heel_strike[s].size) - 1, 0)
     return {
         "name": trial.name,
         "source": trial.source,
         "kind": trial.kind,
         "events_source": trial.events.source,
-        "heel_strikes": {w: int(trial.events.heel_strike[s].size) for s, w in (("r", "right"), ("l", "left"))},
+        "heel_strikes": {w: int(trial.events.heel_strike[s].size) for s, w in SIDE_WORD.items()},
         "subject": {
             "mass": {"value": _finite(sub.mass_kg), "units": "kg"},
             "height": {"value": _finite(sub.height_m), "units": "m"},
@@ -125,7 +120,7 @@ def validate(
         result.curves += emg_curves
         eref = get_reference(ename)
         result.reference["emg"] = {"name": ename, "condition": econd, "citation": eref.citation}
-        for side in SIDE_WORDS:
+        for side in SIDE_WORD.values():
             side_curves = [c for c in emg_curves if c.side == side]
             if len(side_curves) >= 3:
                 syn, _ = synergies_from_curves(side_curves, side, seed=seed or 0)
@@ -133,7 +128,7 @@ def validate(
     elif trial.activations is not None or trial.emg is not None:
         result.notes.append(f"activation/EMG not compared: {name}:{condition} has no EMG (use --emg-reference)")
 
-    for side in SIDE_WORDS:
+    for side in SIDE_WORD.values():
         kin_r, act_r, kin_c, act_c = inputs_from_tree(result.metrics, side)
         if kin_r and act_r:
             result.add("redundancy", side, "gap", redundancy_gap(kin_r, act_r, kin_c, act_c))
