@@ -56,7 +56,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mmbio.errors import DataFileError
-from mmbio.sim.rollout_cpu import Rollout, _finite_difference
+from mmbio.sim.rollout_cpu import Rollout, finite_difference_qvel
 from mmbio.trial import Trial
 
 __all__ = [
@@ -381,7 +381,7 @@ def _read_evalkit(ar: _Archive, episode: int | None) -> Rollout:
         raise ar.fail(f"{pre}_joint_positions", f"root quaternion (columns 3:7) has norm {norm[k]:.4g} at frame {k}")
 
     T = ep.frames
-    qvel = _finite_difference(model, qpos, EVALKIT_DT)
+    qvel = finite_difference_qvel(model, qpos, EVALKIT_DT, scheme="mean_of_steps")
     if phase == "pre_step":
         keep, act = np.arange(T), raw_act
     else:  # post_step: row k belongs to state k + 1

@@ -26,6 +26,7 @@ from mmbio.errors import DataFileError, MmbioError
 from mmbio.models.anatomy import FOOT_GEOMS, JOINT_MAP, coupled_qpos
 from mmbio.models.registry import load_model, resolve
 from mmbio.sim.frames import OPENSIM_TO_MUJOCO, quat_from_pelvis_angles
+from mmbio.sim.rollout_cpu import finite_difference_qvel
 
 __all__ = [
     "Motion",
@@ -200,29 +201,6 @@ class Motion:
 # --------------------------------------------------------------------------------------------------
 # Shared steps: velocities, foot geometry
 # --------------------------------------------------------------------------------------------------
-
-
-def _qvel(model: Any, qpos: np.ndarray, rate_hz: float, period_shift: np.ndarray | None = None) -> np.ndarray:
-    """(T, nv) central differences with ``mj_differentiatePos`` (one-sided at the ends).
-
-    period_shift: (nq,) for a periodic motion, the qpos change over the motion (root translation);
-    the ends then use the wrapped neighbours ``qpos[-2] − shift`` and ``qpos[1] + shift``.
-    """
-    import mujoco
-
-    t = qpos.shape[0]
-    v = np.zeros((t, model.nv))
-    if t < 2:
-        return v
-    if period_shift is not None and t >= 3:
-        ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift])
-        for i in range(t):
-            mujoco.mj_differentiatePos(model, v[i], 2.0 / rate_hz, ext[i], ext[i + 2])
-        return v
-    for i in range(t):
-        a, b = max(i - 1, 0), min(i + 1, t - 1)
-        mujoco.mj_differentiatePos(model, v[i], (b - a) / rate_hz, qpos[a], qpos[b])
-    return v
 
 
 def _lowest_points(types: np.ndarray, size: np.ndarray, pos: np.ndarray, mat: np.ndarray) -> np.ndarray:
@@ -476,7 +454,7 @@ def motion_from_opensim(
         )
     elif floor != "global":
         raise MmbioError(f"floor must be 'per_frame' or 'global', not {floor!r}")
-    qvel = _qvel(m, qpos, rate_hz)
+    qvel = finite_difference_qvel(m, qpos, 1.0 / rate_hz)
     return Motion(
         qpos=qpos,
         qvel=qvel,
@@ -1125,7 +1103,7 @@ def synthesize_motion(
         qpos[:, root + 2] -= np.where(any_st, lowest, np.minimum(lowest, 0.0))
     shift = np.zeros(m.nq)
     shift[root + 1] = qpos[-1, root + 1] - qpos[0, root + 1]
-    qvel = _qvel(m, qpos, rate_hz, period_shift=shift)
+    qvel = finite_difference_qvel(m, qpos, 1.0 / rate_hz, period_shift=shift)
     return Motion(
         qpos=qpos,
         qvel=qvel,

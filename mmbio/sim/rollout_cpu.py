@@ -751,7 +751,7 @@ def replay(
     n = len(qpos)
     dt = 1.0 / rate_hz
     if qvel is None:
-        qvel = _finite_difference(mjm, qpos, dt)
+        qvel = finite_difference_qvel(mjm, qpos, dt, scheme="mean_of_steps")
     qvel = np.asarray(qvel, dtype=np.float64)
     if qvel.shape != (n, mjm.nv):
         raise MmbioError(f"replay: qvel must be (T={n}, nv={mjm.nv}), got shape {qvel.shape}")
@@ -771,14 +771,61 @@ def replay(
     )
 
 
-def _finite_difference(model: mujoco.MjModel, qpos: np.ndarray, dt: float) -> np.ndarray:
-    n = len(qpos)
-    qvel = np.zeros((n, model.nv))
-    if n < 2:
-        return qvel
-    fwd = np.empty((n - 1, model.nv))
-    for k in range(n - 1):
-        mujoco.mj_differentiatePos(model, fwd[k], dt, qpos[k], qpos[k + 1])
-    qvel[0], qvel[-1] = fwd[0], fwd[-1]
-    qvel[1:-1] = 0.5 * (fwd[:-1] + fwd[1:])
-    return qvel
+def finite_difference_qvel(
+    model: mujoco.MjModel,
+    qpos: np.ndarray,
+    dt: float,
+    period_shift: np.ndarray | None = None,
+    *,
+    scheme: str = "central",
+) -> np.ndarray:
+    """(T, nv) velocities of a (T, nq) qpos trajectory sampled every ``dt`` s (``mj_differentiatePos``,
+    quaternion-aware), one-sided at the ends.
+
+    scheme: ``'central'`` — the difference from frame i−1 to i+1 over 2·dt (integrating frame i−1 with it
+    over 2·dt lands exactly on frame i+1); ``'mean_of_steps'`` — the mean of the one-step differences
+    i−1 → i and i → i+1. They agree for every coordinate but the free joint's rotation.
+    period_shift: (nq,) for a periodic motion, the qpos change over the motion (root translation); the ends
+    then use the wrapped neighbours ``qpos[-2] − shift`` and ``qpos[1] + shift``.
+    """
+    if scheme not in ("central", "mean_of_steps"):
+        raise MmbioError(f"finite_difference_qvel: unknown scheme {scheme!r}")
+    t = len(qpos)
+    v = np.zeros((t, model.nv))
+    if t < 2:
+        return v
+    periodic = period_shift is not None and t >= 3
+    ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift]) if periodic else np.asarray(qpos)
+    off = 1 if periodic else 0  # index of frame i in ext is i + off
+    if scheme == "central":
+        for i in range(t):
+            a, b = (i, i + 2) if periodic else (max(i - 1, 0), min(i + 1, t - 1))
+            mujoco.mj_differentiatePos(model, v[i], (b - a) * dt, ext[a], ext[b])
+        return v
+    steps = np.empty((len(ext) - 1, model.nv))
+    for k in range(len(ext) - 1):
+        mujoco.mj_differentiatePos(model, steps[k], dt, ext[k], ext[k + 1])
+    if periodic:
+        return 0.5 * (steps[off - 1 : off - 1 + t] + steps[off : off + t])
+    v[0], v[-1] = steps[0], steps[-1]
+    v[1:-1] = 0.5 * (steps[:-1] + steps[1:])
+    return v
+    periodic = period_shift is not None and t >= 3
+    ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift]) if periodic else np.asarray(qpos)
+    steps = np.empty((len(ext) - 1, model.nv))
+    for k in range(len(ext) - 1):
+        mujoco.mj_differentiatePos(model, steps[k], dt, ext[k], ext[k + 1])
+    if periodic:
+        return 0.5 * (steps[:-1] + steps[1:])
+    v[0], v[-1] = steps[0], steps[-1]
+    v[1:-1] = 0.5 * (steps[:-1] + steps[1:])
+    return v
+    if period_shift is not None and t >= 3:
+        ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift])
+        for i in range(t):
+            mujoco.mj_differentiatePos(model, v[i], 2.0 * dt, ext[i], ext[i + 2])
+        return v
+    for i in range(t):
+        a, b = max(i - 1, 0), min(i + 1, t - 1)
+        mujoco.mj_differentiatePos(model, v[i], (b - a) * dt, qpos[a], qpos[b])
+    return v
