@@ -180,7 +180,8 @@ def test_clinical_joint_angles(full: ModelInfo) -> None:
     q[:, full.model.joint("knee_angle_l").qposadr[0]] = np.linspace(0, 1, 4)
     ang = clinical_joint_angles(full.model, q)
     assert set(ang) == set(JOINT_MAP)
-    np.testing.assert_allclose(ang["lumbar_bending"], -np.rad2deg(0.1))
+    # lat_bending −1 sign, and the trunk bends 1.86 × the joint (its vertebrae follow it)
+    np.testing.assert_allclose(ang["lumbar_bending"], -np.rad2deg(0.1) * 1.864, rtol=2e-3)
     np.testing.assert_allclose(ang["knee_flexion_l"], np.rad2deg(np.linspace(0, 1, 4)))
     with pytest.raises(MmbioError):
         clinical_joint_angles(full.model, q[:, :-1])
@@ -217,3 +218,22 @@ def test_coupled_qpos_satisfies_equalities(variant: str) -> None:
     np.testing.assert_array_equal(qc[:, knee], q[:, knee])  # independent joints untouched
     with pytest.raises(MmbioError):
         coupled_qpos(m, q[:, :10])
+
+
+def test_lumbar_gain_matches_the_vertebra_couplings() -> None:
+    """The thorax turns relative to the pelvis by the joint plus its coupled vertebrae: gain = 1 + Σ linear
+    coefficients of the four L1–L5 couplings of that joint (the Abs_r3 abdominal joint is not in the chain)."""
+    from mmbio.models.anatomy import JOINT_MAP, joint_couplings, joint_gain
+    from mmbio.models.registry import load_model
+
+    m = load_model("myofullbody").model
+    for clinical, tag in (("lumbar_extension", "_FE"), ("lumbar_bending", "_LB"), ("lumbar_rotation", "_AR")):
+        joint = JOINT_MAP[clinical][0]
+        coefs = [
+            c.coef[1]
+            for c in joint_couplings(m)
+            if c.name.endswith("←" + joint) and c.name.split("←")[0].endswith(tag)
+        ]
+        assert len(coefs) == 4
+        assert joint_gain(m, clinical) == pytest.approx(1 + sum(coefs), rel=2e-3)
+    assert joint_gain(m, "knee_flexion_r") == 1.0

@@ -23,6 +23,11 @@ frontal/transverse axes are mirrored). Results:
   turns left); ``lat_bending`` **−1**: its axis is lab +x, a positive value tilts the trunk to the
   *right*, while :data:`mmbio.trial.CLINICAL_ANGLES` counts bending to the left as positive
   (the same −1 that :mod:`mmbio.io.opensim` applies to Rajagopal's ``lumbar_bending``).
+* lumbar **gain** (:func:`joint_gain`): the lumbar vertebrae follow the three lumbar joints through
+  equalities (``L1_L2_FE = 0.255 · flex_extension`` …), so the thorax turns relative to the pelvis by
+  ≈ 1.87 × ``flex_extension``, 1.86 × ``lat_bending`` and 1.14 × ``axial_rotation``. The clinical lumbar
+  angle (trunk relative to pelvis, as in OpenSim's ``lumbar_extension``) is ``sign × gain × joint value``,
+  the gain measured on the compiled model; every leg angle has gain 1.
 * pelvis tilt/obliquity/rotation are not joints: they come from the free joint ``root``'s
   quaternion (:data:`PELVIS_FROM_FREE_JOINT`, computed in ``mmbio.sim.frames``).
 
@@ -166,6 +171,44 @@ def joint_qpos_indices(model: mujoco.MjModel) -> dict[str, tuple[int, int]]:
     return out
 
 
+#: Body whose rotation relative to the pelvis defines the clinical lumbar angles.
+TRUNK_BODY = "thorax"
+PELVIS_BODY = "pelvis"
+_GAIN_CACHE: dict[tuple[int, str], float] = {}
+
+
+def joint_gain(model: mujoco.MjModel, clinical: str) -> float:
+    """Clinical angle per radian of its :data:`JOINT_MAP` joint (≥ 1; 1 for every leg angle).
+
+    For the lumbar angles: the rotation of :data:`TRUNK_BODY` relative to :data:`PELVIS_BODY` when the
+    joint alone (with its equality-coupled vertebrae, :func:`coupled_qpos`) moves by 0.01 rad from
+    ``qpos0``, divided by 0.01. 1 when the model has no such bodies.
+    """
+    if not clinical.startswith("lumbar_"):
+        return 1.0
+    key = (id(model), clinical)
+    if key in _GAIN_CACHE:
+        return _GAIN_CACHE[key]
+    joint, _ = JOINT_MAP[clinical]
+    jid = _name_id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+    trunk = _name_id(model, mujoco.mjtObj.mjOBJ_BODY, TRUNK_BODY)
+    pelvis = _name_id(model, mujoco.mjtObj.mjOBJ_BODY, PELVIS_BODY)
+    gain = 1.0
+    if min(jid, trunk, pelvis) >= 0:
+        d = mujoco.MjData(model)
+        rel = []
+        for delta in (0.0, 0.01):
+            q = model.qpos0.copy()
+            q[model.jnt_qposadr[jid]] += delta
+            d.qpos[:] = coupled_qpos(model, q)
+            mujoco.mj_kinematics(model, d)
+            rel.append(d.xmat[pelvis].reshape(3, 3).T @ d.xmat[trunk].reshape(3, 3))
+        r = rel[0].T @ rel[1]
+        gain = float(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)) / 0.01)
+    _GAIN_CACHE[key] = gain
+    return gain
+
+
 def clinical_joint_angles(model: mujoco.MjModel, qpos: np.ndarray) -> dict[str, np.ndarray]:
     """Clinical joint angles in **degrees** from qpos (T, nq) or (nq,): ``{name: (T,) or ()}``.
 
@@ -174,7 +217,9 @@ def clinical_joint_angles(model: mujoco.MjModel, qpos: np.ndarray) -> dict[str, 
     q = np.asarray(qpos, dtype=float)
     if q.shape[-1] != model.nq:
         raise MmbioError(f"qpos has {q.shape[-1]} columns, the model has nq = {model.nq}")
-    return {c: np.rad2deg(sign * q[..., i]) for c, (i, sign) in joint_qpos_indices(model).items()}
+    return {
+        c: np.rad2deg(sign * joint_gain(model, c) * q[..., i]) for c, (i, sign) in joint_qpos_indices(model).items()
+    }
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from mmbio.errors import DataFileError, MmbioError
-from mmbio.models.anatomy import FOOT_GEOMS, JOINT_MAP, coupled_qpos
+from mmbio.models.anatomy import FOOT_GEOMS, JOINT_MAP, coupled_qpos, joint_gain
 from mmbio.models.registry import load_model, resolve
 from mmbio.sim.frames import OPENSIM_TO_MUJOCO, quat_from_pelvis_angles
 from mmbio.sim.rollout_cpu import finite_difference_qvel
@@ -410,7 +410,7 @@ def motion_from_opensim(
     for nm, v in col.items():
         if nm in jmap and jmap[nm][0] in idx:
             joint, sign = jmap[nm]
-            qpos[:, idx[joint][0]] = sign * np.radians(v)
+            qpos[:, idx[joint][0]] = sign * np.radians(v) / joint_gain(m, nm)
             mapped.append(joint)
         elif not nm.startswith("pelvis_"):
             unmapped.append(nm)
@@ -1029,7 +1029,7 @@ def synthesize_motion(
             lumbar["lumbar_rotation"] = sym(c, True) - pelvis[:, 2]
     for v, vals in lumbar.items():
         joint, sign = jmap[v]
-        qpos[:, idx[joint][0]] = sign * np.radians(vals)
+        qpos[:, idx[joint][0]] = sign * np.radians(vals) / joint_gain(m, v)
     notes.append(f"joint curves used: {', '.join(used)}; lumbar: {', '.join(lumbar) or 'none (qpos0)'}; arms at qpos0")
     root = _root_adr(m)
     qpos[:, root + 3 : root + 7] = quat_from_pelvis_angles(pelvis)
