@@ -19,18 +19,56 @@ For every frame of a kinematic :class:`~mmbio.sim.motion.Motion`:
    ``mju_muscleGain``/``mju_muscleBias``, passive fibre force included in the bias); moment arms from
    the sparse ``actuator_moment``. In independent coordinates: ``A = Nᵀ Rᵀ diag(gain)`` (n_ind × n_mus).
 4. **QP** (osqp, one fixed sparsity pattern for the whole motion, warm-started): unknowns ``a``
-   (muscles), ``r`` (one reserve per independent non-root dof, N·m or N) and ``s`` (6 root residuals)::
+   (muscles), ``r`` (one reserve per independent non-root dof, N·m or N), ``s`` (6 root residuals) and,
+   with estimated contacts, ``β`` (friction-pyramid coefficients, N; solved in body weights so that the
+   QP stays well scaled)::
 
-       min Σ a² + w_r Σ r² + w_s Σ s²   s.t.   A a + [0; I] r + [I; 0] s = Nᵀ(τ − Rᵀ bias),  0 ≤ a ≤ 1,
-                                              |r| ≤ reserve_max_nm
+       min Σ a² + w_r Σ r² + w_s Σ s² + w_β Σ β²
+       s.t. A a + [0; I] r + [I; 0] s + C β = Nᵀ(τ − Rᵀ bias),  0 ≤ a ≤ 1,  |r| ≤ reserve_max_nm,  0 ≤ β (= 0 off contact)
 
-   Muscles cannot act on the root (a rigid motion does not change a musculotendon length), so the root
-   residuals equal the root rows of ``τ`` whatever ``w_s``: they measure the consistency of kinematics,
-   GRF and the model's inertia.
+   Muscles cannot act on the root (a rigid motion does not change a musculotendon length), so without
+   contact unknowns the root residuals equal the root rows of ``τ`` whatever ``w_s``: they measure the
+   consistency of kinematics, GRF and the model's inertia.
 
-**Without GRF** (``grf=None``): *no external loads: root residuals absorb weight* — the root residual
-force is then about one body weight. Contact forces as decision variables (friction cones at the foot
-contact points) are the next step and not implemented here.
+**Without GRF, estimated contacts** (``grf=None``, ``contacts=True``, the default): the ground reaction is
+a decision variable. Candidate points: the foot contact spheres of :func:`mmbio.sim.motion._contact_points`
+(per foot 2 heel, 3 forefoot and 1 hallux sphere at the ends of MyoFullBody's foot capsules), each acting at
+its lowest point (centre − radius·ẑ, world). A point is *active* in a frame when that point is at most
+``contact_height_m`` above the floor (1 cm by default: the spheres only approximate the sole, and a foot
+rolling onto or off the floor is within a few mm) **and** moves slower than ``contact_speed_m_s``
+(1 m/s: a swing foot passing low over the floor, or a heel about to strike, is faster), in the spirit of
+Fluit et al. (2014, J Biomech). The floor is the plane z = ``floor_z_m``; ``'auto'`` (the
+default) takes the median over frames of the lowest contact point slower than 0.25 m/s: ≈ 0 for motions
+whose stance foot is on z = 0 (``synthesize_motion``), ≈ 5 cm for the Rajagopal walk replayed with
+``floor='global'`` (the lowest point of the whole trial, a toe sinking at push-off, is put at z = 0 and the
+flat stance foot floats). Each point's force is ``Σ_k β_k (ẑ + μ t_k)`` over the 4 pyramid edges ``t_k = ±x̂, ±ŷ``
+(β ≥ 0: pushes only, ``|F_t| ≤ μ F_z`` along x and y; μ = 0.8 by default); inactive points get the upper
+bound β ≤ 0, so the osqp pattern never changes. ``C = Nᵀ J_pᵀ E`` (``mj_jac`` point Jacobian at the
+contact point, ``E`` the 3 × 4 edge directions) enters the same rows as muscles, reserves and
+residuals. ``w_β = 10⁻⁶`` per N² (``contact_weight``) makes the split between points and feet unique
+at a negligible cost (an 800 N stance load over 24 edges costs ≈ 0.03; Σ a² is 4–60 on the Rajagopal
+walk). The root residuals are then no longer forced: they hold only what no admissible contact force can
+supply (a COP outside the active points, friction beyond μ, a pull on the floor, airborne frames) and are
+reported. The result carries the estimated GRF per foot (lab frame; centre of pressure on the floor plane,
+free moment about the vertical) and :meth:`StaticOptResult.estimated_grf` returns it as
+:class:`~mmbio.trial.GroundReaction` objects. Rajagopal walk (``tests/test_static_opt.py``): vertical GRF
+r ≈ 0.995 against the force plates (RMS error 0.04 BW), COP within ≈ 1 cm on average, root residual force
+RMS 0.007 BW (0.06 BW with the measured GRF applied, 1.0 BW without loads). The free moment is poorly
+determined (opposed friction forces at different points are cheap) and does not match the plates.
+
+**Without GRF or contacts** (``grf=None, contacts=False``): *no external loads: root residuals absorb
+weight* — the root residual force is then about one body weight.
+
+**Exponent p ≠ 2** (``exponent=p ≥ 1``, e.g. 3): ``min Σ a^p + …`` by sequential quadratic programming on
+the same osqp pattern: the muscle term is replaced by its second-order Taylor model about the current
+``a`` (diagonal Hessian ``max(p(p−1) max(a, 10⁻³)^(p−2), 10⁻²)``, set with ``update(Px=…)``, linear term
+with ``update(q=…)``; the floors keep every QP strictly convex, for p = 1 the 10⁻² acts as a proximal term),
+and the QP step is accepted after an Armijo backtracking line search on the true
+(convex) objective. It stops when no activation moves by more than ``sqp_tol`` (10⁻⁴) or after
+``sqp_max_iter`` QPs. The first model of a frame is the previous frame's final one (p = 2's on the
+first frame), whose QP solution is feasible and starts the iteration. The KKT conditions of Σ a^p hold
+to 2·10⁻⁵ in a (tests, p = 1.5 and 3) after 6–10 QPs per frame (p = 1, a linear cost: 3–5 QPs). ``exponent=2`` solves one QP exactly as
+before.
 
 Root residuals are MuJoCo's free-joint generalised forces: force (N) in the world frame, moment (N·m)
 in the pelvis (root body) frame about the root origin. Joint-limit forces are not modelled.
@@ -41,7 +79,7 @@ from __future__ import annotations
 import copy
 import time as _time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import mujoco
 import numpy as np
@@ -54,8 +92,19 @@ from mmbio.trial import SIDES, Channels, GroundReaction
 
 #: Root residual names (MuJoCo free joint: world-frame force, root-frame moment).
 RESIDUAL_NAMES = ("residual_fx", "residual_fy", "residual_fz", "residual_mx", "residual_my", "residual_mz")
-#: Vertical force (N) below which a foot's measured GRF is not applied (its COP is undefined).
+#: Vertical force (N) below which a foot's measured GRF is not applied (its COP is undefined); also the
+#: estimated GRF's threshold for a defined COP.
 GRF_MIN_FORCE_N = 20.0
+#: Estimated contacts: a point is active when its lowest point is at most this far (m) above the floor ...
+CONTACT_HEIGHT_M = 0.01
+#: ... and moves slower than this (m/s).
+CONTACT_SPEED_M_S = 1.0
+#: Friction coefficient of the contact pyramids.
+CONTACT_MU = 0.8
+#: Cost per N² of the pyramid coefficients β (relative to Σ a^p).
+CONTACT_WEIGHT = 1e-6
+#: ``floor_z_m='auto'``: contact points slower than this (m/s) count as resting on the floor.
+FLOOR_AUTO_SPEED_M_S = 0.25
 _G = 9.81
 
 
@@ -63,12 +112,20 @@ _G = 9.81
 class StaticOptResult:
     """Static optimisation of one motion.
 
-    time: (T,) s. activations: (T, n_mus) in [0, 1], columns ``muscle_names`` (actuator names).
-    reserves: (T, n_res) N·m (N for slide dofs), columns ``reserve_names`` (joint names of the
-    independent non-root dofs). residuals: (T, 6) root residual forces (N, world) and moments (N·m, root
-    frame), columns :data:`RESIDUAL_NAMES`. muscle_force: (T, n_mus) tension (N, ≥ 0 pulling), passive
-    included. solve_time_s: (T,) wall time of each osqp solve. status: (T,) osqp status strings.
-    mass_kg: body mass for the BW normalisation. grf_applied: whether measured GRF was applied.
+    time: (T,) s (motion clock, frame 0 at 0). activations: (T, n_mus) in [0, 1], columns ``muscle_names``
+    (actuator names). reserves: (T, n_res) N·m (N for slide dofs), columns ``reserve_names`` (joint names
+    of the independent non-root dofs). residuals: (T, 6) root residual forces (N, world) and moments (N·m,
+    root frame), columns :data:`RESIDUAL_NAMES`. muscle_force: (T, n_mus) tension (N, ≥ 0 pulling),
+    passive included. solve_time_s: (T,) wall time of each frame's osqp solve(s). status: (T,) osqp
+    status strings. mass_kg: body mass for the BW normalisation. grf_applied: whether measured GRF was
+    applied. contacts_estimated: whether the GRF was a decision variable. grf_force / grf_cop /
+    grf_free_moment: estimated GRF per foot ``'r'``/``'l'`` (empty without estimated contacts): force
+    (T, 3) N, ground on foot, lab frame (x forward, y left, z up); centre of pressure (T, 3) m on the floor
+    plane, lab frame, NaN below :data:`GRF_MIN_FORCE_N`; free moment about the vertical (T,) N·m.
+    contact_active: per foot (T, n_points) bool, the points allowed to push (order of
+    ``mmbio.sim.motion._contact_points``: heel, forefoot, hallux). floor_z_m: floor height used (m, world
+    z). t0_s: motion frame 0 on the trial clock (added by :meth:`estimated_grf`). sqp_iterations: (T,)
+    QPs per frame (1 for exponent 2).
     """
 
     time: np.ndarray
@@ -83,6 +140,15 @@ class StaticOptResult:
     mass_kg: float
     grf_applied: bool
     notes: list[str] = field(default_factory=list)
+    contacts_estimated: bool = False
+    grf_force: dict[str, np.ndarray] = field(default_factory=dict)
+    grf_cop: dict[str, np.ndarray] = field(default_factory=dict)
+    grf_free_moment: dict[str, np.ndarray] = field(default_factory=dict)
+    contact_active: dict[str, np.ndarray] = field(default_factory=dict)
+    floor_z_m: float = 0.0
+    t0_s: float = 0.0
+    exponent: float = 2.0
+    sqp_iterations: np.ndarray | None = None
 
     @property
     def residual_force_rms_bw(self) -> float:
@@ -103,12 +169,29 @@ class StaticOptResult:
         """Activations as :class:`~mmbio.trial.Channels` (unit ``'1'``)."""
         return Channels(self.time, self.activations, list(self.muscle_names), ["1"] * len(self.muscle_names))
 
+    def estimated_grf(self) -> dict[str, GroundReaction]:
+        """The estimated GRF per foot as :class:`~mmbio.trial.GroundReaction` (lab frame, time ``time + t0_s``)."""
+        if not self.contacts_estimated:
+            raise MmbioError("static optimisation: no estimated GRF (run with grf=None, contacts=True)")
+        return {
+            s: GroundReaction(self.time + self.t0_s, self.grf_force[s], self.grf_cop[s], self.grf_free_moment[s])
+            for s in self.grf_force
+        }
+
     def summary(self) -> str:
         """One line: residual force (BW) and moment RMS, largest reserve, solve time, failures."""
         worst = max(self.reserve_max_abs.items(), key=lambda kv: kv[1]) if self.reserve_names else ("-", 0.0)
         bad = sum(s not in ("solved", "solved inaccurate") for s in self.status)
+        if self.grf_applied:
+            mode = "measured GRF"
+        elif self.contacts_estimated:
+            mode = "estimated contact forces"
+        else:
+            mode = "no external loads"
+        if self.exponent != 2:
+            mode += f", exponent {self.exponent:g}"
         return (
-            f"static optimisation ({'measured GRF' if self.grf_applied else 'no external loads'}): "
+            f"static optimisation ({mode}): "
             f"root residual force RMS {self.residual_force_rms_bw:.3f} BW, moment RMS "
             f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve {worst[1]:.1f} ({worst[0]}); "
             f"{1000 * float(np.mean(self.solve_time_s)):.2f} ms/frame (osqp); {bad} unsolved frames"
@@ -159,10 +242,14 @@ def _muscle_dof_mask(m: mujoco.MjModel, muscles: np.ndarray) -> np.ndarray:
 class StaticOptimiser:
     """Per-frame static optimisation for one MuJoCo model (set up once, reused for every frame).
 
-    model: MjModel (a private copy with contacts and constraints disabled is kept). exponent: only 2
-    (a QP). reserve_weight: w_r per (N·m)² (1 = OpenSim's reserve of optimal force 1 N·m).
-    residual_weight: w_s per N² or (N·m)². reserve_max_nm: bound on |reserve| (inf: unbounded).
-    eps: osqp absolute and relative tolerance. polish: osqp solution polishing.
+    model: MjModel (a private copy with contacts and constraints disabled is kept). exponent: p ≥ 1 of
+    Σ a^p (2: one QP; otherwise sequential QP, see the module docstring). reserve_weight: w_r per (N·m)²
+    (1 = OpenSim's reserve of optimal force 1 N·m). residual_weight: w_s per N² or (N·m)².
+    reserve_max_nm: bound on |reserve| (inf: unbounded). eps: osqp absolute and relative tolerance.
+    polish: osqp solution polishing. contacts: add the contact unknowns β (4 per foot contact point,
+    solved in units of :attr:`beta_scale` = body weight; bounded to 0 unless :meth:`solve` gets
+    ``active``). contact_mu: friction coefficient of the pyramids. contact_weight: w_β per N². sqp_tol:
+    activation change (1) ending the SQP iteration; sqp_max_iter: QPs per frame at most.
     """
 
     def __init__(
@@ -176,15 +263,22 @@ class StaticOptimiser:
         eps: float = 1e-5,
         polish: bool = True,
         max_iter: int = 20000,
+        contacts: bool = False,
+        contact_mu: float = CONTACT_MU,
+        contact_weight: float = CONTACT_WEIGHT,
+        sqp_tol: float = 1e-4,
+        sqp_max_iter: int = 30,
     ) -> None:
         import osqp
 
-        if exponent != 2:
-            raise MmbioError(
-                f"static optimisation: only exponent 2 (a quadratic program) is implemented, got {exponent}"
-            )
-        if reserve_weight <= 0 or residual_weight <= 0:
-            raise MmbioError("static optimisation: reserve_weight and residual_weight must be positive")
+        if not (np.isfinite(exponent) and exponent >= 1):
+            raise MmbioError(f"static optimisation: exponent must be a finite number >= 1, got {exponent}")
+        if reserve_weight <= 0 or residual_weight <= 0 or contact_weight <= 0:
+            raise MmbioError("static optimisation: reserve_weight, residual_weight and contact_weight must be positive")
+        if contact_mu <= 0:
+            raise MmbioError(f"static optimisation: contact_mu must be positive, got {contact_mu}")
+        self.exponent = float(exponent)
+        self.sqp_tol, self.sqp_max_iter = float(sqp_tol), int(sqp_max_iter)
         m = copy.deepcopy(model)
         m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT) | int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT)
         self.model = m
@@ -222,41 +316,85 @@ class StaticOptimiser:
         pat[:, :6] = False  # no muscle moment on the root (length invariant under rigid motion)
         self._pattern = pat
         self._moment = np.zeros((m.nu, m.nv))
-        # --- QP: x = [a (nm), r (n_ind - 6), s (6)]; rows: n_ind equalities, nm + n_res bounds
+        # --- contact points (lowest points of the foot spheres), 4 pyramid edges each
+        self.contact_mu, self.contact_weight = float(contact_mu), float(contact_weight)
+        self.contact_body = np.zeros(0, dtype=int)
+        self.contact_local = np.zeros((0, 3))
+        self.contact_radius = np.zeros(0)
+        self.contact_side: list[str] = []
+        if contacts:
+            from mmbio.sim.motion import _contact_points
+
+            pts = [(s, b, c, r) for s, parts in _contact_points(m).items() for part in parts for b, c, r in part]
+            self.contact_side = [p[0] for p in pts]
+            self.contact_body = np.array([p[1] for p in pts], dtype=int)
+            self.contact_local = np.array([p[2] for p in pts], dtype=float)
+            self.contact_radius = np.array([p[3] for p in pts], dtype=float)
+        npt = len(self.contact_body)
+        self.n_points, self.n_beta = npt, 4 * npt
+        #: N per unit of the QP's β variables (body weight: keeps the QP well scaled; :meth:`solve` returns N)
+        self.beta_scale = float(mujoco.mj_getTotalmass(m) * _G)
+        mu = self.contact_mu
+        #: (3, 4) pyramid edges ẑ + μ t_k, world frame (N per unit β)
+        self.edges = np.array([[mu, -mu, 0.0, 0.0], [0.0, 0.0, mu, -mu], [1.0, 1.0, 1.0, 1.0]])
+        cpat = np.zeros((self.n_ind, self.n_beta), dtype=bool)  # (n_ind, n_beta)
+        for j, b in enumerate(self.contact_body):
+            dmask = np.zeros(m.nv)
+            dmask[sorted(_ancestor_dofs(m, int(b)))] = 1.0
+            cpat[:, 4 * j : 4 * j + 4] = ((dmask @ nmask.astype(float)) > 0)[:, None]
+        self._cpattern = cpat
+        self._jac = np.zeros((3 * npt, m.nv))
+        self._jacp = np.zeros((3, m.nv))
+        # --- QP: x = [a (nm), r (n_ind - 6), s (6), β (n_beta)]; rows: n_ind equalities, nm + n_res + n_beta bounds
         nres = self.n_ind - 6
+        nb = self.n_beta
         self.n_mus, self.n_res = nm, nres
-        nx = nm + nres + 6
-        self._p = sp.diags(
-            np.r_[np.full(nm, 2.0), np.full(nres, 2.0 * reserve_weight), np.full(6, 2.0 * residual_weight)]
-        ).tocsc()
+        nx = nm + nres + 6 + nb
+        self._pdiag = np.r_[
+            np.full(nm, 2.0), np.full(nres, 2.0 * reserve_weight), np.full(6, 2.0 * residual_weight),
+            np.full(nb, 2.0 * contact_weight * self.beta_scale**2),
+        ]  # fmt: skip
+        self._p = sp.diags(self._pdiag).tocsc()
+        self._q = np.zeros(nx)
         # A in csc, column by column; equality block of muscle column k = pattern rows of column k
         ind_r, mus_c = np.nonzero(pat.T)  # (independent-coordinate row, muscle) pairs
+        con_r, con_c = np.nonzero(cpat)  # (independent-coordinate row, β) pairs
+        xb = nm + nres + 6  # first β column
+        rb = self.n_ind + nm + nres  # first β bound row
         rows = np.r_[
-            ind_r, 6 + np.arange(nres), np.arange(6), self.n_ind + np.arange(nm), self.n_ind + nm + np.arange(nres)
-        ]
-        cols = np.r_[mus_c, nm + np.arange(nres), nm + nres + np.arange(6), np.arange(nm), nm + np.arange(nres)]
-        vals = np.r_[np.ones(len(ind_r)), np.ones(nres), np.ones(6), np.ones(nm), np.ones(nres)]
-        a0 = sp.csc_matrix((vals, (rows, cols)), shape=(self.n_ind + nm + nres, nx))
+            ind_r, 6 + np.arange(nres), np.arange(6), self.n_ind + np.arange(nm), self.n_ind + nm + np.arange(nres),
+            con_r, rb + np.arange(nb),
+        ]  # fmt: skip
+        cols = np.r_[
+            mus_c, nm + np.arange(nres), nm + nres + np.arange(6), np.arange(nm), nm + np.arange(nres),
+            xb + con_c, xb + np.arange(nb),
+        ]  # fmt: skip
+        vals = np.ones(len(rows))
+        a0 = sp.csc_matrix((vals, (rows, cols)), shape=(rb + nb, nx))
         a0.sort_indices()
         self._a = a0
-        # where the muscle entries live in a0.data (same order as (row, muscle) pairs)
+        # where the muscle / contact entries live in a0.data (same order as the (row, column) pairs)
         self._a_slots = np.array([self._slot(a0, r, k) for r, k in zip(ind_r, mus_c, strict=True)], dtype=int)
         self._a_rows, self._a_cols = ind_r, mus_c
-        self._l = np.r_[np.zeros(self.n_ind), np.zeros(nm), np.full(nres, -reserve_max_nm)]
-        self._u = np.r_[np.zeros(self.n_ind), np.ones(nm), np.full(nres, reserve_max_nm)]
+        self._c_slots = np.array([self._slot(a0, r, xb + k) for r, k in zip(con_r, con_c, strict=True)], dtype=int)
+        self._c_rows, self._c_cols = con_r, con_c
+        self._l = np.r_[np.zeros(self.n_ind), np.zeros(nm), np.full(nres, -reserve_max_nm), np.zeros(nb)]
+        self._u = np.r_[np.zeros(self.n_ind), np.ones(nm), np.full(nres, reserve_max_nm), np.zeros(nb)]
         self._l[~np.isfinite(self._l)] = -np.inf
         self._u[~np.isfinite(self._u)] = np.inf
+        self._beta_rows = slice(rb, rb + nb)
         self.osqp_version = str(getattr(osqp, "__version__", "0"))
         new_api = int(self.osqp_version.split(".")[0]) >= 1  # osqp ≥ 1: 'polishing', solve(raise_error=)
         self.solver = osqp.OSQP()
         self.solver.setup(
-            self._p, np.zeros(nx), a0, self._l, self._u, eps_abs=eps, eps_rel=eps, max_iter=max_iter,
+            self._p, self._q, a0, self._l, self._u, eps_abs=eps, eps_rel=eps, max_iter=max_iter,
             warm_starting=True, verbose=False, **{("polishing" if new_api else "polish"): polish},
         )  # fmt: skip
         self._solve_kw: dict[str, Any] = {"raise_error": False} if new_api else {}
         self._qext = np.zeros(m.nv)
         self._rne = np.zeros(m.nv)
-        self.pattern_leak = 0.0  # largest |A| entry found outside the fixed pattern (N·m per unit activation)
+        self.pattern_leak = 0.0  # largest |A| or |C| entry found outside the fixed pattern (per unit a or β)
+        self.last_sqp_iterations = 0  # QPs of the last solve()
 
     @staticmethod
     def _slot(a: sp.csc_matrix, row: int, col: int) -> int:
@@ -296,6 +434,7 @@ class StaticOptimiser:
         mujoco.mj_fwdVelocity(m, d)
         d.qacc[:] = n @ qacc_ind
         mujoco.mj_rne(m, d, 1, self._rne)
+        self._rne += m.dof_armature * d.qacc  # mj_rne leaves out the armature inertia (mj_inverse adds it)
         self._qext[:] = 0.0
         for body, f, t, p in loads:
             mujoco.mj_applyFT(m, d, f, t, p, body, self._qext)
@@ -313,20 +452,110 @@ class StaticOptimiser:
         b = (self._rne - d.qfrc_passive - self._qext) @ n - rn.T @ bias
         return (rn * gain[:, None]).T, b, gain, bias
 
-    def solve(self, a_mat: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, str, float]:
-        """Solve the QP for A (n_ind, n_mus) and b (n_ind,): (x = [a, r, s], osqp status, solve seconds)."""
+    def contact_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Contact data at the state of the last :meth:`frame_terms` call.
+
+        Returns C = Nᵀ J_pᵀ E (n_ind, n_beta) N·m (or N) per N of β (point j's edges in columns 4j..4j+3),
+        the contact points (n_points, 3) m and their velocities (n_points, 3) m/s, world frame.
+        """
+        m, d = self.model, self.data
+        npt = self.n_points
+        pts = np.zeros((npt, 3))
+        for j, (b, c, r) in enumerate(zip(self.contact_body, self.contact_local, self.contact_radius, strict=True)):
+            pts[j] = d.xpos[b] + d.xmat[b].reshape(3, 3) @ c
+            pts[j, 2] -= r
+            mujoco.mj_jac(m, d, self._jacp, None, pts[j], int(b))
+            self._jac[3 * j : 3 * j + 3] = self._jacp
+        vel = (self._jac @ d.qvel).reshape(npt, 3)
+        g = (self._jac @ self._n).reshape(npt, 3, self.n_ind)  # point velocity per independent velocity
+        c_mat = np.einsum("jxi,xk->ijk", g, self.edges).reshape(self.n_ind, self.n_beta)
+        return c_mat, pts, vel
+
+    # ----------------------------------------------------------------------------------------------
+    def _objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """True cost Σ a^p + ½ Σ P_ii x_i² (non-muscle terms) and its gradient."""
+        nm, p = self.n_mus, self.exponent
+        a = np.clip(x[:nm], 0.0, None)
+        w = self._pdiag[nm:]
+        f = float(np.sum(a**p) + 0.5 * np.sum(w * x[nm:] ** 2))
+        return f, np.r_[p * a ** (p - 1.0), w * x[nm:]]
+
+    def _set_model(self, a: np.ndarray) -> None:
+        """Quadratic model of Σ a^p about ``a`` into P's muscle diagonal and q."""
+        nm, p = self.n_mus, self.exponent
+        a = np.clip(a, 0.0, 1.0)
+        h = np.maximum(p * (p - 1.0) * np.maximum(a, 1e-3) ** (p - 2.0), 1e-2)
+        self._pdiag[:nm] = h
+        self._q[:nm] = p * a ** (p - 1.0) - h * a
+        self.solver.update(Px=self._pdiag, q=self._q)
+
+    def _qp(self) -> tuple[np.ndarray | None, str]:
+        res = self.solver.solve(**self._solve_kw)
+        x = np.asarray(res.x, dtype=float) if res.x is not None else None
+        if x is not None and not np.all(np.isfinite(x)):
+            x = None
+        return x, str(res.info.status)
+
+    def solve(
+        self, a_mat: np.ndarray, b: np.ndarray, c_mat: np.ndarray | None = None, active: np.ndarray | None = None
+    ) -> tuple[np.ndarray, str, float]:
+        """Solve one frame: A (n_ind, n_mus), b (n_ind,), optional C (n_ind, n_beta) from
+        :meth:`contact_terms` and ``active`` (n_points,) bool (points allowed to push; None: none).
+
+        Returns (x = [a, r, s, β], osqp status (of the last QP), solve seconds). Exponent 2: one QP;
+        otherwise SQP (``last_sqp_iterations`` QPs).
+        """
         vals = self._a.data
         vals[self._a_slots] = a_mat[self._a_rows, self._a_cols]
         leak = np.abs(np.where(self._pattern.T, 0.0, a_mat)).max()
+        if self.n_beta:
+            if c_mat is None:
+                c_mat = np.zeros((self.n_ind, self.n_beta))
+            vals[self._c_slots] = self.beta_scale * c_mat[self._c_rows, self._c_cols]
+            leak = max(leak, np.abs(np.where(self._cpattern, 0.0, c_mat)).max())
+            on = np.zeros(self.n_points, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+            self._u[self._beta_rows] = np.where(np.repeat(on, 4), np.inf, 0.0)
+        elif active is not None and np.any(active):
+            raise MmbioError("static optimisation: contact points given but the optimiser has contacts=False")
         self.pattern_leak = max(self.pattern_leak, float(leak))
         self._l[: self.n_ind] = b
         self._u[: self.n_ind] = b
         t0 = _time.perf_counter()
         self.solver.update(Ax=vals, l=self._l, u=self._u)
-        res = self.solver.solve(**self._solve_kw)
+        x, status = self._qp()
+        nqp = 1
+        if self.exponent != 2 and x is not None:
+            f, g = self._objective(x)
+            for _ in range(self.sqp_max_iter - 1):
+                self._set_model(x[: self.n_mus])
+                xq, st = self._qp()
+                nqp += 1
+                if xq is None:
+                    status = st
+                    break
+                status = st
+                step = xq - x
+                slope = float(g @ step)
+                if slope >= 0.0:  # no descent left (osqp accuracy): converged
+                    break
+                t = 1.0  # Armijo backtracking on the true objective (x + t·step stays feasible: convex set)
+                f_new, g_new = self._objective(x + step)
+                while f_new > f + 1e-4 * t * slope and t >= 1e-3:
+                    t *= 0.5
+                    f_new, g_new = self._objective(x + t * step)
+                if t < 1e-3:  # no sufficient decrease along the QP step: as good as osqp's accuracy allows
+                    break
+                x, f, g = x + t * step, f_new, g_new
+                if t * np.max(np.abs(step[: self.n_mus])) < self.sqp_tol:
+                    break
+            self._set_model(x[: self.n_mus])  # next frame starts from this model
         dt = _time.perf_counter() - t0
-        status = str(res.info.status)
-        x = np.asarray(res.x, dtype=float) if res.x is not None else np.full(self.n_mus + self.n_res + 6, np.nan)
+        self.last_sqp_iterations = nqp
+        if x is None:
+            x = np.full(self.n_mus + self.n_res + 6 + self.n_beta, np.nan)
+        if self.n_beta:  # N; exactly 0 on inactive points (osqp meets β ≤ 0 only to its tolerance)
+            beta = x[self.n_mus + self.n_res + 6 :]
+            beta[:] = np.where(self._u[self._beta_rows] > 0, np.clip(beta, 0.0, None) * self.beta_scale, 0.0)
         return x, status, dt
 
 
@@ -370,6 +599,48 @@ def _foot_bodies(m: mujoco.MjModel, side: str) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------------------------------
+# estimated contacts
+# --------------------------------------------------------------------------------------------------
+
+
+def _floor_auto(opt: StaticOptimiser, qpos: np.ndarray, rate_hz: float) -> float:
+    """Floor height (m, world z): median over frames of the lowest contact point slower than
+    :data:`FLOOR_AUTO_SPEED_M_S` (sphere centres, central differences); NaN when no point is ever slow."""
+    m = opt.model
+    d = mujoco.MjData(m)
+    centres = np.zeros((len(qpos), opt.n_points, 3))
+    for i, q in enumerate(qpos):
+        d.qpos[:] = q
+        mujoco.mj_kinematics(m, d)
+        rot = d.xmat[opt.contact_body].reshape(-1, 3, 3)
+        centres[i] = d.xpos[opt.contact_body] + np.einsum("jab,jb->ja", rot, opt.contact_local)
+    speed = np.linalg.norm(np.gradient(centres, 1.0 / rate_hz, axis=0), axis=2)
+    low = np.where(speed < FLOOR_AUTO_SPEED_M_S, centres[:, :, 2] - opt.contact_radius, np.inf).min(axis=1)
+    low = low[np.isfinite(low)]
+    return float(np.median(low)) if low.size else float("nan")
+
+
+def _foot_grf(f_pts: np.ndarray, pts: np.ndarray, floor_z: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Resultant of point forces f_pts (k, 3) N at points pts (k, 3) m (world): force (3,) N, centre of
+    pressure (3,) m on the floor plane z = floor_z (NaN below :data:`GRF_MIN_FORCE_N`) and the free moment
+    about the vertical through it (N·m). Exact: the horizontal moment about the COP vanishes."""
+    f = f_pts.sum(axis=0)
+    if f[2] < GRF_MIN_FORCE_N:
+        return f, np.full(3, np.nan), 0.0
+    h = pts[:, 2] - floor_z
+    cop = np.array(
+        [
+            (pts[:, 0] @ f_pts[:, 2] - h @ f_pts[:, 0]) / f[2],
+            (pts[:, 1] @ f_pts[:, 2] - h @ f_pts[:, 1]) / f[2],
+            floor_z,
+        ]
+    )
+    r = pts - cop
+    tz = float(np.sum(r[:, 0] * f_pts[:, 1] - r[:, 1] * f_pts[:, 0]))
+    return f, cop, tz
+
+
+# --------------------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------------------
 
@@ -378,6 +649,7 @@ def static_optimisation(
     motion: Any,
     *,
     grf: dict[str, GroundReaction] | None = None,
+    contacts: bool = True,
     t0_s: float = 0.0,
     frames: slice | None = None,
     exponent: float = 2,
@@ -388,23 +660,40 @@ def static_optimisation(
     model: mujoco.MjModel | None = None,
     optimiser: StaticOptimiser | None = None,
     eps: float = 1e-5,
+    contact_height_m: float = CONTACT_HEIGHT_M,
+    contact_speed_m_s: float = CONTACT_SPEED_M_S,
+    floor_z_m: float | Literal["auto"] = "auto",
+    contact_mu: float = CONTACT_MU,
+    contact_weight: float = CONTACT_WEIGHT,
 ) -> StaticOptResult:
     """Static optimisation of a kinematic :class:`~mmbio.sim.motion.Motion` (see the module docstring).
 
-    grf: per-foot measured ground reactions (lab frame, :func:`mmbio.io.opensim.read_opensim_grf`); None:
-    no external loads, root residuals absorb weight. t0_s: time of motion frame 0 on the GRF clock
+    grf: per-foot measured ground reactions (lab frame, :func:`mmbio.io.opensim.read_opensim_grf`).
+    contacts (used when grf is None): True: the GRF is estimated (contact forces as unknowns); False: no
+    external loads, root residuals absorb weight. t0_s: time of motion frame 0 on the GRF / trial clock
     (``motion_from_opensim`` starts at 0: pass the coordinate file's first time). frames: the frames to
-    solve (accelerations use the whole motion). reserve_max_nm: bound on |reserve|. reserve_weight,
-    residual_weight: cost per (N·m)² / N² relative to Σ a². mass_kg: body weight for the BW
-    normalisation (default: the model's mass). model / optimiser: reuse an already built model or
-    :class:`StaticOptimiser` (same settings).
+    solve (accelerations use the whole motion). exponent: p ≥ 1 of Σ a^p. reserve_max_nm: bound on
+    |reserve|. reserve_weight, residual_weight: cost per (N·m)² / N² relative to Σ a^p. mass_kg: body
+    weight for the BW normalisation (default: the model's mass). model / optimiser: reuse an already built
+    model or :class:`StaticOptimiser` (same settings; for estimated contacts built with ``contacts=True``).
+    contact_height_m (m), contact_speed_m_s (m/s): a contact point is active when at most that high above
+    the floor and slower. floor_z_m: floor height in the world (m) or ``'auto'`` (see the module
+    docstring). contact_mu, contact_weight: friction coefficient and cost per N² of β (used when the
+    optimiser is built here).
     """
+    use_contacts = not grf and contacts
     if model is None:
         model = optimiser.model if optimiser is not None else motion.mj_model()
     opt = optimiser or StaticOptimiser(
         model, exponent=exponent, reserve_weight=reserve_weight, residual_weight=residual_weight,
-        reserve_max_nm=reserve_max_nm, eps=eps,
+        reserve_max_nm=reserve_max_nm, eps=eps, contacts=use_contacts, contact_mu=contact_mu,
+        contact_weight=contact_weight,
     )  # fmt: skip
+    if use_contacts and opt.n_points == 0:
+        raise MmbioError(
+            "static optimisation: estimated contacts need a StaticOptimiser built with contacts=True "
+            "(or pass contacts=False for no external loads)"
+        )
     m = opt.model
     qpos = np.asarray(motion.qpos, dtype=float)
     qvel = np.asarray(motion.qvel, dtype=float)
@@ -425,16 +714,44 @@ def static_optimisation(
     if any("per-frame floor" in str(x) for x in getattr(motion, "notes", ())):
         notes.append("motion built with floor='per_frame': its root shift adds spurious vertical accelerations "
                      "(use floor='global' for inverse dynamics)")  # fmt: skip
-    if not grf:
-        notes.append("no external loads: root residuals absorb weight (contact forces as unknowns: not implemented)")
+    floor = 0.0
+    if use_contacts:
+        z_auto = _floor_auto(opt, qpos, float(motion.rate_hz))
+        if floor_z_m == "auto":
+            if not np.isfinite(z_auto):
+                raise MmbioError("static optimisation: floor_z_m='auto' found no resting contact point")
+            floor = z_auto
+        else:
+            floor = float(floor_z_m)
+            if np.isfinite(z_auto) and abs(z_auto - floor) > contact_height_m:
+                notes.append(
+                    f"resting contact points sit at a median {z_auto:+.3f} m, not on the floor z = {floor:+.3f} m: "
+                    "contacts will be missed (pass floor_z_m='auto')"
+                )
+        notes.append(
+            f"GRF estimated (no measured GRF): contact forces at {opt.n_points // 2} points per foot, friction "
+            f"pyramids mu = {opt.contact_mu:g}, cost {opt.contact_weight:g} per N^2; a point is active within "
+            f"{contact_height_m:g} m of the floor z = {floor:+.3f} m and slower than {contact_speed_m_s:g} m/s"
+        )
+    elif not grf:
+        notes.append("no external loads: root residuals absorb weight (contacts=False)")
     nt = len(idx)
     act = np.zeros((nt, opt.n_mus))
     res_r = np.zeros((nt, opt.n_res))
     res_s = np.zeros((nt, 6))
     force = np.zeros((nt, opt.n_mus))
     tsolve = np.zeros(nt)
+    nqp = np.zeros(nt, dtype=int)
     status: list[str] = []
+    sides = [s for s in SIDES if s in opt.contact_side] if use_contacts else []
+    on_side = {s: np.array([c == s for c in opt.contact_side]) for s in sides}
+    g_force = {s: np.zeros((nt, 3)) for s in sides}
+    g_cop = {s: np.full((nt, 3), np.nan) for s in sides}
+    g_tz = {s: np.zeros(nt) for s in sides}
+    g_active = {s: np.zeros((nt, int(on_side[s].sum())), dtype=bool) for s in sides}
+    to_lab = MUJOCO_MYOFULLBODY_TO_LAB
     d = opt.data
+    b0 = opt.n_mus + opt.n_res + 6
     for k, i in enumerate(idx):
         loads = []
         if loads_by_side:
@@ -448,20 +765,39 @@ def static_optimisation(
                 body = toes if float(np.dot(cop[k] - d.xpos[toes], fwd)) > 0 else calcn
                 loads.append((body, f[k], np.array([0.0, 0.0, fm[k]]), cop[k]))
         a_mat, b, gain, bias = opt.frame_terms(qpos[i], qvel_ind[i], qacc_ind[i], loads)
-        x, st, dt = opt.solve(a_mat, b)
+        if use_contacts:
+            c_mat, pts, vel = opt.contact_terms()
+            active = (pts[:, 2] - floor <= contact_height_m) & (np.linalg.norm(vel, axis=1) < contact_speed_m_s)
+            x, st, dt = opt.solve(a_mat, b, c_mat, active)
+            f_pts = x[b0:].reshape(-1, 4) @ opt.edges.T  # (n_points, 3) N, world
+            for s in sides:
+                fs, cs, tz = _foot_grf(f_pts[on_side[s]], pts[on_side[s]], floor)
+                g_force[s][k], g_cop[s][k], g_tz[s][k] = to_lab @ fs, to_lab @ cs, tz
+                g_active[s][k] = active[on_side[s]]
+        else:
+            x, st, dt = opt.solve(a_mat, b)
         act[k] = x[: opt.n_mus]
         res_r[k] = x[opt.n_mus : opt.n_mus + opt.n_res]
-        res_s[k] = x[opt.n_mus + opt.n_res :]
+        res_s[k] = x[opt.n_mus + opt.n_res : b0]
         force[k] = -(gain * act[k] + bias)
         tsolve[k] = dt
+        nqp[k] = opt.last_sqp_iterations
         status.append(st)
     if opt.pattern_leak > 1e-6:
         notes.append(f"moment-arm entries outside the fixed QP pattern up to {opt.pattern_leak:.2e} (ignored)")
+    if use_contacts:
+        none = int(np.sum(~np.any(np.hstack([g_active[s] for s in sides]), axis=1)))
+        if none:
+            notes.append(f"{none} of {nt} frames without an active contact point (root residuals carry the weight)")
+    if opt.exponent != 2:
+        notes.append(f"exponent {opt.exponent:g}: sequential QP, {nqp.mean():.1f} QPs per frame on average")
     mass = float(mujoco.mj_getTotalmass(m) if mass_kg is None else mass_kg)
     out = StaticOptResult(
         time=t, activations=np.clip(act, 0.0, 1.0), muscle_names=list(opt.muscle_names), reserves=res_r,
         reserve_names=list(opt.reserve_names), residuals=res_s, muscle_force=force, solve_time_s=tsolve,
-        status=status, mass_kg=mass, grf_applied=bool(grf), notes=notes,
+        status=status, mass_kg=mass, grf_applied=bool(grf), notes=notes, contacts_estimated=use_contacts,
+        grf_force=g_force, grf_cop=g_cop, grf_free_moment=g_tz, contact_active=g_active, floor_z_m=floor,
+        t0_s=float(t0_s), exponent=opt.exponent, sqp_iterations=nqp,
     )  # fmt: skip
     out.notes.append(out.summary())
     return out
