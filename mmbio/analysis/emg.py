@@ -322,6 +322,9 @@ def compare_emg(
     use: Literal["activations", "emg", "auto"] = "auto",
     threshold: float = ONOFF_THRESHOLD,
     normal_timing: bool = True,
+    channels: Channels | None = None,
+    label: str | None = None,
+    domain: str = "emg",
 ) -> tuple[dict[str, dict[str, dict[str, Metric]]], list[CurvePair], list[str]]:
     """Activation (or trial EMG) vs a reference's EMG, per side and muscle.
 
@@ -332,16 +335,24 @@ def compare_emg(
     Cycles: heel strike to heel strike of each side (``trial.events``). Reference muscles pair with
     trial muscles through :func:`~mmbio.analysis.muscles.match_muscles`; a reference side ``'both'``
     serves both trial sides. normal_timing: also score against the normal *walking* windows.
+    channels: other activations to compare instead of the trial's own group (``use`` is then ignored),
+    e.g. a static optimisation of the trial's kinematics; they are cut into cycles by the *trial's*
+    events, on their own time base (only the cycles they cover). label: what the compared group is
+    called in notes and reasons (default ``'activations'`` / ``'emg'``). domain: of the returned curves.
 
     Returns ``(metrics, curves, notes)``: metrics ``{'right'|'left': {muscle: {name: Metric}}}`` keyed
     by the reference muscle (an unmatched trial muscle by its own name, all n/a with the reason);
-    curves: one :class:`CurvePair` per compared muscle (domain ``'emg'``; trial in its own units —
+    curves: one :class:`CurvePair` per compared muscle (``domain``, default ``'emg'``; trial in its own units —
     ``scale`` maps it onto the reference, which is in fraction of max); notes: what was left out.
     """
     notes: list[str] = []
     metrics: dict[str, dict[str, dict[str, Metric]]] = {}
     curves: list[CurvePair] = []
-    ch, group = _trial_group(trial, use, notes)
+    if channels is not None:
+        ch, group = channels, "activations"
+    else:
+        ch, group = _trial_group(trial, use, notes)
+    group = label or group
     if ch is None:
         return metrics, curves, notes
     name, cond, ref = _ref_emg(reference, condition)
@@ -389,7 +400,14 @@ def compare_emg(
             out[rname] = m
             curves.append(
                 CurvePair.from_cycles(
-                    "emg", word, rname, units, pct, cyc, rmus[rname][0], rmus[rname][1],
+                    domain,
+                    word,
+                    rname,
+                    units,
+                    pct,
+                    cyc,
+                    rmus[rname][0],
+                    rmus[rname][1],
                     toe_offs=toe_off_pct(win, trial.events.toe_off[side]),
                 )
             )

@@ -12,9 +12,14 @@ from typing import Any
 import numpy as np
 
 from mmbio import __version__
-from mmbio.analysis.result import ValidationResult
+from mmbio.analysis.result import CurvePair, ValidationResult
 from mmbio.provenance import git_revision
-from mmbio.trial import SIDE_WORD, Trial
+from mmbio.trial import SIDE_WORD, Channels, Trial
+
+#: Result domain of the static-optimisation activations compared with the EMG (mirrors ``emg``).
+STATIC_OPT_DOMAIN = "emg_static_opt"
+#: ``redundancy.<side>.<STATIC_OPT_GAP>``: the redundancy gap with the static-optimisation activations.
+STATIC_OPT_GAP = "static_opt"
 
 
 def _finite(x: float) -> float | None:
@@ -38,11 +43,14 @@ def trial_summary(trial: Trial) -> dict[str, Any]:
     }
 
 
-def _emg_reference(trial: Trial, name: str, condition: str, emg_reference: str | None) -> tuple[str, str] | None:
-    """Which reference the trial's activations/EMG are compared with: the given one, else ``name`` if it has EMG."""
+def _emg_reference(
+    trial: Trial, name: str, condition: str, emg_reference: str | None, other: bool = False
+) -> tuple[str, str] | None:
+    """Which reference the trial's activations/EMG (or ``other`` activations) are compared with: the given
+    one, else ``name`` if it has EMG."""
     from mmbio.reference.registry import load_curves, parse_spec
 
-    if trial.activations is None and trial.emg is None:
+    if trial.activations is None and trial.emg is None and not other:
         return None
     if emg_reference:
         return parse_spec(emg_reference)
@@ -59,12 +67,23 @@ def validate(
     protocol: str | None = None,
     spm: bool = True,
     seed: int | None = 0,
+    static_opt: Channels | None = None,
+    static_opt_source: str | None = None,
 ) -> ValidationResult:
     """Compare ``trial`` with ``reference`` (``NAME[:CONDITION]``): kinematics, GRF, activation vs EMG,
     synergies, the redundancy gap, human ceilings, SPM and (with ``protocol``) the pass/warn/fail checks.
 
     emg_reference: where the trial's activations or EMG are compared (default: ``reference`` when it has
     EMG). seed: NMF restarts (the only random step). Expected bad input raises :class:`MmbioError`.
+
+    static_opt: activations (unit ``'1'``, MuJoCo actuator names like the trial's own activations, on the
+    trial's clock, possibly over part of it) from a static optimisation of the *same kinematics*, e.g.
+    ``static_optimisation(...).activation_channels()``. They are compared with the same EMG reference,
+    on the trial's own gait cycles (those they cover), with the same metrics, muscle map and ceilings as
+    the trial's activations: ``emg_static_opt.<side>.<muscle>.*``, curves of domain ``emg_static_opt`` and
+    ``redundancy.<side>.static_opt.*`` (the redundancy gap with these activations in place of the
+    trial's). static_opt_source: where they came from (e.g. ``StaticOptResult.summary()``), for the
+    notes and ``provenance.static_opt``. Without ``static_opt`` the result is exactly as before.
     """
     from mmbio.analysis.ceiling import apply_ceilings
     from mmbio.analysis.emg import compare_emg
@@ -73,21 +92,31 @@ def validate(
     from mmbio.analysis.redundancy import inputs_from_tree, redundancy_gap
     from mmbio.analysis.spm import spm_available, spm_one_sample, spm_version
     from mmbio.analysis.synergies import synergies_from_curves
-    from mmbio.errors import NoGaitCycleError
+    from mmbio.errors import MmbioError, NoGaitCycleError
     from mmbio.reference.registry import get_reference, parse_spec
 
     name, condition = parse_spec(reference)
     ref = get_reference(name)
     result = ValidationResult(
         trial=trial_summary(trial),
-        reference={"name": name, "condition": condition, "title": ref.title, "citation": ref.citation,
-                   "licence": ref.licence},
+        reference={
+            "name": name,
+            "condition": condition,
+            "title": ref.title,
+            "citation": ref.citation,
+            "licence": ref.licence,
+        },
     )
     diverged = [n for n in trial.notes if n.startswith("diverged at")]
     if "DIVERGED" in trial.notes or diverged:
         # a simulation that blew up is analysed up to the cut, and says so first, never as if normal
         result.trial["diverged"] = True
-        result.notes.insert(0, "SIMULATION DIVERGED — metrics cover the trial up to the cut: " + (diverged[0] if diverged else ""))
+        what = diverged[0] if diverged else ""
+        if "fell:" in what:  # a controller that fell (mmbio.control): not a numerical divergence
+            result.trial["fell"] = True
+            result.notes.insert(0, "CONTROLLER FELL — metrics cover the trial up to the fall: " + what)
+        else:
+            result.notes.insert(0, "SIMULATION DIVERGED — metrics cover the trial up to the cut: " + what)
     running = infer_running(trial, name, condition)
     result.reference["activity"] = "running" if running else "walking"
 
@@ -106,8 +135,13 @@ def validate(
     result.curves += grf_curves
     apply_ceilings(result, name, condition)
 
-    emg_ref = _emg_reference(trial, name, condition, emg_reference)
-    if emg_ref is not None:
+    if static_opt is not None and not isinstance(static_opt, Channels):
+        raise MmbioError(
+            f"validate: static_opt must be Channels (StaticOptResult.activation_channels()), not {type(static_opt).__name__}"
+        )
+    emg_ref = _emg_reference(trial, name, condition, emg_reference, static_opt is not None)
+    trial_signals = trial.activations is not None or trial.emg is not None
+    if emg_ref is not None and trial_signals:
         ename, econd = emg_ref
         emg, emg_curves, notes = compare_emg(trial, ename, econd, normal_timing=not running)
         result.notes += notes
@@ -125,13 +159,25 @@ def validate(
             if len(side_curves) >= 3:
                 syn, _ = synergies_from_curves(side_curves, side, seed=seed or 0)
                 result.add("synergies", side, "synergies", syn)
-    elif trial.activations is not None or trial.emg is not None:
+    elif trial_signals:
         result.notes.append(f"activation/EMG not compared: {name}:{condition} has no EMG (use --emg-reference)")
+    if static_opt is not None:
+        if emg_ref is None:
+            result.notes.append(
+                f"static optimisation not compared: {name}:{condition} has no EMG (use --emg-reference)"
+            )
+        else:
+            _compare_static_opt(result, trial, static_opt, emg_ref, running, static_opt_source)
 
     for side in SIDE_WORD.values():
         kin_r, act_r, kin_c, act_c = inputs_from_tree(result.metrics, side)
         if kin_r and act_r:
             result.add("redundancy", side, "gap", redundancy_gap(kin_r, act_r, kin_c, act_c))
+    if STATIC_OPT_DOMAIN in result.metrics:
+        for side in SIDE_WORD.values():
+            kin_r, so_r, kin_c, so_c = inputs_from_tree(result.metrics, side, emg_domain=STATIC_OPT_DOMAIN)
+            if kin_r and so_r:
+                result.add("redundancy", side, STATIC_OPT_GAP, redundancy_gap(kin_r, so_r, kin_c, so_c))
 
     if spm:
         if not spm_available():
@@ -150,9 +196,88 @@ def validate(
         "seed": seed,
         "spm1d": spm_version() if spm else None,
     }
+    if static_opt is not None:
+        t = static_opt.time
+        result.provenance["static_opt"] = {
+            "source": static_opt_source or "static optimisation of the trial's kinematics (source not given)",
+            "channels": len(static_opt),
+            "time_s": [_finite(t[0]), _finite(t[-1])] if t.size else None,
+            "compared": STATIC_OPT_DOMAIN in result.metrics,
+        }
     if protocol is not None:
         from mmbio.report.protocol import evaluate
 
         evaluate(result, protocol)
         result.provenance["protocol"] = result.protocol.get("name") if result.protocol else protocol
     return result
+
+
+def _compare_static_opt(
+    result: ValidationResult,
+    trial: Trial,
+    static_opt: Channels,
+    emg_ref: tuple[str, str],
+    running: bool,
+    source: str | None,
+) -> None:
+    """Static-optimisation activations vs the EMG, exactly as the trial's activations (in place).
+
+    Adds ``result.metrics['emg_static_opt']`` (with ceilings), curves of that domain and notes.
+    """
+    from mmbio.analysis.ceiling import apply_ceilings
+    from mmbio.analysis.emg import compare_emg
+
+    ename, econd = emg_ref
+    metrics, curves, notes = compare_emg(
+        trial,
+        ename,
+        econd,
+        normal_timing=not running,
+        channels=static_opt,
+        label="static-optimisation activations",
+        domain=STATIC_OPT_DOMAIN,
+    )
+    sub = ValidationResult(trial={}, reference={})
+    for side, variables in metrics.items():
+        for var, ms in variables.items():
+            sub.add("emg", side, var, ms)
+    apply_ceilings(sub, ename, econd)
+    result.metrics[STATIC_OPT_DOMAIN] = sub.metrics.get("emg", {})
+    result.curves += curves
+    if "emg" not in result.reference:
+        from mmbio.reference.registry import get_reference
+
+        result.reference["emg"] = {"name": ename, "condition": econd, "citation": get_reference(ename).citation}
+    t = static_opt.time
+    span = f"{t[0]:.3f}–{t[-1]:.3f} s" if t.size else "no samples"
+    odd = sorted({u for u in static_opt.units if u not in ("1", "")})
+    result.notes.append(
+        f"static optimisation compared with the {ename}:{econd} EMG: {len(static_opt)} channel(s) over {span} of the "
+        "trial's clock, on the trial's own gait cycles with the same metrics, ceilings and muscle map as the trial's "
+        "activations; cycles compared: "
+        + ", ".join(_cycle_counts(result.curves, curves, side) for side in SIDE_WORD.values())
+        + (f"; unexpected unit(s) {', '.join(odd)} (activations are '1')" if odd else "")
+        + f". Source: {source or 'not given'}"
+    )
+    if curves == [] and metrics and any(trial.events.heel_strike[s].size >= 2 for s in SIDE_WORD):
+        result.notes.append(
+            f"static optimisation covers no complete gait cycle of the trial (heel strike to heel strike within {span}): "
+            "check that it is on the trial's clock and spans whole cycles"
+        )
+    for n in notes:  # what the trial's own comparison already said is not repeated; long channel lists are cut
+        n = n.replace("trial static-optimisation", "static-optimisation")
+        head, sep, names = n.partition(" not mapped to any EMG muscle: ")
+        listed = names.split(", ")
+        if sep and len(listed) > 8:
+            n = f"{head}{sep}{', '.join(listed[:6])}, … ({len(listed)} in all)"
+        if n not in result.notes:
+            result.notes.append(f"static optimisation: {n}")
+
+
+def _cycle_counts(all_curves: list[CurvePair], so_curves: list[CurvePair], side: str) -> str:
+    """``'right 2 (trial 3)'``: most cycles of any muscle, static optimisation vs the trial's activations/EMG."""
+
+    def most(cs: list[CurvePair]) -> int:
+        return max((int(c.trial_cycles.shape[0]) for c in cs if c.side == side), default=0)
+
+    return f"{side} {most(so_curves)} (trial {most([c for c in all_curves if c.domain == 'emg'])})"

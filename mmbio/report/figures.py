@@ -31,6 +31,9 @@ REF_BAND = "#c8c8c8"
 REF_LINE = "#6e6e6e"
 KIN_COLOR = "#1b7837"
 ACT_COLOR = "#762a83"
+#: static-optimisation activations (EMG panels: thin dotted line; redundancy page: diamonds)
+SO_COLOR = "#E69F00"
+SO_LABEL = "static optimisation"
 STYLE: dict[str, Any] = {
     "font.size": 8,
     "axes.titlesize": 8.5,
@@ -129,9 +132,9 @@ def _band(ax: Any, pct: np.ndarray, mean: np.ndarray | None, sd: np.ndarray | No
     ax.plot(pct, mean, color=REF_LINE, lw=1.0, zorder=2)
 
 
-def _note(fig: Figure, text: str) -> None:
-    """A caption under the panels (wrapped to the page width)."""
-    fig.text(0.04, CONTENT_BOTTOM - 0.006, _wrap(text, 150), ha="left", va="top", fontsize=7.5, color="#444444")
+def _note(fig: Figure, text: str, y: float = CONTENT_BOTTOM - 0.006, width: int = 150) -> None:
+    """A caption under the panels (wrapped to ``width`` characters), its top at ``y``."""
+    fig.text(0.04, y, _wrap(text, width), ha="left", va="top", fontsize=7.5, color="#444444")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -381,16 +384,23 @@ def emg_figure(
     ref_label: str = "reference EMG",
     ncols: int = 3,
     figsize: tuple[float, float] = A4,
+    static_opt: Sequence[CurvePair] | None = None,
+    static_opt_metrics: SubTree | None = None,
 ) -> Figure:
     """One panel per muscle and side: reference EMG (grey band), the trial's activation × fitted ``scale``.
 
     The title carries r and the best lag (``r_best_lag`` at ``best_lag_ms``); a panel whose r is not
     available says why (``Metric.reason``, e.g. a silent or flat signal, or no reference EMG).
+    static_opt / static_opt_metrics: curves and metrics (``emg_static_opt``) of a static optimisation of
+    the same kinematics; drawn as a thin dotted line × its own fitted scale, its r on a third title line.
     """
     metrics = metrics or {}
     keys = list(keys) if keys is not None else emg_keys(curves, metrics)
+    so_curves = list(static_opt or [])
+    so_metrics = static_opt_metrics or {}
+    with_so = static_opt is not None
     with mpl.rc_context(STYLE):
-        fig, leg_y = _page(figsize, legend_rows=1, bottom=CONTENT_BOTTOM + 0.02)
+        fig, leg_y = _page(figsize, legend_rows=2 if with_so else 1, bottom=CONTENT_BOTTOM + (0.03 if with_so else 0.02))
         axes = _grid(fig, len(keys), ncols, min_rows=4)
         for i, (ax, (s, mus)) in enumerate(zip(axes, keys, strict=True)):
             _style_axes(ax)
@@ -399,12 +409,13 @@ def emg_figure(
             col, ls = SIDE_COLOR.get(s, "#333333"), SIDE_STYLE.get(s, "-")
             r, rl, lag, scale = _val(ms, "r"), _val(ms, "r_best_lag"), _val(ms, "best_lag_ms"), _val(ms, "scale")
             title = f"{pretty(mus)} {SIDE_ABBR.get(s, s)}".strip()
-            if r is not None:
-                sub = f"r = {r:.2f}"
-                if rl is not None and lag is not None:
-                    sub += f";  r = {rl:.2f} at lag {lag:+.0f} ms"
-            else:
-                sub = "r: n/a"
+            sub = _r_line(r, rl, lag)
+            so_cs: list[CurvePair] = []
+            if with_so:
+                so_ms = so_metrics.get(s, {}).get(mus, {}) or so_metrics.get(s[:1], {}).get(mus, {})
+                so_cs = [c for c in so_curves if side_word(c.side) == s and c.variable == mus]
+                so_r, so_rl, so_lag = _val(so_ms, "r"), _val(so_ms, "r_best_lag"), _val(so_ms, "best_lag_ms")
+                sub += "\nstatic opt.: " + _r_line(so_r, so_rl, so_lag, short=True)
             ax.set_title(f"{title}\n{sub}", loc="left", fontsize=8)
             ax.set_xlim(0, 100)
             if i >= len(keys) - ncols:
@@ -412,7 +423,7 @@ def emg_figure(
             reason = ""
             if "r" in ms and not ms["r"].available:
                 reason = ms["r"].reason or "not available"
-            if not cs:
+            if not cs and not so_cs:
                 reason = reason or "no curve to show"
             if cs:
                 c = cs[0]
@@ -422,8 +433,17 @@ def emg_figure(
                 ax.set_ylabel(f"envelope ({c.units})" if c.units and c.units != "1" else "envelope (norm.)")
                 if np.isfinite(c.toe_off_pct):
                     ax.axvline(c.toe_off_pct, color=col, ls=":", lw=0.8, alpha=0.7)
-            else:
+            elif not so_cs:
                 ax.set_yticks([])
+            if so_cs:
+                c = so_cs[0]
+                if not cs:
+                    _band(ax, c.pct, c.ref_mean, c.ref_sd, label=True)
+                    ax.set_ylabel("envelope (norm.)")
+                so_scale = _val(so_ms, "scale")
+                k = so_scale if so_scale is not None else 1.0
+                ax.plot(c.pct, k * np.asarray(c.trial_mean, dtype=float), color=SO_COLOR, ls=(0, (1.2, 1.2)), lw=1.3,
+                        zorder=5)
             if reason:
                 ax.text(0.5, 0.5, "n/a: " + _wrap(reason, 34), transform=ax.transAxes, ha="center", va="center",
                         fontsize=7.5, color="#555555", bbox={"boxstyle": "round,pad=0.3", "fc": "#f4f4f4", "ec": "#cccccc"},
@@ -439,10 +459,30 @@ def emg_figure(
             Line2D([], [], color=SIDE_COLOR["right"], label=f"{what} × fitted scale, right"),
             Line2D([], [], color=SIDE_COLOR["left"], ls="--", label="left"),
         ]
-        _legend(fig, handles, leg_y, ncols=3)
-        _note(fig, f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
-              "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md).")
+        note = (f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
+                "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md).")
+        if with_so:
+            so_line = Line2D([], [], color=SO_COLOR, ls=(0, (1.2, 1.2)), lw=1.3,
+                             label=f"{SO_LABEL} of the same kinematics × its fitted scale")
+            # two columns filled column-wise: right | left, then reference | static optimisation
+            _legend(fig, [handles[1], handles[0], handles[2], so_line], leg_y, ncols=2)
+            note += (f" Dotted: the {SO_LABEL} of this trial's kinematics, compared with the same EMG on the same gait cycles "
+                     "(those it covers) by the same metrics.")
+            _note(fig, note, y=CONTENT_BOTTOM + 0.024, width=140)
+        else:
+            _legend(fig, handles, leg_y, ncols=3)
+            _note(fig, note)
         return fig
+
+
+def _r_line(r: float | None, rl: float | None, lag: float | None, *, short: bool = False) -> str:
+    """``'r = 0.52;  r = 0.60 at lag +20 ms'`` (short: ``'r = 0.52;  0.60 at +20 ms'``), ``'r: n/a'``."""
+    if r is None:
+        return "r: n/a"
+    sub = f"r = {r:.2f}"
+    if rl is not None and lag is not None:
+        sub += f";  {rl:.2f} at {lag:+.0f} ms" if short else f";  r = {rl:.2f} at lag {lag:+.0f} ms"
+    return sub
 
 
 def _wrap(text: str, width: int) -> str:
@@ -473,13 +513,23 @@ def redundancy_figure(
     emg: SubTree | None,
     gap: Mapping[str, Mapping[str, Metric]] | None = None,
     *,
+    static_opt: SubTree | None = None,
+    static_opt_gap: Mapping[str, Mapping[str, Metric]] | None = None,
+    trial_label: str = "controller activation",
     figsize: tuple[float, float] = A4,
 ) -> Figure:
     """Kinematic r per joint beside activation r per muscle, each with its human ceiling (hollow marker).
 
     ``gap``: side → the ``redundancy.<side>.gap`` metrics (``gap``, ``kinematic_fidelity``,
     ``activation_fidelity``…), shown in the title and a table.
+
+    static_opt: the ``emg_static_opt`` metrics of a static optimisation of the same kinematics;
+    static_opt_gap: side → ``redundancy.<side>.static_opt``. With them, each muscle shows the trial's
+    activation r (``trial_label``), the static-optimisation r and the human ceiling side by side, and a
+    summary panel puts the fidelities relative to the human ceiling next to the kinematic one.
     """
+    if static_opt is not None:
+        return _redundancy_static_opt_figure(kinematics, emg, gap, static_opt, static_opt_gap, trial_label, figsize)
     kin = _rows(kinematics or {}, "r")
     act = _rows(emg or {}, "r")
     gap = {side_word(k): v for k, v in (gap or {}).items() if v}
@@ -543,6 +593,232 @@ def redundancy_figure(
             tab.text(0.0 + 0.34 * col, 0.82 - 0.8 / per_col * row, _wrap(f"{k}: {v}", 45).split("\n")[0], fontsize=7.5,
                      va="top", transform=tab.transAxes)
         return fig
+
+
+def _act_rows(emg: SubTree, so: SubTree) -> list[tuple[str, float | None, float | None, float | None]]:
+    """``(label, trial r, static-optimisation r, ceiling)`` per side and muscle, the trial's order first."""
+    keys: list[tuple[str, str]] = []
+    for tree in (emg, so):
+        for s, vs in tree.items():
+            keys += [(s, v) for v, ms in vs.items() if "r" in ms]
+    out = []
+    for s, v in dict.fromkeys(keys):
+        a, b = (emg.get(s) or {}).get(v, {}).get("r"), (so.get(s) or {}).get(v, {}).get("r")
+        cs = [m.ceiling for m in (a, b) if m is not None and m.ceiling is not None and math.isfinite(float(m.ceiling))]
+        out.append(
+            (
+                f"{pretty(v)} {SIDE_ABBR.get(side_word(s), s)}".strip(),
+                float(a.value) if a is not None and a.available else None,
+                float(b.value) if b is not None and b.available else None,
+                float(cs[0]) if cs else None,
+            )
+        )
+    return out
+
+
+def _fmt(m: Metric | None, spec: str = ".2f") -> str:
+    return format(float(m.value), spec) if m is not None and m.available else "n/a"
+
+
+def _redundancy_static_opt_figure(
+    kinematics: SubTree | None,
+    emg: SubTree | None,
+    gap: Mapping[str, Mapping[str, Metric]] | None,
+    static_opt: SubTree,
+    static_opt_gap: Mapping[str, Mapping[str, Metric]] | None,
+    trial_label: str,
+    figsize: tuple[float, float],
+) -> Figure:
+    """The redundancy page with a static optimisation of the same kinematics (see :func:`redundancy_figure`)."""
+    kin = _rows(kinematics or {}, "r")
+    act = _act_rows(emg or {}, static_opt)
+    gap = {side_word(k): v for k, v in (gap or {}).items() if v}
+    so_gap = {side_word(k): v for k, v in (static_opt_gap or {}).items() if v}
+    sides = [s for s in ("right", "left", "both") if s in gap or s in so_gap]
+    with mpl.rc_context(STYLE):
+        parts = []
+        for s in sides:
+            g, h = (gap.get(s) or {}).get("gap"), (so_gap.get(s) or {}).get("gap")
+            parts.append(f"{_fmt(g)} vs {_fmt(h)}" + ("" if s == "both" else f" ({SIDE_ABBR.get(s, s)})"))
+        title = "Redundancy gap, controller vs static optimisation: " + ("  ·  ".join(parts) or "n/a")
+        if trial_label != "controller activation":
+            title = "Redundancy gap, trial vs static optimisation: " + ("  ·  ".join(parts) or "n/a")
+        table_top = CONTENT_BOTTOM + 0.012 + 0.0125 * (len(sides) + 1) + 0.04
+        fig, leg_y = _page(figsize, title=title, legend_rows=2, bottom=table_top + 0.012)
+        handles = [
+            Line2D([], [], marker="o", color=ACT_COLOR, ls="", ms=5.5, label=f"{trial_label} vs EMG"),
+            Line2D([], [], marker="D", color=SO_COLOR, mec="#8a6000", ls="", ms=5, label=f"{SO_LABEL} vs EMG"),
+            Line2D(
+                [], [], marker="o", mfc="white", mec="#444444", ls="", ms=7, label="human ceiling (human EMG vs EMG)"
+            ),
+            Line2D([], [], marker="o", color=KIN_COLOR, ls="", ms=5.5, label="joint-angle r (context)"),
+            Line2D([], [], color="#444444", ls=":", label="mean r of the block"),
+        ]
+        _legend(fig, handles, leg_y, ncols=3)
+        n_sum = max(len(sides), 1)
+        ratios = [max(len(kin), 2) + 1.5] if kin else []
+        ratios += [max(len(act), 2) + 1.5, 3 * n_sum + 1.8]
+        axs = list(fig.subplots(len(ratios), 1, gridspec_kw={"height_ratios": ratios}))
+        vals = [x for _, v, c in kin for x in (v, c) if x is not None]
+        vals += [x for _, a, b, c in act for x in (a, b, c) if x is not None]
+        xmin = min([-0.1, *vals]) - 0.05
+        fs = 7.5 if max(len(kin), len(act)) <= 30 else 7
+        if kin:
+            ax = axs.pop(0)
+            _style_axes(ax)
+            yy = np.arange(len(kin))[::-1]
+            for y, (_lab, v, c) in zip(yy, kin, strict=True):
+                if v is not None and c is not None:
+                    ax.plot([v, c], [y, y], color=KIN_COLOR, lw=0.8, alpha=0.5)
+                if c is not None:
+                    ax.plot([c], [y], marker="o", mfc="white", mec=KIN_COLOR, mew=1.3, ms=7, ls="")
+                if v is not None:
+                    ax.plot([v], [y], marker="o", color=KIN_COLOR, ms=5.5, ls="")
+                else:
+                    ax.text(xmin + 0.02, y, "n/a", va="center", fontsize=7.5, color="#777777")
+            ax.set_yticks(yy, [r[0] for r in kin], fontsize=fs)
+            ax.set_ylim(-0.8, len(kin) - 0.2)
+            ax.set_xlim(xmin, 1.02)
+            ax.axvline(0, color="#aaaaaa", lw=0.6)
+            ax.set_title(
+                f"Kinematic fidelity (context): joint-angle r, trial vs reference (n = {len(kin)})", loc="left"
+            )
+            valid = [v for _, v, _ in kin if v is not None]
+            if valid:
+                ax.axvline(float(np.mean(valid)), color=KIN_COLOR, ls=":", lw=1.0)
+        ax = axs.pop(0)
+        _style_axes(ax)
+        yy = np.arange(len(act))[::-1]
+        d = 0.2  # the two activation sets sit just above / below the muscle's line, the ceiling on it
+        for y, (_lab, a, b, c) in zip(yy, act, strict=True):
+            for v, dy in ((a, d), (b, -d)):
+                if v is not None and c is not None:
+                    ax.plot([v, c], [y + dy, y], color="#bbbbbb", lw=0.7, zorder=1)
+            if c is not None:
+                ax.plot([c], [y], marker="o", mfc="white", mec="#444444", mew=1.3, ms=7, ls="", zorder=3)
+            if a is not None:
+                ax.plot([a], [y + d], marker="o", color=ACT_COLOR, ms=5.5, ls="", zorder=4)
+            if b is not None:
+                ax.plot([b], [y - d], marker="D", color=SO_COLOR, mec="#8a6000", mew=0.6, ms=5, ls="", zorder=4)
+            if a is None or b is None:
+                miss = " / ".join(w for w, v in (("trial", a), ("SO", b)) if v is None)
+                ax.text(xmin + 0.02, y, f"n/a: {miss}", va="center", fontsize=7, color="#777777")
+        ax.set_yticks(yy, [r[0] for r in act], fontsize=fs)
+        ax.set_ylim(-0.8, max(len(act), 1) - 0.2)
+        ax.set_xlim(xmin, 1.02)
+        ax.axvline(0, color="#aaaaaa", lw=0.6)
+        ax.set_title(f"Activation fidelity per muscle: r vs EMG (n = {len(act)})", loc="left")
+        ax.set_xlabel("Pearson r (vs the reference mean)")
+        for j, colr in ((1, ACT_COLOR), (2, SO_COLOR)):
+            valid = [r[j] for r in act if r[j] is not None]
+            if valid:
+                ax.axvline(float(np.mean(valid)), color=colr, ls=":", lw=1.1)
+        _fidelity_summary(axs.pop(0), sides, gap, so_gap, trial_label)
+        who = "trial" if trial_label.startswith("trial") else "controller"
+        fig.text(0.04, table_top, "Redundancy-gap metrics", fontsize=8, fontweight="bold", va="top")
+        fig.text(
+            0.25,
+            table_top - 0.001,
+            "K, A: mean r of joint angles, of muscles; gap = K − A; gap_rel: each relative to its human ceiling",
+            fontsize=7,
+            va="top",
+            color="#444444",
+        )
+        heads = [
+            "",
+            "K",
+            f"A {who}",
+            "A static opt.",
+            f"gap {who}",
+            "gap static opt.",
+            f"gap_rel {who}",
+            "gap_rel static opt.",
+            "muscles",
+        ]
+        xs = [0.04, 0.11, 0.18, 0.28, 0.39, 0.49, 0.61, 0.73, 0.87]
+        rows = [heads]
+        for s in sides:
+            g, h = gap.get(s) or {}, so_gap.get(s) or {}
+            kref = g or h
+            rows.append(
+                [
+                    s,
+                    _fmt(kref.get("kinematic_fidelity")),
+                    _fmt(g.get("activation_fidelity")),
+                    _fmt(h.get("activation_fidelity")),
+                    _fmt(g.get("gap")),
+                    _fmt(h.get("gap")),
+                    _fmt(g.get("gap_rel")),
+                    _fmt(h.get("gap_rel")),
+                    f"{_fmt(g.get('n_muscles'), '.0f')} / {_fmt(h.get('n_muscles'), '.0f')}",
+                ]
+            )
+        for i, row in enumerate(rows):
+            for x, txt in zip(xs, row, strict=True):
+                fig.text(
+                    x, table_top - 0.016 - 0.0125 * i, txt, fontsize=7.5, va="top", color="#222222" if i else "#555555"
+                )
+        _note(
+            fig,
+            "Same kinematics, different muscles: the static optimisation finds, frame by frame, the least-effort "
+            f"activations that produce this trial's joint moments, so it and the {who} drive the same motion; where they "
+            "differ from each other and from human EMG while the joint angles match, many activation patterns produce "
+            "the same motion.",
+            y=CONTENT_BOTTOM + 0.012,
+            width=140,
+        )
+        return fig
+
+
+def _fidelity_summary(
+    ax: Any,
+    sides: Sequence[str],
+    gap: Mapping[str, Mapping[str, Metric]],
+    so_gap: Mapping[str, Mapping[str, Metric]],
+    trial_label: str,
+) -> None:
+    """Bars of K_rel, A_rel (trial) and A_rel (static optimisation) per side; 1 = the human ceiling."""
+    _style_axes(ax)
+    ax.grid(False, axis="y")
+    bars = []
+    for s in sides:
+        g, h = gap.get(s) or {}, so_gap.get(s) or {}
+        ab = SIDE_ABBR.get(s, s)
+        bars += [
+            (
+                f"kinematics {ab}".strip(),
+                (g or h).get("kinematic_fidelity_rel"),
+                (g or h).get("kinematic_fidelity"),
+                KIN_COLOR,
+            ),
+            (
+                f"{trial_label.split()[0]} {ab}".strip(),
+                g.get("activation_fidelity_rel"),
+                g.get("activation_fidelity"),
+                ACT_COLOR,
+            ),
+            (f"{SO_LABEL} {ab}".strip(), h.get("activation_fidelity_rel"), h.get("activation_fidelity"), SO_COLOR),
+        ]
+    yy = np.arange(len(bars))[::-1].astype(float)
+    for i in range(1, len(sides)):  # a little space between the sides
+        yy[: 3 * i] += 0.6
+    top = 1.05
+    for y, (_lab, rel, raw, colr) in zip(yy, bars, strict=True):
+        if rel is not None and rel.available:
+            v = float(rel.value)
+            top = max(top, v)
+            ax.barh(y, v, 0.7, color=colr, alpha=0.85)
+            txt = f"{v:.2f}" + (f"  (mean r {float(raw.value):.2f})" if raw is not None and raw.available else "")
+            ax.text(max(v, 0.0) + 0.015, y, txt, va="center", fontsize=7.5)
+        else:
+            why = (rel.reason if rel is not None else "") or "not available"
+            ax.text(0.015, y, "n/a: " + _wrap(why, 70).split("\n")[0], va="center", fontsize=7, color="#777777")
+    ax.axvline(1.0, color="#444444", lw=1.0, ls="--")
+    ax.text(1.01, yy.max() + 0.75, "human ceiling", ha="left", va="center", fontsize=7.5, color="#444444")
+    ax.set_yticks(yy, [b[0] for b in bars], fontsize=7.5)
+    ax.set_ylim(yy.min() - 0.7, yy.max() + 1.3)
+    ax.set_xlim(min(0.0, *[float(b[1].value) for b in bars if b[1] is not None and b[1].available]) - 0.02, top + 0.3)
+    ax.set_title("Fidelity relative to the human ceiling (Σ r / Σ ceiling; 1 = as close as another human)", loc="left")
 
 
 def synergy_figure(synergies: SubTree, *, figsize: tuple[float, float] = A4) -> Figure:

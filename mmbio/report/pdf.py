@@ -31,6 +31,7 @@ from matplotlib.textpath import TextPath
 
 import mmbio
 from mmbio.analysis.result import CurvePair, ValidationResult, walk
+from mmbio.analysis.validate import STATIC_OPT_DOMAIN, STATIC_OPT_GAP
 from mmbio.provenance import git_revision
 from mmbio.report import figures as F
 from mmbio.report.protocol import summarize
@@ -230,7 +231,8 @@ def _table_row(fig: Figure, y: float, row: dict[str, Any], shade: bool) -> float
 
 def _domain_title(d: str) -> str:
     return {"kinematics": "Kinematics: joint angles", "grf": "Ground reaction force", "emg": "Activation vs EMG",
-            "redundancy": "Redundancy gap", "synergies": "Muscle synergies"}.get(d, F.pretty(d))
+            "redundancy": "Redundancy gap", "synergies": "Muscle synergies",
+            STATIC_OPT_DOMAIN: "Static optimisation (same kinematics) vs EMG"}.get(d, F.pretty(d))
 
 
 def _scorecard_pages(result: ValidationResult) -> list[Figure]:
@@ -477,15 +479,29 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         pages.append(("Ground reaction force", F.grf_figure(grf, result.metrics.get("grf"), ref_label=ref)))
     emg = [c for c in result.curves if c.domain == "emg"]
     emg_m = result.metrics.get("emg")
+    # a static optimisation of the same kinematics (validate(static_opt=...)): drawn beside the activations
+    with_so = STATIC_OPT_DOMAIN in result.metrics
+    so = [c for c in result.curves if c.domain == STATIC_OPT_DOMAIN] if with_so else None
+    so_m = result.metrics.get(STATIC_OPT_DOMAIN) if with_so else None
     # panels for the muscles compared; muscles without a curve are n/a rows of the scorecard
     keys = F.emg_keys(emg) or F.emg_keys(emg, emg_m)
+    if so:
+        keys = list(dict.fromkeys(keys + F.emg_keys(so)))
     groups_e = _chunks(keys, EMG_PER_PAGE)
     eref = (result.reference or {}).get("emg") or {}
     emg_ref = f"{eref['name']}:{eref['condition']}" if eref.get("name") else ref
     for i, ks in enumerate(groups_e):
-        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{emg_ref} EMG")
+        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{emg_ref} EMG", static_opt=so, static_opt_metrics=so_m)
         pages.append(("Activation vs EMG" + (f" ({i + 1}/{len(groups_e)})" if len(groups_e) > 1 else ""), fig))
-    if "redundancy" in result.metrics or emg_m:
+    if with_so:
+        red = result.metrics.get("redundancy", {})
+        gaps = {s: vs.get("gap", {}) for s, vs in red.items()}
+        so_gaps = {s: vs.get(STATIC_OPT_GAP, {}) for s, vs in red.items()}
+        measured = any(c.units and c.units != "1" for c in emg)
+        fig = F.redundancy_figure(result.metrics.get("kinematics"), emg_m, gaps, static_opt=so_m or {},
+                                  static_opt_gap=so_gaps, trial_label="trial EMG" if measured else "controller activation")
+        pages.append(("Redundancy gap", fig))
+    elif "redundancy" in result.metrics or emg_m:
         gaps = {s: vs.get("gap", {}) for s, vs in result.metrics.get("redundancy", {}).items()}
         pages.append(("Redundancy gap", F.redundancy_figure(result.metrics.get("kinematics"), emg_m, gaps)))
     if result.metrics.get("synergies"):
