@@ -12,10 +12,86 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from mmbio import __version__
 from mmbio.errors import MmbioError
 
 EXIT_BAD_INPUT = 2
+
+def _is_checkpoint(path: str) -> bool:
+    """A checkpoint by suffix (.pkl/.pickle) or by the pickle protocol-2+ magic byte."""
+    p = Path(path)
+    if p.suffix.lower() in (".pkl", ".pickle"):
+        return True
+    try:
+        with p.open("rb") as fh:
+            return fh.read(1) == b"\x80"
+    except OSError:
+        return False
+
+
+class _ProgressBar:
+    """``rollout [#####.....] 1.20/4.20 s simulated, 9 s`` on stderr, redrawn in place on a terminal."""
+
+    def __init__(self, label: str = "rollout", width: int = 30) -> None:
+        import time
+
+        self.label, self.width, self.t0, self._time = label, width, time.perf_counter(), time.perf_counter
+        self.tty = sys.stderr.isatty()
+        self._last = -1
+
+    def __call__(self, t: float, total: float) -> None:
+        frac = min(max(t / total, 0.0), 1.0) if total > 0 else 1.0
+        tick = int(frac * 20)
+        if not self.tty and tick == self._last:
+            return
+        self._last = tick
+        n = int(frac * self.width)
+        line = (f"{self.label} [{'#' * n}{'.' * (self.width - n)}] {t:.2f}/{total:.2f} s simulated, "
+                f"{self._time() - self.t0:.0f} s")  # fmt: skip
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr, flush=True)
+
+
+def _has_cycle(trial: object) -> bool:
+    """Whether some side has two heel strikes (one complete gait cycle)."""
+    hs = trial.events.heel_strike  # type: ignore[attr-defined]
+    return any(np.asarray(v).size >= 2 for v in hs.values())
+
+
+def _controller_summary(run: object) -> dict:
+    """The controller's own numbers for metrics.json (value + units)."""
+    out: dict = {"kind": run.checkpoint.kind, "fell": run.fell}  # type: ignore[attr-defined]
+    tr = run.tracking  # type: ignore[attr-defined]
+    roll = run.rollout  # type: ignore[attr-defined]
+    out["simulated"] = {"value": float(roll.duration_s), "units": "s"}
+    if roll.diverged:
+        out["fell_at"] = {"value": roll.diverged_at_s, "units": "s"}
+        out["fall_reason"] = roll.reason
+    if tr is not None:
+        out.update(
+            mode="GRF prescribed" if tr.mode == "grf_prescribed" else "MuJoCo contacts",
+            root_residual_force_rms={"value": tr.residual_force_rms_bw, "units": "BW"},
+            root_residual_moment_rms={"value": tr.residual_moment_rms_nm, "units": "N*m"},
+            reserve_rms={n: {"value": v, "units": "N*m"} for n, v in tr.reserve_rms_nm.items()},
+            tracking_rmse={n: {"value": v, "units": "deg"} for n, v in tr.tracking_rmse_deg.items()},
+            real_time_factor={"value": tr.real_time_factor, "units": "1"},
+            unsolved_qps=tr.unsolved,
+        )
+    so = run.static_opt  # type: ignore[attr-defined]
+    if so is not None:
+        out["static_optimisation"] = {
+            "root_residual_force_rms": {"value": so.residual_force_rms_bw, "units": "BW"},
+            "root_residual_moment_rms": {"value": so.residual_moment_rms_nm, "units": "N*m"},
+            "frames": len(so.time),
+        }
+    out["wall"] = {k: {"value": v, "units": "s"} for k, v in run.wall_s.items()}  # type: ignore[attr-defined]
+    return out
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.analysis.ceiling import activity
@@ -25,15 +101,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.report.pdf import write_curves_csv, write_metrics_json, write_report
     from mmbio.report.protocol import load_protocol
 
-    trial = load_trial(
-        args.trial,
-        grf=args.grf,
-        emg=args.emg,
-        activations=args.activations,
-        mass_kg=args.mass,
-        speed_m_s=args.speed,
-        episode=args.episode,
-    )
+    run = None
+    if _is_checkpoint(args.trial):
+        from mmbio.control.run import run_checkpoint
+
+        bar = _ProgressBar()
+        try:
+            run = run_checkpoint(args.trial, cycles=args.cycles, seed=args.seed, device=args.device, progress=bar,
+                                 static_opt=not args.no_static_opt)  # fmt: skip
+        finally:
+            bar.close()
+        trial = run.trial
+    else:
+        if args.device == "gpu":
+            raise MmbioError(f"{args.trial}: --device applies to checkpoints only")
+        trial = load_trial(
+            args.trial,
+            grf=args.grf,
+            emg=args.emg,
+            activations=args.activations,
+            mass_kg=args.mass,
+            speed_m_s=args.speed,
+            episode=args.episode,
+        )
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
     if reference is None:
@@ -42,6 +132,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.protocol is None:
         act = activity(name, condition)
         protocol = "running" if act and act[0] == "running" else "walking"
+    so = run.static_opt if run is not None else None
+    if run is not None and run.fell and not _has_cycle(trial):
+        from mmbio.report.fall import write_fall_report
+
+        ctl = _controller_summary(run)
+        ctl["root_height"] = {"time": run.rollout.time, "value": run.rollout.qpos[:, 2], "units": "m"}
+        paths = write_fall_report(trial, ctl, Path(args.output), pdf=not args.no_pdf)
+        print(f"mmbio: {args.trial}: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}) "
+              f"before completing a gait cycle; wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)  # fmt: skip
+        return 1
     result = validate(
         trial,
         f"{name}:{condition}",
@@ -49,7 +149,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         protocol=protocol,
         spm=not args.no_spm,
         seed=args.seed,
+        static_opt=None if so is None else so.activation_channels(),
+        static_opt_source=None if so is None else "static optimisation of the simulated motion with its GRF: " + so.summary(),
     )
+    if run is not None:
+        result.trial["controller"] = _controller_summary(run)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     write_metrics_json(result, out / "metrics.json")
@@ -63,6 +167,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(format_table(doc))
         written = ["metrics.json", "curves.csv"] + ([] if args.no_pdf else ["report.pdf"])
         print(f"\nwrote {', '.join(str(out / w) for w in written)}")
+    if run is not None and run.fell:
+        print(f"mmbio: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}); "
+              "the report covers the simulation up to the fall", file=sys.stderr)  # fmt: skip
+        return 1
     return 1 if result.passed is False else 0
 
 
@@ -160,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a trial with an experimental reference and judge it against a validation protocol. "
         "Exit status: 0 protocol passed, 1 protocol failed, 2 bad input.",
     )
-    v.add_argument("trial", help="C3D file, OpenSim .mot/.sto of joint angles, or rollout .npz (mmbio or mm-evalkit)")
+    v.add_argument("trial", help="checkpoint .pkl (rolled out first), C3D file, OpenSim .mot/.sto of joint angles, "
+                   "or rollout .npz (mmbio or mm-evalkit)")
     v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
     v.add_argument("--protocol", "-p", help="validation protocol name or YAML file (default: walking or running "
                    "by the reference); 'none' for no checks")
@@ -169,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=("human", "json"), default="human", help="what to print (default human)")
     v.add_argument("--no-spm", action="store_true", help="skip SPM (statistical parametric mapping)")
     v.add_argument("--no-pdf", action="store_true", help="write metrics.json and curves.csv only")
-    v.add_argument("--seed", type=int, default=0, help="seed of the synergy NMF restarts (default 0)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the rollout and of the synergy NMF restarts (default 0)")
+    v.add_argument("--cycles", type=int, default=3, help="checkpoints: gait cycles to simulate (default 3)")
+    v.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="checkpoints: where to roll out (default cpu; gpu needs mujoco-warp and a GPU)")
+    v.add_argument("--no-static-opt", action="store_true",
+                   help="checkpoints: skip static optimisation of the simulated motion (redundancy comparison)")
     _trial_options(v)
     v.add_argument("--speed", type=float, help="walking/running speed in m/s when the file has none")
     v.set_defaults(func=_cmd_validate)

@@ -11,7 +11,8 @@ that the analysis treats like a measured one. Definitions:
   relative to the model's forward), so lab x is the direction of progression; the root quaternion is
   de-rotated by the same ψ before :func:`mmbio.sim.frames.pelvis_angles_from_quat`, so pelvis rotation
   is relative to the walking direction. Curved paths are not handled (one ψ per trial).
-* **Joint angles.** ``sign × qpos`` in degrees for every :data:`~mmbio.models.anatomy.JOINT_MAP` entry.
+* **Joint angles.** ``sign × gain × qpos`` in degrees (gain ≈ 1.9 for the lumbar joints, whose vertebrae
+  follow them; 1 elsewhere: :func:`~mmbio.models.anatomy.joint_gain`) for every :data:`~mmbio.models.anatomy.JOINT_MAP` entry.
 * **GRF** (``grf_source='contacts'``). For each contact between a foot geom and the floor,
   ``mj_contactForce`` gives the force in the contact frame; ``frame.T @ f`` is the force that geom1
   exerts on geom2 (the frame's normal points from geom1 to geom2), so the force on the foot is
@@ -134,6 +135,7 @@ class _Frames:
     source: str
     diverged: bool
     notes: list[str]
+    qfrc: np.ndarray | None = None
 
 
 def _model_name(x: Any) -> tuple[str, str | None]:
@@ -232,6 +234,7 @@ def _frames(x: Any, m: mujoco.MjModel) -> _Frames:
         source=str(getattr(x, "source", "") or ("kinematic replay" if is_motion else "rollout")),
         diverged=diverged,
         notes=notes,
+        qfrc=None if getattr(x, "qfrc_applied", None) is None else np.asarray(x.qfrc_applied, dtype=float)[sl],
     )
 
 
@@ -364,7 +367,7 @@ def extract_signals(
         if jid < 0:
             continue
         names.append(clinical)
-        cols.append(np.degrees(sign * qpos[:, m.jnt_qposadr[jid]])[:, None])
+        cols.append(np.degrees(sign * anatomy.joint_gain(m, clinical) * qpos[:, m.jnt_qposadr[jid]])[:, None])
     angles = _channels(t, np.column_stack(cols), names, "deg")
 
     # --- model ids
@@ -414,6 +417,8 @@ def extract_signals(
             d.act[:] = fr.act[i]
         if fr.ctrl is not None:
             d.ctrl[:] = fr.ctrl[i]
+        if fr.qfrc is not None:
+            d.qfrc_applied[:] = fr.qfrc[i]
         mujoco.mj_forward(m, d)
         mt_len[i] = d.actuator_length[muscles]
         mt_vel[i] = d.actuator_velocity[muscles]
@@ -453,11 +458,12 @@ def extract_signals(
             if do_moments:
                 d.qacc[:] = qacc[i]
                 mujoco.mj_rne(m, d, 1, rne)
-                full = rne - qext
+                full = rne + m.dof_armature * qacc[i] - qext  # mj_rne leaves out the armature
                 resid[i] = full[dadr : dadr + 6]
-                for k, (_, dof, sign) in enumerate(clinical_dofs):
+                for k, (clin, dof, sign) in enumerate(clinical_dofs):
                     col = _null_column(m, qpos[i], dof, direct)
-                    tau[i, k] = sign * sum(v * full[dd] for dd, v in col.items()) / mass
+                    gain = anatomy.joint_gain(m, clin)  # moment per radian of the clinical angle
+                    tau[i, k] = sign * sum(v * full[dd] for dd, v in col.items()) / (mass * gain)
         else:
             for s in SIDES:
                 gs = [g for g, side in foot_side.items() if side == s]

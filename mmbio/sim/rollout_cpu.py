@@ -78,6 +78,9 @@ class Rollout:
         reason: why it diverged ("" when it did not).
         physics_dt: physics timestep (s). control_dt: control interval (s).
         notes: JSON-serialisable provenance (backend, seed, limits …).
+        qfrc_applied: optional (T, nv) generalised forces applied besides the muscles (a tracking
+            controller's reserves and root residuals), held like ``ctrl``; extraction applies them again so
+            that the contact forces it recomputes are the simulated ones.
     """
 
     model_name: str
@@ -93,11 +96,14 @@ class Rollout:
     physics_dt: float = 0.0
     control_dt: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
+    qfrc_applied: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time)
-        for name in ("qpos", "qvel", "act", "ctrl"):
+        for name in ("qpos", "qvel", "act", "ctrl", "qfrc_applied"):
             arr = getattr(self, name)
+            if arr is None and name == "qfrc_applied":
+                continue
             if arr.ndim != 2 or arr.shape[0] != n:
                 raise MmbioError(f"Rollout.{name} must be (T={n}, k), got shape {arr.shape}")
 
@@ -146,6 +152,7 @@ class Rollout:
                 act=self.act,
                 ctrl=self.ctrl,
                 meta=np.array(json.dumps(meta)),
+                **({} if self.qfrc_applied is None else {"qfrc_applied": self.qfrc_applied}),
             )
         return path
 
@@ -156,6 +163,8 @@ class Rollout:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 arrays = {k: np.array(z[k]) for k in ("time", "qpos", "qvel", "act", "ctrl")}
+                if "qfrc_applied" in z.files:
+                    arrays["qfrc_applied"] = np.array(z["qfrc_applied"])
         except (OSError, KeyError, ValueError) as exc:
             raise DataFileError(path, f"not a rollout file ({exc})") from exc
         if meta.get("format") != _FORMAT:

@@ -1,0 +1,764 @@
+"""Contact-consistent muscle tracking controller: drives MyoFullBody along a reference motion with MuJoCo's own
+contacts (so the GRF is simulated, not prescribed), after Lee, Park & Lee (2014), "Locomotion control for
+many-muscle humanoids", ACM TOG 33(6).
+
+Every control step (the physics step by default, 1 ms on MyoFullBody) solves two quadratic programs at the
+simulated state, in the independent coordinates of :class:`~mmbio.control.static_opt.StaticOptimiser`
+(root 6 dofs + every independent joint dof; the joint equalities' reactions drop out):
+
+1. **Accelerations and contact forces** (osqp, fixed pattern). Unknowns: accelerations ``q̈`` (n_ind),
+   friction-pyramid coefficients ``β ≥ 0`` at the foot contact points (4 edges ``n + μ t_k`` per point),
+   root residuals ``s`` (6) and no-slip slacks ``e``. Constraints: the root (Newton–Euler) rows of the
+   equations of motion ``(Nᵀ M N q̈ + Nᵀ(c − passive))_root = (Nᵀ J_cᵀ P β)_root + s`` and, for every point in
+   contact, ``J_c N q̈ + J̇_c q̇ + k_v v_c = e``. Cost: ``Σ w (q̈ − q̈_des)² + w_e |e|² + w_β |β|² + w_s |s|²``
+   with ``q̈_des = q̈_ref + K_p (q_ref ⊖ q) + K_d (q̇_ref − q̇)`` (PD about the reference, root included). A point
+   is in contact when it is within ``contact_height_m`` of the floor in the simulation **and** in the
+   reference (so a heel about to lift is not pinned); inactive points get ``β = 0`` and a free slack.
+2. **Muscles** (:class:`~mmbio.control.static_opt.StaticOptimiser` with the contact forces of QP 1 as
+   external loads and ``q̈`` of QP 1): ``min Σ a² + w_r Σ r²`` subject to the joint rows of the equations of
+   motion, with the next activation bounded by first-order activation dynamics (MuJoCo's muscle
+   dynamics, per-actuator time constants): ``a⁺ ∈ [a − h a / τ_d(a), a + h (1 − a) / τ_a(a)]``. The
+   excitation that reaches ``a⁺`` in one step of ``h`` is sent as ``ctrl``; reserves ``r`` (one ideal torque
+   per independent joint dof) and the root residuals ``s`` are applied as ``qfrc_applied`` and reported.
+
+**GRF-prescribed mode** (``mode='grf_prescribed'``, OpenSim CMC parity): floor contact is switched off and
+the measured GRF is applied at the centre of pressure to the foot under it (the way
+:func:`~mmbio.control.static_opt.static_optimisation` does); QP 1 then has no contact unknowns and the root
+residuals carry whatever the measured loads and the model's inertia disagree on. The Trial says
+"GRF prescribed".
+
+Looping: a reference shorter than the requested duration is looped over one gait cycle (a periodic
+motion as a whole; otherwise the last right-heel-strike-to-right-heel-strike cycle of its stance plan),
+with the cycle's end mismatch spread linearly over the cycle and the forward translation carried on.
+"""
+
+from __future__ import annotations
+
+import copy
+import time as _time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import mujoco
+import numpy as np
+import scipy.sparse as sp
+from scipy.interpolate import CubicSpline
+
+from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser, _foot_bodies, _grf_on_time
+from mmbio.errors import MmbioError
+from mmbio.trial import SIDES, GroundReaction
+
+_G = 9.81
+MODES = ("contact", "grf_prescribed")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Tracking-controller parameters (all plain numbers: they are stored in checkpoints).
+
+    mode: ``'contact'`` (MuJoCo contacts, GRF simulated) or ``'grf_prescribed'`` (floor off, measured GRF
+    applied). joint_hz / root_pos_hz / root_rot_hz: PD bandwidth ω/2π (Hz) of the desired accelerations
+    (K_p = ω², K_d = 2 ζ ω). damping: ζ. w_joint, w_root_pos, w_root_rot: tracking weights per (rad/s²)² or
+    (m/s²)². w_slip: no-slip weight per (m/s²)². slip_kv: contact-point velocity feedback (1/s).
+    w_force: weight per N² of pyramid coefficient. w_residual: weight per N² (N·m)² of root residual in
+    QP 1. mu: friction coefficient of the pyramid. contact_height_m: contact-point height (m) below which a
+    point may carry force. unload_m: reference lift (m) over which a lifting point's force cap ramps from
+    one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
+    this frequency to it; Butterworth for non-periodic references). reserve_weight: reserve cost per (N·m)² relative to Σ a². substeps: physics
+    steps per control step (excitations and applied forces held). osqp_eps: solver tolerance.
+    """
+
+    mode: str = "contact"
+    joint_hz: float = 6.0
+    root_pos_hz: float = 2.0
+    root_rot_hz: float = 4.0
+    damping: float = 1.0
+    w_joint: float = 1.0
+    w_root_pos: float = 10.0
+    w_root_rot: float = 1.0
+    w_slip: float = 100.0
+    w_foot: float = 0.0
+    foot_hz: float = 6.0
+    slip_kv: float = 20.0
+    w_force: float = 1e-7
+    w_residual: float = 1e-2
+    w_residual_moment: float = 1e-2
+    mu: float = 0.9
+    contact_height_m: float = 0.006
+    unload_m: float = 0.0
+    reserve_weight: float = 1.0
+    reference_cutoff_hz: float = 10.0
+    substeps: int = 1
+    osqp_eps: float = 1e-4
+    actuation: str = "muscles"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise MmbioError(f"tracking: mode must be one of {MODES}, got {self.mode!r}")
+        if int(self.substeps) < 1:
+            raise MmbioError(f"tracking: substeps must be >= 1, got {self.substeps}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrackingSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise MmbioError(f"tracking: unknown settings {', '.join(unknown)}")
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------------------------------
+# reference (looped, interpolated, in MuJoCo's tangent space)
+# --------------------------------------------------------------------------------------------------
+
+
+def _lowpass_periodic(x: np.ndarray, rate_hz: float, cutoff_hz: float) -> np.ndarray:
+    """Zero-lag low-pass of one period ``x`` (n, k) sampled at ``rate_hz``: Fourier harmonics above ``cutoff_hz``
+    are removed with a raised-cosine taper over the last octave (no ringing at the cut)."""
+    n = len(x)
+    spec = np.fft.rfft(x, axis=0)
+    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
+    w = np.clip((cutoff_hz - f) / (cutoff_hz / 2), 0.0, 1.0)
+    w = 0.5 - 0.5 * np.cos(np.pi * w)
+    return np.fft.irfft(spec * w[:, None], n=n, axis=0)
+
+
+class LoopedReference:
+    """A reference motion as smooth functions of time, looped over one gait cycle when needed.
+
+    Positions are stored as tangent vectors ``v(t) = q_base ⊖ q(t)`` (``mj_differentiatePos`` over 1 s:
+    root translation in the world, root rotation vector in the root frame, joint displacements) and
+    splined, so ``q_ref = q_base ⊕ v``, ``q̇_ref = v̇`` and ``q̈_ref = v̈`` (the root's angular velocity is
+    approximated by the rotation vector's derivative: exact to second order in the pelvis excursion,
+    a few degrees).
+    """
+
+    def __init__(self, motion: Any, model: mujoco.MjModel, duration_s: float, cutoff_hz: float = 10.0) -> None:
+        qpos = np.asarray(motion.qpos, dtype=float)
+        rate = float(motion.rate_hz)
+        self.model = model
+        self.notes: list[str] = []
+        k0, k1, periodic = self._cycle(motion, qpos, duration_s)
+        seg = self._inside_limits(qpos[k0 : k1 + 1])
+        self.base = seg[0].copy()
+        v = np.zeros((len(seg), model.nv))
+        for i, q in enumerate(seg):
+            mujoco.mj_differentiatePos(model, v[i], 1.0, self.base, q)
+        t = np.arange(len(seg)) / rate
+        self.t_end = float(t[-1])
+        if periodic:
+            self.period = float(t[-1])
+            self.advance = np.zeros(model.nv)
+            self.advance[:2] = v[-1, :2]  # forward translation per cycle (world x, y)
+            ramp = t / self.period
+            mismatch = v[-1] - self.advance
+            worst = float(np.abs(mismatch[6:]).max()) if model.nv > 6 else 0.0
+            self.notes.append(
+                f"reference looped over frames {k0}..{k1} ({self.period:.3f} s); end mismatch up to "
+                f"{np.degrees(worst):.2f} deg spread over the cycle, advance {np.linalg.norm(self.advance[:2]):.3f} m"
+            )
+            vp = v - ramp[:, None] * v[-1]  # periodic part
+            vp[:-1] = _lowpass_periodic(vp[:-1], rate, cutoff_hz)
+            vp[-1] = vp[0]
+            self._spline = CubicSpline(t, vp, axis=0, bc_type="periodic")
+            self._trend = v[-1] / self.period  # per second, includes the advance and the spread mismatch
+            self._trend_cycle = self.advance.copy()
+        else:
+            self.period = 0.0
+            if len(v) > 15:
+                from scipy.signal import butter, filtfilt
+
+                bb, aa = butter(2, min(cutoff_hz / (rate / 2), 0.99))
+                v = filtfilt(bb, aa, v, axis=0)
+            self._spline = CubicSpline(t, v, axis=0)
+            self._trend = np.zeros(model.nv)
+            self._trend_cycle = np.zeros(model.nv)
+        self._q = np.zeros(model.nq)
+
+    def _inside_limits(self, qpos: np.ndarray, margin_rad: float = 0.05) -> np.ndarray:
+        """The reference with every limited independent hinge moved inside its range by a margin (arms left at
+        ``qpos0`` sit on the shoulder-elevation limit, where the limit's constraint force fights the tracking)."""
+        from mmbio.models.anatomy import joint_couplings
+
+        m = self.model
+        dep = {int(m.dof_jntid[c.dep_dof]) for c in joint_couplings(m)}
+        q = qpos.copy()
+        moved = []
+        for j in range(m.njnt):
+            if j in dep or not m.jnt_limited[j] or int(m.jnt_type[j]) != int(mujoco.mjtJoint.mjJNT_HINGE):
+                continue
+            lo, hi = m.jnt_range[j]
+            mg = min(margin_rad, (hi - lo) / 10)
+            a = int(m.jnt_qposadr[j])
+            new = np.clip(q[:, a], lo + mg, hi - mg)
+            if np.any(np.abs(new - q[:, a]) > 1e-9):
+                moved.append(m.joint(j).name)
+            q[:, a] = new
+        if moved:
+            from mmbio.models.anatomy import coupled_qpos
+
+            q = np.array([coupled_qpos(m, row) for row in q])
+            self.notes.append(f"reference moved inside the joint ranges by {margin_rad:g} rad: {', '.join(moved)}")
+        return q
+
+    def _cycle(self, motion: Any, qpos: np.ndarray, duration_s: float) -> tuple[int, int, bool]:
+        n = len(qpos)
+        rate = float(motion.rate_hz)
+        m = self.model
+        d = np.zeros(m.nv)
+        mujoco.mj_differentiatePos(m, d, 1.0, qpos[0], qpos[-1])
+        if np.abs(d[6:]).max() < np.radians(1.0) and np.abs(d[2:6]).max() < 0.02:
+            return 0, n - 1, True  # periodic: always treated as a loop (periodic smoothing, no edge effects)
+        if duration_s <= (n - 1) / rate + 1e-9:
+            return 0, n - 1, False
+        stance = getattr(motion, "stance", None)
+        if stance and "r" in stance:
+            on = np.flatnonzero(np.diff(stance["r"].astype(int)) == 1) + 1
+            if len(on) >= 2:
+                self.notes.append("reference is not periodic: looping its last right-heel-strike cycle")
+                return int(on[-2]), int(on[-1]), True
+        raise MmbioError(
+            f"tracking: the reference motion lasts {(n - 1) / rate:.2f} s, less than the requested {duration_s:.2f} s, "
+            "and has no complete gait cycle to loop (not periodic, no stance plan with two right heel strikes)"
+        )
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(qpos (nq,), qvel (nv,), qacc (nv,)) of the reference at time t (s)."""
+        if self.period > 0:
+            c = np.floor(t / self.period)
+            tau = t - c * self.period
+            v = self._spline(tau) + self._trend * tau + c * self._trend_cycle
+        else:
+            tau = min(max(t, 0.0), self.t_end)
+            v = self._spline(tau)
+        qd = self._spline(tau, 1) + self._trend
+        qdd = self._spline(tau, 2)
+        q = self._q
+        q[:] = self.base
+        mujoco.mj_integratePos(self.model, q, v, 1.0)
+        return q.copy(), qd, qdd
+
+
+# --------------------------------------------------------------------------------------------------
+# activation dynamics (MuJoCo's muscle dynamics, dynprm[2] = 0: a hard switch between the time constants)
+# --------------------------------------------------------------------------------------------------
+
+
+def activation_bounds(
+    a: np.ndarray, tau_act: np.ndarray, tau_deact: np.ndarray, h: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Activations reachable after one Euler step of h s from ``a`` (n,) with excitations in [0, 1]:
+    ``ȧ = (u − a) / τ``, ``τ = τ_act (0.5 + 1.5 a)`` when u > a, else ``τ_deact / (0.5 + 1.5 a)``."""
+    f = 0.5 + 1.5 * a
+    hi = a + h * (1.0 - a) / (tau_act * f)
+    lo = a - h * a / (tau_deact / f)
+    return np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+
+
+def excitation_for(
+    a: np.ndarray, a_next: np.ndarray, tau_act: np.ndarray, tau_deact: np.ndarray, h: float
+) -> np.ndarray:
+    """The excitation u ∈ [0, 1] (n,) that takes activation ``a`` to ``a_next`` in one Euler step of h s."""
+    f = 0.5 + 1.5 * a
+    u = np.where(a_next > a, a + tau_act * f * (a_next - a) / h, a - (tau_deact / f) * (a - a_next) / h)
+    return np.clip(u, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# the controller
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrackingResult:
+    """What a tracking run produced besides the rollout.
+
+    time: (T,) s of the records (physics steps). residuals: (T, 6) root residual forces (N, world) and
+    moments (N·m, root frame) applied. reserves: (T, n_res) reserve torques (N·m or N), columns
+    ``reserve_names``. contact_plan: (T, 2, 3) planned total contact force per foot ('r', 'l'), world
+    frame (N). tracking_rmse_deg: per independent joint (deg or mm for slides). qp_ms: (T,) wall time of
+    both QPs. status: unsolved counts. fell / fell_at_s / fall_reason.
+    """
+
+    time: np.ndarray
+    residuals: np.ndarray
+    reserves: np.ndarray
+    reserve_names: list[str]
+    contact_plan: np.ndarray
+    qp_ms: np.ndarray
+    mass_kg: float
+    mode: str
+    wall_s: float
+    sim_s: float
+    tracking_rmse_deg: dict[str, float] = field(default_factory=dict)
+    unsolved: int = 0
+    fell: bool = False
+    fell_at_s: float | None = None
+    fall_reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def residual_force_rms_bw(self) -> float:
+        """RMS over steps of |root residual force| in body weights."""
+        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, 1))) / (self.mass_kg * _G))
+
+    @property
+    def residual_moment_rms_nm(self) -> float:
+        return float(np.sqrt(np.mean(np.sum(self.residuals[:, 3:] ** 2, 1))))
+
+    @property
+    def reserve_rms_nm(self) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(self.reserve_names, np.sqrt(np.mean(self.reserves**2, 0)), strict=True)}
+
+    @property
+    def real_time_factor(self) -> float:
+        """Simulated seconds per wall-clock second."""
+        return self.sim_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+    def summary(self) -> str:
+        res = self.reserve_rms_nm
+        worst = max(res.items(), key=lambda kv: kv[1]) if res else ("-", 0.0)
+        rmse = np.mean(list(self.tracking_rmse_deg.values())) if self.tracking_rmse_deg else float("nan")
+        fall = f"FELL at {self.fell_at_s:.2f} s ({self.fall_reason}); " if self.fell else ""
+        return (
+            f"tracking ({'GRF prescribed' if self.mode == 'grf_prescribed' else 'MuJoCo contacts'}): {fall}"
+            f"{self.sim_s:.2f} s simulated, root residual force RMS {self.residual_force_rms_bw:.3f} BW, moment RMS "
+            f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve RMS {worst[1]:.1f} ({worst[0]}); "
+            f"mean joint RMSE {rmse:.2f} deg; real-time factor {self.real_time_factor:.3f}; {self.unsolved} unsolved QPs"
+        )
+
+
+class TrackingController:
+    """The two-QP tracking controller for one model, reference and settings (see the module docstring).
+
+    Use :func:`track` to run it; :meth:`control` computes one step's excitations and applied forces.
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        reference: LoopedReference,
+        settings: TrackingSettings,
+        *,
+        grf: dict[str, GroundReaction] | None = None,
+        grf_t0_s: float = 0.0,
+    ) -> None:
+        import osqp
+
+        self.s = settings
+        self.model = model
+        self.ref = reference
+        self.so = StaticOptimiser(model, reserve_weight=settings.reserve_weight, eps=settings.osqp_eps, polish=False)
+        so = self.so
+        m = so.model  # contacts/constraints off: dynamics terms only
+        self.m, self.d = m, mujoco.MjData(m)
+        self.n_ind = so.n_ind
+        self.mass = float(mujoco.mj_getTotalmass(m))
+        self.dt = float(model.opt.timestep) * int(settings.substeps)
+        # muscle activation dynamics per muscle
+        mus = so.muscles
+        self.tau_act = model.actuator_dynprm[mus, 0].astype(float)
+        self.tau_deact = model.actuator_dynprm[mus, 1].astype(float)
+        if np.any(model.actuator_dynprm[mus, 2] != 0):
+            raise MmbioError("tracking: smooth activation-dynamics transitions (dynprm[2] ≠ 0) are not supported")
+        # PD gains per independent coordinate
+        w = 2 * np.pi
+        kp = np.full(self.n_ind, (w * settings.joint_hz) ** 2)
+        kp[:3] = (w * settings.root_pos_hz) ** 2
+        kp[3:6] = (w * settings.root_rot_hz) ** 2
+        self.kp = kp
+        self.kd = 2 * settings.damping * np.sqrt(kp)
+        wq = np.full(self.n_ind, settings.w_joint)
+        wq[:3], wq[3:6] = settings.w_root_pos, settings.w_root_rot
+        self.wq = wq
+        # contact points (mode 'contact')
+        self.points: list[tuple[str, int, np.ndarray, float]] = []
+        self.grf_loads = None
+        if settings.mode == "contact":
+            from mmbio.sim.motion import _contact_points
+
+            for side, parts in _contact_points(m).items():
+                for part in parts:
+                    for b, c, r in part:
+                        self.points.append((side, b, np.asarray(c, float), float(r)))
+        else:
+            if not grf:
+                raise MmbioError("tracking: mode 'grf_prescribed' needs measured GRF (grf=...)")
+            self.grf = grf
+            self.grf_t0 = grf_t0_s
+            self.foot = {side: _foot_bodies(m, side) for side in grf}
+        npnt = len(self.points)
+        self.n_beta = 4 * npnt
+        mu = settings.mu
+        self.edges = np.array([[mu, 0, 1], [-mu, 0, 1], [0, mu, 1], [0, -mu, 1]], float).T  # (3, 4) world
+        # QP 1: x = [qacc (n), beta (nb), s (6), e (3 np)]
+        n, nb, ne = self.n_ind, self.n_beta, 3 * npnt
+        self.nx = n + nb + 6 + ne
+        self._iq, self._ib, self._is, self._ie = 0, n, n + nb, n + nb + 6
+        dense = np.ones
+        if npnt:
+            blocks = [
+                [sp.csr_matrix(dense((6, n))), sp.csr_matrix(dense((6, nb))), -sp.eye(6), None],
+                [sp.csr_matrix(dense((ne, n))), None, None, -sp.eye(ne)],
+                [None, sp.eye(nb), None, None],
+            ]
+        else:
+            blocks = [[sp.csr_matrix(dense((6, n))), -sp.eye(6)]]
+        a = sp.bmat(blocks, format="csc")
+        a.sort_indices()
+        self._a1 = a
+        self.n_eq = 6 + ne
+        # data slots: rebuild the dense blocks by (row, col) lookup
+        rows, cols = self._rows_cols(a)
+        self._slot_m = np.flatnonzero((rows < 6) & (cols < n))
+        self._slot_g = np.flatnonzero((rows < 6) & (cols >= n) & (cols < n + nb))
+        self._slot_j = np.flatnonzero((rows >= 6) & (rows < 6 + ne) & (cols < n))
+        self._rc = (rows, cols)
+        pdiag = np.r_[
+            wq,
+            np.full(nb, settings.w_force),
+            np.full(3, settings.w_residual),
+            np.full(3, settings.w_residual_moment),
+            np.full(ne, settings.w_slip),
+        ]
+        self._pdiag = pdiag
+        self._p1 = sp.diags(2 * pdiag).tocsc()
+        self._l1 = np.r_[np.zeros(self.n_eq), np.zeros(nb)]
+        self._u1 = np.r_[np.zeros(self.n_eq), np.zeros(nb)]
+        self.qp1 = osqp.OSQP()
+        new_api = int(so.osqp_version.split(".")[0]) >= 1
+        self.qp1.setup(
+            self._p1, np.zeros(self.nx), a, self._l1, self._u1, eps_abs=settings.osqp_eps, eps_rel=settings.osqp_eps,
+            warm_starting=True, verbose=False, max_iter=4000, **{("polishing" if new_api else "polish"): False},
+        )  # fmt: skip
+        self._kw = so._solve_kw
+        self._full_m = np.zeros((m.nv, m.nv))
+        self._jacp = np.zeros((3, m.nv))
+        self._jacd = np.zeros((3, m.nv))
+        self.unsolved = 0
+        implicit = model.opt.integrator in (mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+                                            mujoco.mjtIntegrator.mjINT_IMPLICIT)  # fmt: skip
+        self._hd = float(model.opt.timestep) * model.dof_damping if implicit else np.zeros(model.nv)
+
+    @staticmethod
+    def _rows_cols(a: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+        cols = np.repeat(np.arange(a.shape[1]), np.diff(a.indptr))
+        return a.indices.copy(), cols
+
+    # ----------------------------------------------------------------------------------------------
+    def _state_terms(self, qpos: np.ndarray, qvel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m, d = self.m, self.d
+        nmat = self.so.null_matrix(qpos).copy()
+        d.qpos[:] = qpos
+        d.qvel[:] = qvel
+        mujoco.mj_fwdPosition(m, d)
+        mujoco.mj_fwdVelocity(m, d)
+        mujoco.mj_fullM(m, d, self._full_m)
+        return nmat, self._full_m, d.qfrc_bias - d.qfrc_passive
+
+    def _grf_loads(self, t: float, qpos: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        d = self.d
+        out = []
+        per = _grf_on_time(self.grf, np.array([t + self.grf_t0]))
+        for side, (f, cop, fm) in per.items():
+            if not f[0].any():
+                continue
+            calcn, toes = self.foot[side]
+            fwd = d.xpos[toes] - d.xpos[calcn]
+            body = toes if float(np.dot(cop[0] - d.xpos[toes], fwd)) > 0 else calcn
+            out.append((body, f[0], np.array([0.0, 0.0, fm[0]]), cop[0]))
+        return out
+
+    def control(
+        self, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """One control step at the simulated state.
+
+        Returns (ctrl (nu,) excitations in [0, 1], qfrc_applied (nv,) reserves + root residuals, info with
+        'residual' (6,), 'reserve' (n_res,), 'contact' (2, 3) planned contact force per foot (N, world),
+        'ms' QP wall time).
+        """
+        s, so, m = self.s, self.so, self.m
+        t0 = _time.perf_counter()
+        q_r, v_r, a_r = self.ref.at(t + self.dt)  # aim at the state one control step ahead
+        err = np.zeros(m.nv)
+        mujoco.mj_differentiatePos(m, err, 1.0, qpos, q_r)
+        qdd_des_full = a_r + 0.0
+        ind = so.indep_dofs
+        qdd_des = qdd_des_full[ind] + self.kp * err[ind] + self.kd * (v_r[ind] - qvel[ind])
+        nmat, mfull, h = self._state_terms(qpos, qvel)
+        qvel_ind = qvel[ind]
+        mn = mfull @ nmat  # (nv, n_ind)
+        m_root = (nmat.T @ mn)[:6]
+        h_root = (nmat.T @ h)[:6]
+        n, nb = self.n_ind, self.n_beta
+        loads: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        ax = self._a1.data
+        ax[self._slot_m] = m_root[self._rc[0][self._slot_m], self._rc[1][self._slot_m]]
+        l1, u1 = self._l1, self._u1
+        l1[:6] = u1[:6] = -h_root
+        pdiag = self._pdiag.copy()
+        d = self.d
+        contact_pts = []
+        if self.points:
+            g = np.zeros((6, nb))
+            jrows = np.zeros((3 * len(self.points), n))
+            # reference pose for the contact plan
+            rp, rv, ra = self._ref_points(t + self.dt)
+            ref_low = rp[:, 2]
+            wf = (2 * np.pi * s.foot_hz) ** 2
+            for k, (_side, b, c, r) in enumerate(self.points):
+                p = d.xpos[b] + d.xmat[b].reshape(3, 3) @ c - np.array([0.0, 0.0, r])
+                mujoco.mj_jac(m, d, self._jacp, None, p, b)
+                mujoco.mj_jacDot(m, d, self._jacd, None, p, b)
+                jn = self._jacp @ nmat  # (3, n_ind)
+                jrows[3 * k : 3 * k + 3] = jn
+                g[:, 4 * k : 4 * k + 4] = (jn.T @ self.edges)[:6]
+                touching = p[2] < s.contact_height_m
+                # force cap: full while the reference keeps the point down, ramped to 0 as the reference lifts
+                # it by unload_m, so the load moves off a lifting heel over a few tens of ms, not in one step
+                lift = (ref_low[k] - s.contact_height_m) / max(s.unload_m, 1e-9)
+                cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * _G)
+                active = touching and cap > 0
+                contact_pts.append((p, active))
+                vc = self._jacp @ qvel
+                row = slice(6 + 3 * k, 9 + 3 * k)
+                ew = slice(self._ie + 3 * k, self._ie + 3 * k + 3)
+                swing = ra[k] + wf * (rp[k] - p) + 2 * np.sqrt(wf) * (rv[k] - vc) - self._jacd @ qvel
+                if active:  # no slip: jn q̈ − e = −J̇q̇ − k_v v_t (tangential; the floor stops the normal part)
+                    rhs = -(self._jacd @ qvel) - s.slip_kv * np.array([vc[0], vc[1], 0.0])
+                    if lift > 0:  # lifting: the normal component follows the reference
+                        rhs[2] = swing[2]
+                    pdiag[ew] = s.w_slip
+                else:  # swing: the point follows the reference (touch-down placement and speed)
+                    rhs = swing
+                    pdiag[ew] = max(s.w_foot, 1e-6)
+                l1[row] = u1[row] = rhs
+                u1[self.n_eq + 4 * k : self.n_eq + 4 * k + 4] = cap / 4
+            ax[self._slot_g] = -g[self._rc[0][self._slot_g], self._rc[1][self._slot_g] - n]
+            ax[self._slot_j] = jrows[self._rc[0][self._slot_j] - 6, self._rc[1][self._slot_j]]
+        else:
+            loads = self._grf_loads(t, qpos)
+            fq = np.zeros(m.nv)
+            for body, f, tq, pnt in loads:
+                mujoco.mj_applyFT(m, d, f, tq, pnt, body, fq)
+            l1[:6] = u1[:6] = -h_root + (nmat.T @ fq)[:6]
+        qlin = np.zeros(self.nx)
+        qlin[:n] = -2 * self.wq * qdd_des
+        self.qp1.update(q=qlin, Px=2 * pdiag, Ax=ax, l=l1, u=u1)
+        r1 = self.qp1.solve(**self._kw)
+        x1 = np.asarray(r1.x, float) if r1.x is not None else None
+        if x1 is None or not np.all(np.isfinite(x1)) or str(r1.info.status) not in ("solved", "solved inaccurate"):
+            self.unsolved += 1
+            x1 = np.zeros(self.nx) if x1 is None or not np.all(np.isfinite(x1)) else x1
+        qdd = x1[:n]
+        contact = np.zeros((2, 3))
+        if self.points:
+            beta = np.maximum(x1[self._ib : self._ib + nb], 0.0)
+            for k, (side, b, _c, _r) in enumerate(self.points):
+                f = self.edges @ beta[4 * k : 4 * k + 4]
+                if f[2] <= 0:
+                    continue
+                loads.append((b, f, np.zeros(3), contact_pts[k][0]))
+                contact[SIDES.index(side)] += f
+        # QP 2: muscles
+        a_mat, b, _gain, _bias = so.frame_terms(qpos, qvel_ind, qdd, loads)
+        # Euler integrates joint damping implicitly: the step's acceleration sees M + h·D
+        b = b + nmat.T @ (self._hd * (nmat @ qdd))
+        if s.actuation == "torques":  # diagnostic: ideal joint torques, muscles passive
+            qfrc = np.zeros(m.nv)
+            qfrc[ind] = b
+            info = {"a_next": np.zeros(so.n_mus), "residual": b[:6], "reserve": b[6:], "contact": contact,
+                    "ms": 1e3 * (_time.perf_counter() - t0)}  # fmt: skip
+            return np.zeros(self.model.nu), qfrc, info
+        a_now = np.clip(act[so._act_adr], 0.0, 1.0)
+        lo, hi = activation_bounds(a_now, self.tau_act, self.tau_deact, self.dt)
+        nm = so.n_mus
+        so._l[so.n_ind : so.n_ind + nm] = np.clip(lo, 0.0, 1.0)
+        so._u[so.n_ind : so.n_ind + nm] = np.clip(hi, 0.0, 1.0)
+        x2, st, _ = so.solve(a_mat, b)
+        if not np.all(np.isfinite(x2)) or st not in ("solved", "solved inaccurate"):
+            self.unsolved += 1
+            x2 = np.nan_to_num(x2)
+        a_next = np.clip(x2[:nm], lo, hi)
+        ctrl = np.zeros(self.model.nu)
+        ctrl[so.muscles] = excitation_for(a_now, a_next, self.tau_act, self.tau_deact, self.dt)
+        reserve = x2[nm : nm + so.n_res]
+        residual = x2[nm + so.n_res :]
+        qfrc = np.zeros(m.nv)
+        qfrc[ind[:6]] = residual
+        qfrc[ind[6:]] = reserve
+        info = {
+            "a_next": a_next,
+            "residual": residual,
+            "reserve": reserve,
+            "contact": contact,
+            "ms": 1e3 * (_time.perf_counter() - t0),
+        }
+        return ctrl, qfrc, info
+
+    def _ref_points(self, t: float, h: float = 0.004) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lowest points (m) of the contact spheres in the reference at t, and their velocity and acceleration
+        (central differences over ±h s), each (n_points, 3), world frame."""
+        m = self.m
+        dd = getattr(self, "_dref", None)
+        if dd is None:
+            dd = self._dref = mujoco.MjData(m)
+        out = []
+        for tt in (t - h, t, t + h):
+            dd.qpos[:] = self.ref.at(max(tt, 0.0))[0]
+            mujoco.mj_kinematics(m, dd)
+            out.append(np.array([dd.xpos[b] + dd.xmat[b].reshape(3, 3) @ c - np.array([0.0, 0.0, r])
+                                 for _s, b, c, r in self.points]))  # fmt: skip
+        p0, p1, p2 = out
+        return p1, (p2 - p0) / (2 * h), (p2 - 2 * p1 + p0) / h**2
+
+
+# --------------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------------
+
+#: Fall criteria: pelvis (root) height below this fraction of its reference height, or pelvis tilt error.
+FALL_HEIGHT_FRACTION = 0.7
+FALL_ROOT_DEVIATION_M = 0.5
+
+
+def track(
+    motion: Any,
+    *,
+    duration_s: float | None = None,
+    settings: TrackingSettings | None = None,
+    grf: dict[str, GroundReaction] | None = None,
+    grf_t0_s: float = 0.0,
+    record_every: int = 10,
+    progress: Callable[[float, float], None] | None = None,
+    model: mujoco.MjModel | None = None,
+) -> tuple[Any, TrackingResult]:
+    """Run the tracking controller along ``motion`` for ``duration_s`` (default: the motion's duration).
+
+    Returns (rollout, result): a :class:`~mmbio.sim.rollout_cpu.Rollout` recorded every ``record_every``
+    physics steps (its ``qfrc_applied`` holds the reserves and residuals applied, so the contact forces
+    can be recomputed exactly) and the :class:`TrackingResult` (per physics step). ``progress(t, duration)``
+    is called about every 50 ms of simulated time. A fall (root below 70 % of its reference height or
+    0.5 m away from the reference) stops the run; the rollout is kept up to the fall and flagged.
+    """
+    from mmbio.sim.rollout_cpu import Rollout
+
+    settings = settings or TrackingSettings()
+    base = model if model is not None else motion.mj_model()
+    sim_model = copy.deepcopy(base)
+    if settings.mode == "grf_prescribed":
+        sim_model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    dur = float(duration_s) if duration_s is not None else float(motion.duration)
+    ref = LoopedReference(motion, sim_model, dur, cutoff_hz=settings.reference_cutoff_hz)
+    ctl = TrackingController(sim_model, ref, settings, grf=grf, grf_t0_s=grf_t0_s)
+    data = mujoco.MjData(sim_model)
+    q0, v0, _ = ref.at(0.0)
+    data.qpos[:] = q0
+    data.qvel[:] = v0
+    mujoco.mj_forward(sim_model, data)
+    # initial activations: the static-optimisation solution at the start (bounds [0, 1])
+    so = ctl.so
+    saved_l, saved_u = so._l.copy(), so._u.copy()
+    ctl.dt = 1.0  # unbounded activation change for the first solve
+    _, _, info0 = ctl.control(0.0, data.qpos.copy(), data.qvel.copy(), np.zeros(sim_model.na))
+    ctl.dt = float(sim_model.opt.timestep) * int(settings.substeps)
+    so._l[:], so._u[:] = saved_l, saved_u
+    data.act[so._act_adr] = info0["a_next"]
+    mujoco.mj_forward(sim_model, data)
+
+    sub = int(settings.substeps)
+    n_ctrl = round(dur / ctl.dt)
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in ("time", "qpos", "qvel", "act", "ctrl", "qfrc")}
+    residuals, reserves, contact, ms, times = [], [], [], [], []
+    err_sq = np.zeros(ctl.n_ind - 6)
+    n_err = 0
+    fell, fell_at, reason = False, None, ""
+    wall0 = _time.perf_counter()
+    step = 0
+    last_prog = -1.0
+    z_ref0 = q0[2]
+    for k in range(n_ctrl):
+        t = float(data.time)
+        ctrl, qfrc, info = ctl.control(t, data.qpos.copy(), data.qvel.copy(), data.act.copy())
+        data.ctrl[:] = ctrl
+        data.qfrc_applied[:] = qfrc
+        for _ in range(sub):
+            if step % record_every == 0:
+                rec["time"].append(np.array(data.time))
+                rec["qpos"].append(data.qpos.copy())
+                rec["qvel"].append(data.qvel.copy())
+                rec["act"].append(data.act.copy())
+                rec["ctrl"].append(ctrl.copy())
+                rec["qfrc"].append(qfrc.copy())
+            mujoco.mj_step(sim_model, data)
+            step += 1
+        residuals.append(info["residual"])
+        reserves.append(info["reserve"])
+        contact.append(info["contact"])
+        ms.append(info["ms"])
+        times.append(t)
+        q_r, _, _ = ref.at(float(data.time))
+        e = np.zeros(sim_model.nv)
+        mujoco.mj_differentiatePos(sim_model, e, 1.0, data.qpos, q_r)
+        err_sq += e[so.indep_dofs[6:]] ** 2
+        n_err += 1
+        bad = not (np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qvel)))
+        if bad or data.qpos[2] < FALL_HEIGHT_FRACTION * z_ref0 or np.linalg.norm(e[:3]) > FALL_ROOT_DEVIATION_M:
+            fell, fell_at = True, float(data.time)
+            reason = (
+                "non-finite state" if bad else
+                f"root {data.qpos[2]:.2f} m high (reference {q_r[2]:.2f} m), {np.linalg.norm(e[:3]):.2f} m from the reference"
+            )  # fmt: skip
+            break
+        if progress is not None and (t - last_prog >= 0.05 or k == n_ctrl - 1):
+            progress(float(data.time), dur)
+            last_prog = t
+    wall = _time.perf_counter() - wall0
+    if progress is not None:
+        progress(float(data.time), dur)
+    names = [sim_model.joint(int(sim_model.dof_jntid[dd])).name for dd in so.indep_dofs[6:]]
+    slide = sim_model.jnt_type[sim_model.dof_jntid[so.indep_dofs[6:]]] == int(mujoco.mjtJoint.mjJNT_SLIDE)
+    rmse = np.sqrt(err_sq / max(n_err, 1))
+    rmse = np.where(slide, rmse * 1e3, np.degrees(rmse))
+    notes = list(ref.notes)
+    result = TrackingResult(
+        time=np.asarray(times), residuals=np.asarray(residuals).reshape(-1, 6),
+        reserves=np.asarray(reserves).reshape(-1, so.n_res), reserve_names=list(so.reserve_names),
+        contact_plan=np.asarray(contact).reshape(-1, 2, 3), qp_ms=np.asarray(ms), mass_kg=ctl.mass,
+        mode=settings.mode, wall_s=wall, sim_s=float(data.time),
+        tracking_rmse_deg={nm: float(v) for nm, v in zip(names, rmse, strict=True)}, unsolved=ctl.unsolved,
+        fell=fell, fell_at_s=fell_at, fall_reason=reason, notes=notes,
+    )  # fmt: skip
+    result.notes.append(result.summary())
+    r_notes = {
+        "backend": "mujoco-c tracking controller", "controller": "tracking", "mode": settings.mode,
+        "record_hz": 1.0 / (float(sim_model.opt.timestep) * record_every), "settings": settings.to_dict(),
+    }  # fmt: skip
+    roll = Rollout(
+        model_name=str(getattr(motion, "model", "myofullbody")), variant=getattr(motion, "variant", None),
+        time=np.asarray(rec["time"], float), qpos=np.asarray(rec["qpos"]), qvel=np.asarray(rec["qvel"]),
+        act=np.asarray(rec["act"]), ctrl=np.asarray(rec["ctrl"]), diverged=fell,
+        diverged_at_s=fell_at, reason=("fell: " + reason) if fell else "",
+        physics_dt=float(sim_model.opt.timestep), control_dt=ctl.dt, notes=r_notes,
+        qfrc_applied=np.asarray(rec["qfrc"]),
+    )  # fmt: skip
+    return roll, result
+
+
+__all__ = [
+    "FALL_HEIGHT_FRACTION",
+    "MODES",
+    "RESIDUAL_NAMES",
+    "LoopedReference",
+    "TrackingController",
+    "TrackingResult",
+    "TrackingSettings",
+    "activation_bounds",
+    "excitation_for",
+    "track",
+]
