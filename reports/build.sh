@@ -16,3 +16,7 @@ mmbio validate "$S/rajagopal2016_walk/coordinates.sto" --grf "$S/rajagopal2016_w
     --emg "$S/rajagopal2016_walk/electromyography.sto" --mass 85.3 \
     --reference schwartz2008:free --emg-reference santuz2020_emg:treadmill --protocol emg \
     --output reports/rajagopal2016_walk_emg_vs_santuz2020 || test $? -eq 1
+# 4. The main job: the demo checkpoint (muscle tracking controller, MyoFullBody walking on MuJoCo contacts),
+#    rolled out on the CPU for 3 gait cycles, against the walking protocol; the PDF is reports/example_tracking_walk.pdf
+mmbio validate checkpoints/tracking_walk.pkl --output reports/example_tracking_walk || test $? -eq 1
+mv reports/example_tracking_walk/report.pdf reports/example_tracking_walk.pdf

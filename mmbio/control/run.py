@@ -186,10 +186,14 @@ def run_checkpoint(
         )
     wall["rollout"] = _time.perf_counter() - t0
     t1 = _time.perf_counter()
-    trial = rollout_to_trial(roll, name=f"{ckpt.kind} controller ({path})")
+    prescribed = tracking is not None and tracking.mode == "grf_prescribed"
+    trial = rollout_to_trial(roll, name=f"{ckpt.kind} controller ({path})", grf_source="none" if prescribed else None)
     wall["extract"] = _time.perf_counter() - t1
-    if tracking is not None and tracking.mode == "grf_prescribed":
-        trial.grf = _prescribed_grf(ckpt, trial)
+    if prescribed:
+        from mmbio.gait.events import detect_events
+
+        trial.grf = _prescribed_grf(ckpt, roll)
+        trial.events = detect_events(trial.grf)
         trial.notes.insert(0, "GRF prescribed: measured GRF applied as external loads, floor contact off (CMC parity)")
     if roll.diverged:
         trial.notes.insert(0, f"FELL at {roll.diverged_at_s:.2f} s: {roll.reason}")
@@ -219,13 +223,18 @@ def _flag_fall(roll: Any) -> None:
         roll.reason = f"fell: root {z[k]:.2f} m high, below {FALL_HEIGHT_FRACTION:.0%} of its start {z[0]:.2f} m"
 
 
-def _prescribed_grf(ckpt: Checkpoint, trial: Trial) -> dict[str, GroundReaction]:
-    """The measured GRF on the rollout clock (what was applied), per foot."""
+def _prescribed_grf(ckpt: Checkpoint, roll: Any) -> dict[str, GroundReaction]:
+    """The measured GRF that was applied, on the rollout clock and span, per foot (lab frame)."""
     c = ckpt.controller
     t0 = float(c.get("grf_t0_s", 0.0))
+    t_end = float(roll.time[-1])
     out = {}
     for s, g in grf_from_dict(c["grf"]).items():
-        out[s] = GroundReaction(time=g.time - t0, force=g.force, cop=g.cop, free_moment=g.free_moment)
+        t = np.asarray(g.time, float) - t0
+        keep = (t >= -1e-9) & (t <= t_end + 1e-9)
+        fm = None if g.free_moment is None else np.asarray(g.free_moment)[keep]
+        out[s] = GroundReaction(time=t[keep], force=np.asarray(g.force)[keep], cop=np.asarray(g.cop)[keep],
+                                free_moment=fm)  # fmt: skip
     return out
 
 

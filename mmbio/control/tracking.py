@@ -75,15 +75,16 @@ class TrackingSettings:
     root_rot_hz: float = 4.0
     damping: float = 1.0
     w_joint: float = 1.0
+    w_upper: float = 10.0
     w_root_pos: float = 10.0
     w_root_rot: float = 1.0
-    w_slip: float = 100.0
+    w_slip: float = 3.0
     w_foot: float = 0.0
     foot_hz: float = 6.0
-    slip_kv: float = 20.0
+    slip_kv: float = 5.0
     w_force: float = 1e-7
     w_residual: float = 1e-2
-    w_residual_moment: float = 1e-2
+    w_residual_moment: float = 0.03
     mu: float = 0.9
     contact_height_m: float = 0.006
     unload_m: float = 0.0
@@ -374,6 +375,7 @@ class TrackingController:
         self.kd = 2 * settings.damping * np.sqrt(kp)
         wq = np.full(self.n_ind, settings.w_joint)
         wq[:3], wq[3:6] = settings.w_root_pos, settings.w_root_rot
+        wq[6:][~self._leg_dofs(m, so.indep_dofs[6:])] = settings.w_upper
         self.wq = wq
         # contact points (mode 'contact')
         self.points: list[tuple[str, int, np.ndarray, float]] = []
@@ -440,9 +442,22 @@ class TrackingController:
         self._jacp = np.zeros((3, m.nv))
         self._jacd = np.zeros((3, m.nv))
         self.unsolved = 0
+        self._fq_grf = np.zeros(m.nv)
         implicit = model.opt.integrator in (mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
                                             mujoco.mjtIntegrator.mjINT_IMPLICIT)  # fmt: skip
         self._hd = float(model.opt.timestep) * model.dof_damping if implicit else np.zeros(model.nv)
+
+    @staticmethod
+    def _leg_dofs(m: mujoco.MjModel, dofs: np.ndarray) -> np.ndarray:
+        """(len(dofs),) bool: the dof moves a body below a femur (a leg dof)."""
+        femurs = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"femur_{s}") for s in SIDES} - {-1}
+        out = np.zeros(len(dofs), dtype=bool)
+        for k, dof in enumerate(dofs):
+            b = int(m.dof_bodyid[dof])
+            while b > 0 and b not in femurs:
+                b = int(m.body_parentid[b])
+            out[k] = b in femurs
+        return out
 
     @staticmethod
     def _rows_cols(a: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +558,8 @@ class TrackingController:
             ax[self._slot_j] = jrows[self._rc[0][self._slot_j] - 6, self._rc[1][self._slot_j]]
         else:
             loads = self._grf_loads(t, qpos)
-            fq = np.zeros(m.nv)
+            fq = self._fq_grf
+            fq[:] = 0.0
             for body, f, tq, pnt in loads:
                 mujoco.mj_applyFT(m, d, f, tq, pnt, body, fq)
             l1[:6] = u1[:6] = -h_root + (nmat.T @ fq)[:6]
@@ -592,6 +608,8 @@ class TrackingController:
         qfrc = np.zeros(m.nv)
         qfrc[ind[:6]] = residual
         qfrc[ind[6:]] = reserve
+        if not self.points:  # GRF prescribed: the measured loads act on the simulation too
+            qfrc += self._fq_grf
         info = {
             "a_next": a_next,
             "residual": residual,
