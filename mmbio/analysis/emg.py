@@ -367,7 +367,8 @@ def compare_emg(
             continue
         extra = unmapped_channels(ch, side)
         if extra:
-            notes.append(f"{word}: trial {group} channel(s) not mapped to any EMG muscle: {', '.join(extra)}")
+            listed = ", ".join(extra) if len(extra) <= 12 else f"{', '.join(extra[:8])}, … ({len(extra)} in all)"
+            notes.append(f"{word}: trial {group} channel(s) not mapped to any EMG muscle: {listed}")
         rside = side if side in ref else ("both" if "both" in ref else None)
         if rside is None:
             notes.append(f"{word}: {name}:{cond} has no {word}-side EMG (sides: {', '.join(sorted(ref))})")
