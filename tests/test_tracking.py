@@ -208,3 +208,17 @@ def test_grf_prescribed_mode_on_the_rajagopal_walk(shared: Path, tmp_path: Path)
     src = grf["r"]
     keep = (src.time >= t0) & (src.time <= t0 + 0.6)
     assert g.force[:, 2].max() == pytest.approx(src.force[keep, 2].max(), rel=1e-9)
+
+
+def test_open_loop_on_gpu_without_a_gpu_is_refused(tmp_path: Path, walk, capsys) -> None:
+    nu = walk.mj_model().nu
+    ckpt = make_checkpoint("open_loop", {"excitations": np.zeros((10, nu)), "rate_hz": 100.0})
+    p = save_checkpoint(ckpt, tmp_path / "ol.pkl")
+    import warp as wp
+
+    wp.init()
+    if wp.is_cuda_available():
+        pytest.skip("this machine has a CUDA device")
+    assert main(["validate", str(p), "--device", "gpu", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and "ol.pkl" in err

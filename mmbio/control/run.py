@@ -163,8 +163,6 @@ def run_checkpoint(
         from mmbio.sim.controller import OpenLoopController
         from mmbio.sim.rollout_cpu import rollout
 
-        if device == "gpu":
-            from mmbio.sim.rollout_warp import rollout_warp as _rw  # noqa: F401  (raises when Warp is absent)
         c = ckpt.controller
         try:
             ctl = OpenLoopController(np.asarray(c["excitations"]), float(c["rate_hz"]))
@@ -173,8 +171,11 @@ def run_checkpoint(
         dur = duration_s if duration_s is not None else ctl.excitations.shape[0] / ctl.rate_hz
         q0 = None if motion is None else motion.qpos[0]
         v0 = None if motion is None else motion.qvel[0]
-        roll = rollout(ckpt.model, ctl, duration_s=dur, initial_qpos=q0, initial_qvel=v0, seed=seed,
-                       variant=ckpt.variant)  # fmt: skip
+        if device == "gpu":
+            roll = _rollout_gpu(ckpt, ctl, dur, q0, v0, seed, path)
+        else:
+            roll = rollout(ckpt.model, ctl, duration_s=dur, initial_qpos=q0, initial_qvel=v0, seed=seed,
+                           variant=ckpt.variant)  # fmt: skip
         if progress is not None:
             progress(dur, dur)
         _flag_fall(roll)
@@ -206,6 +207,21 @@ def run_checkpoint(
         trial.notes.append("static optimisation on the simulated motion and GRF: " + so.summary())
     return CheckpointRun(checkpoint=ckpt, rollout=roll, trial=trial, tracking=tracking, static_opt=so, wall_s=wall,
                          notes=notes)  # fmt: skip
+
+
+def _rollout_gpu(ckpt: Checkpoint, ctl: Any, dur: float, q0: Any, v0: Any, seed: int, path: str) -> Any:
+    """One world on MuJoCo Warp's CUDA device; a clear error when Warp or a GPU is missing."""
+    from mmbio.sim.rollout_warp import rollout_warp, warp_available
+
+    if not warp_available():
+        raise MmbioError(f"{path}: --device gpu needs MuJoCo Warp: pip install 'mmbio[gpu]'")
+    import warp as wp
+
+    wp.init()
+    if not wp.is_cuda_available():
+        raise MmbioError(f"{path}: --device gpu: Warp finds no CUDA device on this machine (use --device cpu)")
+    return rollout_warp(ckpt.model, ctl, 1, dur, initial_qpos=q0, initial_qvel=v0, seed=seed, device="cuda:0",
+                        variant=ckpt.variant)[0]  # fmt: skip
 
 
 def _flag_fall(roll: Any) -> None:
