@@ -137,6 +137,9 @@ def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     # static optimisation of the same simulated motion is compared with the same EMG
     assert "emg_static_opt" in doc and doc["redundancy"]["right"]["static_opt"]
     assert (out / "report.pdf").stat().st_size > 10_000 and (out / "curves.csv").exists()
+    # 127 unmapped trunk/leg muscles per side: the notes name a few and give the true count, once
+    cut = [n for n in doc["notes"] if n.endswith(" in all)")]
+    assert cut and all(int(n.rsplit("(", 1)[1].split()[0]) == 127 for n in cut)
 
 
 def test_a_controller_that_falls_gets_a_fall_report(tmp_path: Path, walk, capsys: pytest.CaptureFixture[str]) -> None:

@@ -268,7 +268,7 @@ def _compare_static_opt(
         n = n.replace("trial static-optimisation", "static-optimisation")
         head, sep, names = n.partition(" not mapped to any EMG muscle: ")
         listed = names.split(", ")
-        if sep and len(listed) > 8:
+        if sep and len(listed) > 8 and not names.endswith(" in all)"):  # compare_emg already cuts very long lists
             n = f"{head}{sep}{', '.join(listed[:6])}, … ({len(listed)} in all)"
         if n not in result.notes:
             result.notes.append(f"static optimisation: {n}")
