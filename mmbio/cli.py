@@ -239,8 +239,28 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_info(path: str) -> str:
+    from mmbio.control.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    lines = [repr(ck), f"  created {ck.created}, mmbio {ck.mmbio_version}, model hash {ck.model_hash[:12]}… (matches)"]
+    motion = ck.motion()
+    if motion is not None:
+        lines.append(f"  reference motion: {motion!r}")
+        lines += [f"    {n}" for n in motion.notes]
+    if ck.kind == "tracking":
+        lines.append(f"  tracking settings: {ck.controller.get('settings')}")
+    for k, v in ck.metadata.items():
+        lines.append(f"  {k}: {v}")
+    return "\n".join(lines)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
+
+    if _is_checkpoint(args.trial):
+        print(_checkpoint_info(args.trial))
+        return 0
 
     trial = load_trial(
         args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, episode=args.episode
@@ -295,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("spec", metavar="NAME[:CONDITION]")
     r.set_defaults(func=_cmd_reference)
 
-    i = sub.add_parser("info", help="what a trial file holds (channels, rates, events, subject)")
+    i = sub.add_parser("info", help="what a trial file or checkpoint holds (channels, rates, events, subject; controller)")
     i.add_argument("trial")
     _trial_options(i)
     i.set_defaults(func=_cmd_info)

@@ -225,3 +225,9 @@ def test_open_loop_on_gpu_without_a_gpu_is_refused(tmp_path: Path, walk, capsys)
     assert main(["validate", str(p), "--device", "gpu", "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "no CUDA device" in err and "ol.pkl" in err
+
+
+def test_info_describes_a_checkpoint(capsys) -> None:
+    assert main(["info", str(DEMO)]) == 0
+    out = capsys.readouterr().out
+    assert "'tracking'" in out and "myofullbody/nofingers" in out and "1.25 m/s" in out and "settings" in out
