@@ -17,3 +17,18 @@ def shared() -> Path:
     if not SHARED_REFERENCE.is_dir():
         pytest.skip(f"real gait data not found at {SHARED_REFERENCE} (set MMBIO_SHARED_REFERENCE)")
     return SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def rajagopal_walk(shared: Path):
+    """(motion with floor='global', measured GRF per foot, coordinate file's first time) of the Rajagopal walk."""
+    from mmbio.io.opensim import read_opensim_grf, read_storage
+    from mmbio.sim.motion import motion_from_opensim
+
+    ref = shared / "rajagopal2016_walk"
+    if not (ref / "coordinates.sto").is_file():
+        pytest.skip(f"{ref} lacks coordinates.sto")
+    # 'global' floor: the per-frame root shift adds ±30 m/s² vertical accelerations (unusable for ID)
+    motion = motion_from_opensim(ref / "coordinates.sto", floor="global")
+    grf = read_opensim_grf(ref / "grf_walk.mot")
+    return motion, grf, float(read_storage(ref / "coordinates.sto").time[0])

@@ -3,8 +3,6 @@ contact forces (Rajagopal walk against its force plates, a synthesized walk); ex
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mujoco
 import numpy as np
 import pytest
@@ -13,22 +11,14 @@ pytest.importorskip("osqp")
 
 from mmbio.control.static_opt import StaticOptimiser, static_optimisation
 from mmbio.errors import MmbioError
-from mmbio.io.opensim import read_opensim_grf, read_storage
-from mmbio.sim.motion import motion_from_opensim, synthesize_motion
+from mmbio.sim.motion import synthesize_motion
 
 OK = ("solved", "solved inaccurate")
 
 
 @pytest.fixture(scope="module")
-def walk(shared: Path):
-    ref = shared / "rajagopal2016_walk"
-    if not (ref / "coordinates.sto").is_file():
-        pytest.skip(f"{ref} lacks coordinates.sto")
-    # 'global' floor: the per-frame root shift adds ±30 m/s² vertical accelerations (unusable for ID)
-    motion = motion_from_opensim(ref / "coordinates.sto", floor="global")
-    grf = read_opensim_grf(ref / "grf_walk.mot")
-    t0 = float(read_storage(ref / "coordinates.sto").time[0])
-    return motion, grf, t0
+def walk(rajagopal_walk):
+    return rajagopal_walk
 
 
 @pytest.fixture(scope="module")

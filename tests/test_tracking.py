@@ -184,19 +184,12 @@ def test_tracking_on_gpu_is_refused(capsys, tmp_path: Path) -> None:
     assert "CPU" in capsys.readouterr().err
 
 
-def test_grf_prescribed_mode_on_the_rajagopal_walk(shared: Path, tmp_path: Path) -> None:
+def test_grf_prescribed_mode_on_the_rajagopal_walk(rajagopal_walk, tmp_path: Path) -> None:
     """OpenSim-CMC parity: floor contact off, the measured GRF applied at the COP; the root residuals then measure
     how well kinematics, GRF and the model's inertia agree (static optimisation on this trial: ≈ 0.06 BW)."""
     from mmbio.control.run import run_checkpoint, tracking_checkpoint
-    from mmbio.io.opensim import read_opensim_grf, read_storage
-    from mmbio.sim.motion import motion_from_opensim
 
-    ref = shared / "rajagopal2016_walk"
-    if not (ref / "coordinates.sto").is_file():
-        pytest.skip(f"{ref} lacks coordinates.sto")
-    motion = motion_from_opensim(ref / "coordinates.sto", floor="global")
-    grf = read_opensim_grf(ref / "grf_walk.mot")
-    t0 = float(read_storage(ref / "coordinates.sto").time[0])
+    motion, grf, t0 = rajagopal_walk
     ckpt = tracking_checkpoint(motion, TrackingSettings(mode="grf_prescribed"), grf=grf, grf_t0_s=t0)
     path = save_checkpoint(ckpt, tmp_path / "cmc.pkl")
     run = run_checkpoint(str(path), duration_s=0.6, static_opt=False)

@@ -66,7 +66,9 @@ class TrackingSettings:
     point may carry force. unload_m: reference lift (m) over which a lifting point's force cap ramps from
     one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
     this frequency to it; Butterworth for non-periodic references). reserve_weight: reserve cost per (N·m)² relative to Σ a². substeps: physics
-    steps per control step (excitations and applied forces held). osqp_eps: solver tolerance.
+    steps per control step (excitations and applied forces held). osqp_eps: solver tolerance. actuation:
+    ``'muscles'``, or ``'torques'`` (diagnostic: ideal joint torques from QP 1, muscles passive — it separates
+    what the contact/acceleration layer achieves from what the muscles can deliver).
     """
 
     mode: str = "contact"
@@ -97,6 +99,8 @@ class TrackingSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise MmbioError(f"tracking: mode must be one of {MODES}, got {self.mode!r}")
+        if self.actuation not in ("muscles", "torques"):
+            raise MmbioError(f"tracking: actuation must be 'muscles' or 'torques', got {self.actuation!r}")
         if int(self.substeps) < 1:
             raise MmbioError(f"tracking: substeps must be >= 1, got {self.substeps}")
 

@@ -508,6 +508,27 @@ def _rows(tree: SubTree, key: str) -> list[tuple[str, float | None, float | None
     return rows
 
 
+def _r_rows(ax: Any, rows: Sequence[tuple[str, float | None, float | None]], colr: str, xmin: float, fs: float) -> np.ndarray:
+    """One row per (label, r, ceiling): r as a dot, the ceiling as a ring, joined; 'n/a' where r is missing.
+    Returns the rows' y positions (top row first)."""
+    _style_axes(ax)
+    yy = np.arange(len(rows))[::-1]
+    for y, (_lab, v, c) in zip(yy, rows, strict=True):
+        if v is not None and c is not None:
+            ax.plot([v, c], [y, y], color=colr, lw=0.8, alpha=0.5)
+        if c is not None:
+            ax.plot([c], [y], marker="o", mfc="white", mec=colr, mew=1.3, ms=7, ls="")
+        if v is not None:
+            ax.plot([v], [y], marker="o", color=colr, ms=5.5, ls="")
+        else:
+            ax.text(xmin + 0.02, y, "n/a", va="center", fontsize=7.5, color="#777777")
+    ax.set_yticks(yy, [r[0] for r in rows], fontsize=fs)
+    ax.set_ylim(-0.8, len(rows) - 0.2)
+    ax.set_xlim(xmin, 1.02)
+    ax.axvline(0, color="#aaaaaa", lw=0.6)
+    return yy
+
+
 def redundancy_figure(
     kinematics: SubTree | None,
     emg: SubTree | None,
@@ -555,21 +576,7 @@ def redundancy_figure(
         xmin = min([-0.1, *vals]) - 0.05
         fs = 7.5 if max(len(b[1]) for b in blocks) <= 30 else 7
         for ax, (name, rows, colr) in zip(axs, blocks, strict=False):
-            _style_axes(ax)
-            yy = np.arange(len(rows))[::-1]
-            for y, (_lab, v, c) in zip(yy, rows, strict=True):
-                if v is not None and c is not None:
-                    ax.plot([v, c], [y, y], color=colr, lw=0.8, alpha=0.5)
-                if c is not None:
-                    ax.plot([c], [y], marker="o", mfc="white", mec=colr, mew=1.3, ms=7, ls="")
-                if v is not None:
-                    ax.plot([v], [y], marker="o", color=colr, ms=5.5, ls="")
-                else:
-                    ax.text(xmin + 0.02, y, "n/a", va="center", fontsize=7.5, color="#777777")
-            ax.set_yticks(yy, [r[0] for r in rows], fontsize=fs)
-            ax.set_ylim(-0.8, len(rows) - 0.2)
-            ax.set_xlim(xmin, 1.02)
-            ax.axvline(0, color="#aaaaaa", lw=0.6)
+            _r_rows(ax, rows, colr, xmin, fs)
             ax.set_title(name, loc="left")
             ax.set_xlabel("Pearson r (trial vs reference)")
             valid = [v for _, v, _ in rows if v is not None]
@@ -665,21 +672,7 @@ def _redundancy_static_opt_figure(
         fs = 7.5 if max(len(kin), len(act)) <= 30 else 7
         if kin:
             ax = axs.pop(0)
-            _style_axes(ax)
-            yy = np.arange(len(kin))[::-1]
-            for y, (_lab, v, c) in zip(yy, kin, strict=True):
-                if v is not None and c is not None:
-                    ax.plot([v, c], [y, y], color=KIN_COLOR, lw=0.8, alpha=0.5)
-                if c is not None:
-                    ax.plot([c], [y], marker="o", mfc="white", mec=KIN_COLOR, mew=1.3, ms=7, ls="")
-                if v is not None:
-                    ax.plot([v], [y], marker="o", color=KIN_COLOR, ms=5.5, ls="")
-                else:
-                    ax.text(xmin + 0.02, y, "n/a", va="center", fontsize=7.5, color="#777777")
-            ax.set_yticks(yy, [r[0] for r in kin], fontsize=fs)
-            ax.set_ylim(-0.8, len(kin) - 0.2)
-            ax.set_xlim(xmin, 1.02)
-            ax.axvline(0, color="#aaaaaa", lw=0.6)
+            yy = _r_rows(ax, kin, KIN_COLOR, xmin, fs)
             ax.set_title(
                 f"Kinematic fidelity (context): joint-angle r, trial vs reference (n = {len(kin)})", loc="left"
             )
