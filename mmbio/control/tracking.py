@@ -520,13 +520,11 @@ class TrackingController:
         q_r, v_r, a_r = self.ref.at(t + self.dt)  # aim at the state one control step ahead
         err = np.zeros(m.nv)
         mujoco.mj_differentiatePos(m, err, 1.0, qpos, q_r)
-        qdd_des_full = a_r + 0.0
         ind = so.indep_dofs
-        qdd_des = qdd_des_full[ind] + self.kp * err[ind] + self.kd * (v_r[ind] - qvel[ind])
+        qdd_des = a_r[ind] + self.kp * err[ind] + self.kd * (v_r[ind] - qvel[ind])
         nmat, mfull, h = self._state_terms(qpos, qvel)
         qvel_ind = qvel[ind]
-        mn = mfull @ nmat  # (nv, n_ind)
-        m_root = (nmat.T @ mn)[:6]
+        m_root = nmat[:, :6].T @ mfull @ nmat  # root rows of Nᵀ M N (6, n_ind)
         h_root = (nmat.T @ h)[:6]
         n, nb = self.n_ind, self.n_beta
         loads: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -540,7 +538,6 @@ class TrackingController:
         if self.points:
             g = np.zeros((6, nb))
             jrows = np.zeros((3 * len(self.points), n))
-            # reference pose for the contact plan
             rp, rv, ra = self._ref_points(t + self.dt)
             ref_low = rp[:, 2]
             wf = (2 * np.pi * s.foot_hz) ** 2
