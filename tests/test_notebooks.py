@@ -24,7 +24,7 @@ pytest.importorskip("ipykernel", reason="the dev extra installs ipykernel")
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-NOTEBOOK_FILES = ("01_validate_a_trial.ipynb", "02_redundancy_gap.ipynb")
+NOTEBOOK_FILES = ("01_validate_a_trial.ipynb", "02_redundancy_gap.ipynb", "03_validate_a_checkpoint.ipynb")
 MARKER = "MMBIO_NOTEBOOK_SUMMARY "
 CELL_TIMEOUT_S = 180  # per cell; each notebook takes well under 30 s in total
 
@@ -130,3 +130,17 @@ def test_notebook_02_redundancy_gap(kernel_env: pytest.MonkeyPatch) -> None:
     assert sim["redundant_vs_santuz"] < sim["human_across_datasets_mean"] < 1.0
     assert sim["humanlike_vs_santuz"] > 0.95
     assert s["_images"] == 3
+
+
+def test_notebook_03_validate_a_checkpoint(kernel_env: pytest.MonkeyPatch) -> None:
+    """The demo checkpoint rolled out for one cycle (+1): it walks, tracks, and shows the redundancy gap."""
+    s, seconds = run_notebook("03_validate_a_checkpoint.ipynb")
+    print(f"03_validate_a_checkpoint: {seconds:.1f} s")
+    assert s["fell"] is False and s["heel_strikes_right"] >= 2
+    assert s["residual_force_rms_bw"] < 0.1 and s["joint_rmse_mean_deg"] < 3.0
+    assert s["knee_r_right"] > 0.9
+    assert s["n_emg_rows"] == 10  # 5 Schwartz EMG muscles per side
+    # joint angles at the human ceiling, activations far below it, for the controller and static optimisation
+    assert s["kin_rel_right"] > 0.9
+    assert s["act_rel_right"] < 0.6 and s["so_act_rel_right"] < 0.6
+    assert s["_images"] == 1
