@@ -1,0 +1,212 @@
+"""The training driver behind ``mmbio train``: chunks of jitted PPO updates, progress lines, periodic checkpoints
+written atomically in mmbio's checkpoint format, resume, and an evaluation hook.
+
+Each checkpoint ``DIR/checkpoint_<update>.pkl`` (and a copy ``DIR/latest.pkl``) is a ``'policy'`` checkpoint
+(:func:`mmbio.train.networks.make_policy_checkpoint`): the policy as plain arrays, the resolved config, the
+environment's observation layout, and under ``metadata['training_state']`` everything needed to continue —
+every leaf of the trainer's state except the worlds (network parameters including the critic, optimiser
+moments, observation and return statistics, the PRNG key, the update counter) as numpy arrays in a fixed
+order. Resuming rebuilds a fresh state for the same config and environment and refills its leaves; a
+checkpoint whose leaves do not match (another config, another observation layout) is refused with the
+mismatch named. The worlds themselves restart (new episodes from reference-state initialisation).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from mmbio.errors import MmbioError
+from mmbio.train.config import TrainConfig, to_dict
+from mmbio.train.ppo import RunnerState, Trainer, make_trainer
+
+Log = Callable[[str], None]
+EvalHook = Callable[[Path], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: the last state, the checkpoints written and one metrics row per update."""
+
+    state: RunnerState
+    checkpoints: list[Path] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_s: float = 0.0
+    env_steps: int = 0
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.env_steps / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def _state_leaves(state: RunnerState) -> list[np.ndarray]:
+    """The trainer state without the worlds (env_state, obs, episode sums), as numpy leaves in a fixed order."""
+    keep = state._replace(env_state=None, obs=None, ep_return=None, ep_length=None, disc_return=None)
+    keep = keep._replace(key=jax.random.key_data(state.key))
+    return [np.asarray(jax.device_get(x)) for x in jax.tree_util.tree_leaves(keep)]
+
+
+def _restore(state: RunnerState, leaves: list[np.ndarray], path: Path) -> RunnerState:
+    keep = state._replace(env_state=None, obs=None, ep_return=None, ep_length=None, disc_return=None)
+    keep = keep._replace(key=jax.random.key_data(state.key))
+    ref, treedef = jax.tree_util.tree_flatten(keep)
+    if len(ref) != len(leaves):
+        raise MmbioError(
+            f"{path}: cannot resume: the checkpoint holds {len(leaves)} training-state arrays, this config and "
+            f"environment need {len(ref)} (another network or optimiser configuration)"
+        )
+    for i, (a, b) in enumerate(zip(ref, leaves, strict=True)):
+        if tuple(np.shape(a)) != tuple(np.shape(b)):
+            raise MmbioError(
+                f"{path}: cannot resume: training-state array {i} has shape {tuple(np.shape(b))}, this config and "
+                f"environment need {tuple(np.shape(a))} (a different observation layout or network size)"
+            )
+    restored = jax.tree_util.tree_unflatten(
+        treedef, [jax.numpy.asarray(b, dtype=a.dtype) for a, b in zip(ref, leaves, strict=True)]
+    )
+    key = jax.random.wrap_key_data(restored.key)
+    return state._replace(
+        params=restored.params, opt_state=restored.opt_state, norm=restored.norm, ret_norm=restored.ret_norm,
+        key=key, update=restored.update,
+    )  # fmt: skip
+
+
+def save_training_checkpoint(
+    trainer: Trainer, state: RunnerState, cfg: TrainConfig, path: Path, *, obs_layout: Any = None,
+    reference_motion: Any = None, extra: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """Write a ``'policy'`` checkpoint with the full training state (atomic)."""
+    from mmbio.control.checkpoint import save_checkpoint
+    from mmbio.train.networks import make_policy_checkpoint
+
+    update = int(jax.device_get(state.update))
+    meta: dict[str, Any] = {
+        "training_state": {"format": "mmbio.train_state/1", "update": update, "leaves": _state_leaves(state)},
+        "env_steps": update * trainer.config.n_envs * trainer.config.n_steps,
+        **(extra or {}),
+    }
+    if obs_layout is not None:
+        meta["obs_layout"] = obs_layout
+    ckpt = make_policy_checkpoint(state.params, state.norm, cfg, reference_motion=reference_motion, metadata=meta,
+                                  include_critic=True)  # fmt: skip
+    return save_checkpoint(ckpt, path)
+
+
+def load_training_state(path: Path, trainer: Trainer, state: RunnerState, cfg: TrainConfig) -> RunnerState:
+    """``state`` with the training state of the checkpoint at ``path`` (same config and environment)."""
+    from mmbio.control.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    ts = ck.metadata.get("training_state")
+    if ck.kind != "policy" or not isinstance(ts, dict) or "leaves" not in ts:
+        raise MmbioError(f"{path}: not a training checkpoint (no training state to resume from)")
+    saved = ck.config.get("ppo", {})
+    for k in ("actor_hidden", "critic_hidden", "n_envs", "activation", "layer_norm"):
+        if k in saved and list(np.atleast_1d(saved[k])) != list(np.atleast_1d(to_dict(cfg)["ppo"][k])):
+            raise MmbioError(f"{path}: cannot resume: it was trained with ppo.{k}={saved[k]!r}, this run has "
+                             f"{to_dict(cfg)['ppo'][k]!r}")  # fmt: skip
+    return _restore(state, list(ts["leaves"]), path)
+
+
+def _fmt_metrics(m: dict[str, float], sps: float, update: int, n_updates: int) -> str:
+    def f(k: str, spec: str = ".3g") -> str:
+        v = m.get(k, float("nan"))
+        return "n/a" if not math.isfinite(v) else format(v, spec)
+
+    n_ep = m.get("n_episodes", 0.0)
+    term = m.get("n_done", 0.0) / n_ep if n_ep else float("nan")
+    return (
+        f"update {update}/{n_updates}  {sps:,.0f} steps/s  return {f('episode_return')}  length "
+        f"{f('episode_length', '.0f')}  termination {'n/a' if not math.isfinite(term) else format(term, '.0%')}  "
+        f"reward {f('reward_mean')}  kl {f('approx_kl', '.2g')}  nonfinite {int(m.get('n_nonfinite', 0))}"
+    )
+
+
+def train(
+    cfg: TrainConfig,
+    env: Any,
+    out_dir: str | Path,
+    *,
+    n_updates: int | None = None,
+    resume: bool = False,
+    log: Log | None = print,
+    eval_hook: EvalHook | None = None,
+    reference_motion: Any = None,
+    chunk: int | None = None,
+) -> TrainResult:
+    """Train ``cfg`` on ``env`` (see :mod:`mmbio.train.vecenv`), writing checkpoints into ``out_dir``.
+
+    n_updates: total updates (default ``cfg.ppo.n_updates``). resume: continue from ``out_dir/latest.pkl``
+    (its update counter counts towards ``n_updates``). Checkpoints every ``cfg.checkpoint_every`` updates
+    (0: only at the end) and at the end; a progress line every ``cfg.log_every`` updates. ``eval_hook(path)``
+    runs after each checkpoint (e.g. a validation of it). chunk: updates per jitted call (default
+    ``cfg.log_every``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = make_trainer(cfg, env)
+    total = int(n_updates if n_updates is not None else trainer.n_updates)
+    state = trainer.init(jax.random.key(cfg.ppo.seed))
+    latest = out / "latest.pkl"
+    if resume:
+        if not latest.is_file():
+            raise MmbioError(f"{latest}: nothing to resume from (no latest.pkl in {out})")
+        state = load_training_state(latest, trainer, state, cfg)
+        if log:
+            log(f"resumed from {latest} at update {int(state.update)}")
+    layout = env.obs_layout() if hasattr(env, "obs_layout") else None
+    every = max(int(cfg.log_every), 1)
+    step = int(chunk or every)
+    ck_every = int(cfg.checkpoint_every)
+    result = TrainResult(state=state)
+    t0 = time.perf_counter()
+    steps_per_update = trainer.config.n_envs * trainer.config.n_steps
+    next_ck = (int(state.update) // ck_every + 1) * ck_every if ck_every > 0 else None
+    while int(state.update) < total:
+        n = min(step, total - int(state.update))
+        t1 = time.perf_counter()
+        state, metrics = trainer.run(state, n)
+        jax.block_until_ready(state.params)
+        dt = time.perf_counter() - t1
+        rows = {k: np.asarray(jax.device_get(v)) for k, v in metrics.items()}
+        for i in range(n):
+            result.history.append({k: float(v[i]) for k, v in rows.items()})
+        update = int(state.update)
+        result.env_steps += n * steps_per_update
+        if log and (update % every == 0 or update == total):
+            last = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in rows.items()}
+            log(_fmt_metrics(last, n * steps_per_update / dt, update, total))
+        if next_ck is not None and update >= next_ck and update < total:
+            result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
+            next_ck += ck_every
+    result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
+    result.state = state
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def _checkpoint(
+    trainer: Trainer, state: RunnerState, cfg: TrainConfig, out: Path, layout: Any, motion: Any,
+    eval_hook: EvalHook | None,
+) -> Path:  # fmt: skip
+    import shutil
+
+    update = int(state.update)
+    path = save_training_checkpoint(trainer, state, cfg, out / f"checkpoint_{update:06d}.pkl", obs_layout=layout,
+                                    reference_motion=motion)  # fmt: skip
+    tmp = out / ".latest.pkl.tmp"
+    shutil.copyfile(path, tmp)
+    tmp.replace(out / "latest.pkl")  # atomic on POSIX
+    if eval_hook is not None:
+        eval_hook(path)
+    return path
+
+
+__all__ = ["TrainResult", "load_training_state", "save_training_checkpoint", "train"]
