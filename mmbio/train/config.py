@@ -54,7 +54,7 @@ ACTION_MAPPINGS: tuple[str, ...] = ("clip", "sigmoid")
 #: Models an environment can be built for (registry names, see :mod:`mmbio.models.registry`).
 ENV_MODELS: tuple[str, ...] = ("myofullbody", "bimanual")
 #: Simulation backends an environment may use.
-ENV_BACKENDS: tuple[str, ...] = ("warp", "mjx")
+ENV_BACKENDS: tuple[str, ...] = ("mujoco", "warp")
 
 C = TypeVar("C")
 
@@ -248,8 +248,9 @@ class EnvConfig:
     """What the imitation environment needs (the environment itself is built elsewhere).
 
     ``model``/``variant``: registry model (``'myofullbody'`` or ``'bimanual'``) and variant (``''`` =
-    the registry default, MuscleMimic's ``'nofingers'``). ``backend``: ``'warp'`` (MuJoCo Warp) or
-    ``'mjx'``. ``motion``: reference motion (file or dataset name; ``''`` = none chosen yet).
+    the registry default, MuscleMimic's ``'nofingers'``). ``backend``: ``'mujoco'`` (MuJoCo C through
+    ``jax.pure_callback``; the default, for CPU) or ``'warp'`` (MuJoCo Warp as a JAX op; set it for GPU runs),
+    see :mod:`mmbio.train.imitation_env`. ``motion``: reference motion (file or dataset name; ``''`` = none chosen yet).
     ``control_hz`` (Hz): policy rate; ``physics_dt`` (s): physics step, so ``n_substeps =
     1 / (control_hz * physics_dt)`` must be an integer (100 Hz, 2 ms → 5). ``horizon``: control steps
     before an episode is truncated (bootstrapped). ``random_start``: start episodes at a random
@@ -260,7 +261,7 @@ class EnvConfig:
 
     model: str = "myofullbody"
     variant: str = ""
-    backend: str = "warp"
+    backend: str = "mujoco"
     motion: str = ""
     control_hz: int = 100
     physics_dt: float = 0.002
