@@ -274,6 +274,59 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mmbio.train.config import PRESETS, get_config
+
+    if args.list:
+        for name, (desc, _) in PRESETS.items():
+            print(f"{name:<14} {desc}")
+        return 0
+    cfg = get_config(args.config, args.overrides)  # unknown keys and bad values: one line, exit 2
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        raise MmbioError("mmbio train needs the train extra (JAX): pip install 'mmbio[train]'") from None
+    from mmbio.sim.motion import Motion
+    from mmbio.train.driver import train
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.references import default_motion
+
+    motion_path = args.motion or cfg.env.motion
+    motion = Motion.load(motion_path) if motion_path else default_motion(cfg.env.model)
+    out = Path(args.output)
+    env = ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs)
+    print(f"mmbio train {cfg.name}: {cfg.env.model} on {cfg.env.backend}, {cfg.ppo.n_envs} worlds, obs {env.obs_size}, "
+          f"{env.action_size} muscles; reference {motion.source or motion_path}; checkpoints in {out}", flush=True)  # fmt: skip
+    hook = None
+    if args.validate:
+        if cfg.env.model != "myofullbody":
+            raise MmbioError(f"--validate compares walking with gait data: it needs env.model=myofullbody, not {cfg.env.model}")
+        hook = _validate_hook
+    res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, log=lambda s: print(s, flush=True),
+                eval_hook=hook, reference_motion=motion)  # fmt: skip
+    print(f"done: {res.env_steps:,} env steps in {res.wall_s:.1f} s ({res.steps_per_s:,.0f} steps/s incl. compile); "
+          f"latest checkpoint {out / 'latest.pkl'}")  # fmt: skip
+    return 0
+
+
+def _validate_hook(path: Path) -> None:
+    """Validate a fresh checkpoint (1 cycle, no PDF) and keep its metrics.json beside it."""
+    from mmbio.analysis.validate import validate
+    from mmbio.control.run import run_checkpoint
+    from mmbio.report.fall import fall_summary
+    from mmbio.report.pdf import write_metrics_json
+
+    run = run_checkpoint(str(path), cycles=1, static_opt=False)
+    target = path.with_suffix(".metrics.json")
+    if run.fell and not _has_cycle(run.trial):
+        target.write_text(json.dumps(fall_summary(run.trial, _controller_summary(run)), indent=2, default=float))
+    else:
+        result = validate(run.trial, "schwartz2008:free", protocol="walking", spm=False)
+        result.trial["controller"] = _controller_summary(run)
+        write_metrics_json(result, target)
+    print(f"validation of {path.name}: {target}", flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mmbio",
@@ -314,6 +367,23 @@ def build_parser() -> argparse.ArgumentParser:
     show = rs.add_parser("show", help="provenance and variables of one dataset")
     show.add_argument("spec", metavar="NAME[:CONDITION]")
     r.set_defaults(func=_cmd_reference)
+
+    t = sub.add_parser(
+        "train",
+        help="train an imitation policy (PPO in JAX on MuJoCo C or Warp); checkpoints go straight into validate",
+        description="Train a muscle-driven imitation policy. Config: a preset (--list) plus KEY=VALUE overrides, "
+        "e.g. ppo.lr=3e-4 env.backend=warp. Needs the train extra (JAX).",
+    )
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
+    t.add_argument("--config", "-c", default="default", help="preset name (default: default; see --list)")
+    t.add_argument("--list", action="store_true", help="list the presets and exit")
+    t.add_argument("--output", "-o", default="mmbio-train", help="checkpoint directory (default mmbio-train)")
+    t.add_argument("--updates", type=int, help="total PPO updates (default: from ppo.total_env_steps)")
+    t.add_argument("--resume", action="store_true", help="continue from OUTPUT/latest.pkl")
+    t.add_argument("--motion", help="reference motion .npz (mmbio Motion.save); default: the model's built-in one")
+    t.add_argument("--validate", action="store_true",
+                   help="validate each checkpoint (MyoFullBody walking) and keep its metrics.json beside it")
+    t.set_defaults(func=_cmd_train)
 
     i = sub.add_parser("info", help="what a trial file or checkpoint holds (channels, rates, events, subject; controller)")
     i.add_argument("trial")

@@ -171,12 +171,12 @@ def test_validate_refuses_broken_checkpoints(tmp_path: Path, capsys, content: by
     assert len(err) == 1 and "bad.pkl" in err[0] and message in err[0]
 
 
-def test_policy_checkpoints_are_refused_clearly(tmp_path: Path, capsys) -> None:
+def test_policy_checkpoint_without_its_motion_is_refused(tmp_path: Path, capsys) -> None:
     ckpt = make_checkpoint("policy", {"architecture": {"hidden": [8]}, "params": {"w": np.zeros((2, 2))}})
     p = save_checkpoint(ckpt, tmp_path / "pol.pkl")
     assert main(["validate", str(p), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "policy checkpoints" in err and "pol.pkl" in err
+    assert "reference motion" in err and "pol.pkl" in err
 
 
 def test_tracking_on_gpu_is_refused(capsys, tmp_path: Path) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 
-import mujoco
 import numpy as np
 import pytest
 
@@ -14,12 +12,12 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 from mmbio.errors import MmbioError  # noqa: E402
-from mmbio.models.registry import load_model  # noqa: E402
 from mmbio.sim.motion import Motion, synthesize_motion  # noqa: E402
 from mmbio.train.config import EnvConfig, RewardConfig, TerminationConfig, get_config  # noqa: E402
 from mmbio.train.imitation_env import ImitationEnv  # noqa: E402
 from mmbio.train.networks import actor_mean, map_action  # noqa: E402
 from mmbio.train.ppo import deterministic_policy, evaluate, make_trainer, normalise  # noqa: E402
+from mmbio.train.references import bimanual_reference  # noqa: E402
 
 ARM_REWARD = RewardConfig(
     qpos_w=0.5, qvel_w=0.5, root_pos_w=0.0, root_vel_w=0.0, site_pos_w=2.0, site_quat_w=0.2, site_vel_w=0.5
@@ -27,28 +25,8 @@ ARM_REWARD = RewardConfig(
 
 
 def arm_reference(n_frames: int = 201) -> Motion:
-    """A bimanual reference from MuJoCo C: both arms raised and bent by 0.5 Hz sinusoidal excitations of the
-    shoulder flexors/abductors (DELT1, DELT2, SUPSP) and elbow flexors (BIC, BRA), others at 0.05; 100 Hz,
-    after 0.5 s of settling. Passive or random muscles let the arms fall, so tracking needs control."""
-    m = copy.deepcopy(load_model("bimanual").model)
-    m.opt.timestep = 0.002
-    d = mujoco.MjData(m)
-    base = [m.actuator(i).name.split("_")[0] for i in range(m.nu)]
-    groups = {("DELT1", "DELT2", "SUPSP"): (0.45, 0.25, 0.0), ("BIClong", "BICshort", "BRA"): (0.35, 0.3, 1.5)}
-    qs, vs = [], []
-    for k in range(n_frames + 50):
-        if k >= 50:
-            qs.append(d.qpos.copy())
-            vs.append(d.qvel.copy())
-        t = max(k - 50, 0) / 100.0
-        u = np.full(m.nu, 0.05)
-        for names, (mean, amp, phase) in groups.items():
-            for i, b in enumerate(base):
-                if b in names:
-                    u[i] = mean + amp * np.sin(2 * np.pi * 0.5 * t + phase)
-        d.ctrl[:] = u
-        mujoco.mj_step(m, d, nstep=5)
-    return Motion(np.array(qs), np.array(vs), rate_hz=100.0, model="bimanual", variant="nofingers", source="test")
+    """The package's default bimanual reference (both arms raised and bent by sinusoidal excitations)."""
+    return bimanual_reference(n_frames)
 
 
 def arm_cfg(**kw) -> EnvConfig:

@@ -6,9 +6,9 @@ not seen), extracts the simulated :class:`~mmbio.trial.Trial` (angles, contact G
 and, by default, solves static optimisation on the simulated kinematics and GRF, so that the report can put
 the controller's activations, the minimum-effort solution and the EMG side by side on the same motion.
 
-Kinds: ``'tracking'`` (:mod:`mmbio.control.tracking`, MuJoCo C) and ``'open_loop'`` (an excitation table,
-``mujoco.rollout``). ``'policy'`` checkpoints need the trainer's observation layout and are refused with a
-clear message until the trainer lands.
+Kinds: ``'tracking'`` (:mod:`mmbio.control.tracking`, MuJoCo C), ``'open_loop'`` (an excitation table,
+``mujoco.rollout``) and ``'policy'`` (a trained policy, rolled out in its own imitation environment by
+:func:`mmbio.train.evaluate.rollout_policy`; needs the ``train`` extra).
 """
 
 from __future__ import annotations
@@ -179,12 +179,19 @@ def run_checkpoint(
         if progress is not None:
             progress(dur, dur)
         _flag_fall(roll)
-    else:
-        raise DataFileError(
-            path,
-            "policy checkpoints are not rolled out by this mmbio yet (they need the trainer's observation "
-            "layout); tracking and open-loop checkpoints are",
-        )
+    elif ckpt.kind == "policy":
+        from mmbio.train.evaluate import rollout_policy
+
+        if motion is None:
+            raise DataFileError(path, "policy checkpoint without its reference motion")
+        if device == "gpu":
+            _require_cuda(path)
+        dur = duration_s if duration_s is not None else (cycles + 1) * _cycle_s(motion) + 0.05
+        roll = rollout_policy(ckpt, path, duration_s=dur, seed=seed, backend="warp" if device == "gpu" else "mujoco")
+        if progress is not None:
+            progress(roll.duration_s, dur)
+    else:  # pragma: no cover - load_checkpoint refuses unknown kinds
+        raise DataFileError(path, f"cannot roll out a {ckpt.kind!r} checkpoint")
     wall["rollout"] = _time.perf_counter() - t0
     t1 = _time.perf_counter()
     prescribed = tracking is not None and tracking.mode == "grf_prescribed"
@@ -209,9 +216,9 @@ def run_checkpoint(
                          notes=notes)  # fmt: skip
 
 
-def _rollout_gpu(ckpt: Checkpoint, ctl: Any, dur: float, q0: Any, v0: Any, seed: int, path: str) -> Any:
-    """One world on MuJoCo Warp's CUDA device; a clear error when Warp or a GPU is missing."""
-    from mmbio.sim.rollout_warp import rollout_warp, warp_available
+def _require_cuda(path: str) -> None:
+    """A clear error unless MuJoCo Warp is installed and Warp sees a CUDA device."""
+    from mmbio.sim.rollout_warp import warp_available
 
     if not warp_available():
         raise MmbioError(f"{path}: --device gpu needs MuJoCo Warp: pip install 'mmbio[gpu]'")
@@ -220,6 +227,13 @@ def _rollout_gpu(ckpt: Checkpoint, ctl: Any, dur: float, q0: Any, v0: Any, seed:
     wp.init()
     if not wp.is_cuda_available():
         raise MmbioError(f"{path}: --device gpu: Warp finds no CUDA device on this machine (use --device cpu)")
+
+
+def _rollout_gpu(ckpt: Checkpoint, ctl: Any, dur: float, q0: Any, v0: Any, seed: int, path: str) -> Any:
+    """One world on MuJoCo Warp's CUDA device; a clear error when Warp or a GPU is missing."""
+    from mmbio.sim.rollout_warp import rollout_warp
+
+    _require_cuda(path)
     return rollout_warp(ckpt.model, ctl, 1, dur, initial_qpos=q0, initial_qvel=v0, seed=seed, device="cuda:0",
                         variant=ckpt.variant)[0]  # fmt: skip
 
