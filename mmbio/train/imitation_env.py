@@ -230,6 +230,7 @@ def _make_warp_physics(m: mujoco.MjModel, n_envs: int, body_ids: np.ndarray, tou
         import warp as wp
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise MmbioError(f"backend 'warp' needs mujoco-warp and warp-lang ({exc}); pip install 'mmbio[gpu]'") from exc
+    wp.config.quiet = True  # no per-kernel load lines on stdout
     wp.init()
     njmax = max(512, 4 * m.nv)
     dev = wp.get_preferred_device()
