@@ -17,6 +17,7 @@ from mmbio.train.config import get_config  # noqa: E402
 from mmbio.train.imitation_env import ImitationEnv  # noqa: E402
 from mmbio.train.networks import init_actor_critic, make_policy_checkpoint  # noqa: E402
 from mmbio.train.ppo import normaliser_init  # noqa: E402
+from mmbio.train.vecenv import plain_obs_layout  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     walk = synthesize_motion(speed_m_s=1.25, n_cycles=1)
     env = ImitationEnv(cfg.env, walk, n_envs=1)
     params = init_actor_critic(jax.random.key(0), env.obs_size, env.action_size, cfg.ppo)
-    layout = {k: [int(v.start or 0), int(v.stop)] for k, v in env.obs_layout().items()}
+    layout = plain_obs_layout(env)
     ckpt = make_policy_checkpoint(params, normaliser_init(env.obs_size), cfg, reference_motion=walk,
                                   metadata={"obs_layout": layout})  # fmt: skip
     return save_checkpoint(ckpt, tmp_path_factory.mktemp("pol") / "untrained.pkl")

@@ -239,6 +239,69 @@ def _muscle_dof_mask(m: mujoco.MjModel, muscles: np.ndarray) -> np.ndarray:
     return mask
 
 
+@dataclass(frozen=True)
+class FootPoints:
+    """The foot contact spheres (:func:`mmbio.sim.motion._contact_points`: heel, metatarsal heads, toes per side)
+    as flat arrays: side (n,) 'r'/'l', body (n,) ids, local (n, 3) sphere centres in the body frame (m),
+    radius (n,) m."""
+
+    side: tuple[str, ...]
+    body: np.ndarray
+    local: np.ndarray
+    radius: np.ndarray
+
+    @classmethod
+    def of(cls, m: mujoco.MjModel) -> FootPoints:
+        from mmbio.sim.motion import _contact_points
+
+        pts = [(s, b, c, r) for s, parts in _contact_points(m).items() for part in parts for b, c, r in part]
+        return cls(
+            side=tuple(p[0] for p in pts),
+            body=np.array([p[1] for p in pts], dtype=int),
+            local=np.array([p[2] for p in pts], dtype=float).reshape(-1, 3),
+            radius=np.array([p[3] for p in pts], dtype=float),
+        )
+
+    @classmethod
+    def empty(cls) -> FootPoints:
+        return cls((), np.zeros(0, dtype=int), np.zeros((0, 3)), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def centres(self, d: mujoco.MjData) -> np.ndarray:
+        """Sphere centres (n, 3) m, world frame, from ``d``'s kinematics."""
+        rot = d.xmat[self.body].reshape(-1, 3, 3)
+        return d.xpos[self.body] + np.einsum("jab,jb->ja", rot, self.local)
+
+    def lowest(self, d: mujoco.MjData) -> np.ndarray:
+        """The spheres' lowest points (n, 3) m, world frame: the contact points."""
+        p = self.centres(d)
+        p[:, 2] -= self.radius
+        return p
+
+
+def cop_loads(
+    d: mujoco.MjData, feet: dict[str, tuple[int, int]], per_side: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    k: int,
+) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+    """Frame ``k`` of measured GRF as MuJoCo loads: per loaded foot (body, force (3,) N, free moment about z (3,)
+    N·m, COP (3,) m), applied to ``toes`` when the COP lies ahead of the mtp joint, else to ``calcn``.
+
+    d: kinematics of the frame. feet: side → (calcn, toes) body ids. per_side: side → (force (T, 3), COP (T, 3),
+    free moment (T,)) in the MuJoCo world (:func:`_grf_on_time`).
+    """
+    out = []
+    for s, (f, cop, fm) in per_side.items():
+        if not f[k].any():
+            continue
+        calcn, toes = feet[s]
+        fwd = d.xpos[toes] - d.xpos[calcn]
+        body = toes if float(np.dot(cop[k] - d.xpos[toes], fwd)) > 0 else calcn
+        out.append((body, f[k], np.array([0.0, 0.0, fm[k]]), cop[k]))
+    return out
+
+
 class StaticOptimiser:
     """Per-frame static optimisation for one MuJoCo model (set up once, reused for every frame).
 
@@ -318,18 +381,9 @@ class StaticOptimiser:
         self._moment = np.zeros((m.nu, m.nv))
         # --- contact points (lowest points of the foot spheres), 4 pyramid edges each
         self.contact_mu, self.contact_weight = float(contact_mu), float(contact_weight)
-        self.contact_body = np.zeros(0, dtype=int)
-        self.contact_local = np.zeros((0, 3))
-        self.contact_radius = np.zeros(0)
-        self.contact_side: list[str] = []
-        if contacts:
-            from mmbio.sim.motion import _contact_points
-
-            pts = [(s, b, c, r) for s, parts in _contact_points(m).items() for part in parts for b, c, r in part]
-            self.contact_side = [p[0] for p in pts]
-            self.contact_body = np.array([p[1] for p in pts], dtype=int)
-            self.contact_local = np.array([p[2] for p in pts], dtype=float)
-            self.contact_radius = np.array([p[3] for p in pts], dtype=float)
+        self.feet = FootPoints.of(m) if contacts else FootPoints.empty()
+        self.contact_side = list(self.feet.side)
+        self.contact_body, self.contact_local, self.contact_radius = self.feet.body, self.feet.local, self.feet.radius
         npt = len(self.contact_body)
         self.n_points, self.n_beta = npt, 4 * npt
         #: N per unit of the QP's β variables (body weight: keeps the QP well scaled; :meth:`solve` returns N)
@@ -460,10 +514,8 @@ class StaticOptimiser:
         """
         m, d = self.model, self.data
         npt = self.n_points
-        pts = np.zeros((npt, 3))
-        for j, (b, c, r) in enumerate(zip(self.contact_body, self.contact_local, self.contact_radius, strict=True)):
-            pts[j] = d.xpos[b] + d.xmat[b].reshape(3, 3) @ c
-            pts[j, 2] -= r
+        pts = self.feet.lowest(d)
+        for j, b in enumerate(self.contact_body):
             mujoco.mj_jac(m, d, self._jacp, None, pts[j], int(b))
             self._jac[3 * j : 3 * j + 3] = self._jacp
         vel = (self._jac @ d.qvel).reshape(npt, 3)
@@ -612,8 +664,7 @@ def _floor_auto(opt: StaticOptimiser, qpos: np.ndarray, rate_hz: float) -> float
     for i, q in enumerate(qpos):
         d.qpos[:] = q
         mujoco.mj_kinematics(m, d)
-        rot = d.xmat[opt.contact_body].reshape(-1, 3, 3)
-        centres[i] = d.xpos[opt.contact_body] + np.einsum("jab,jb->ja", rot, opt.contact_local)
+        centres[i] = opt.feet.centres(d)
     speed = np.linalg.norm(np.gradient(centres, 1.0 / rate_hz, axis=0), axis=2)
     low = np.where(speed < FLOOR_AUTO_SPEED_M_S, centres[:, :, 2] - opt.contact_radius, np.inf).min(axis=1)
     low = low[np.isfinite(low)]
@@ -757,13 +808,7 @@ def static_optimisation(
         if loads_by_side:
             d.qpos[:] = qpos[i]
             mujoco.mj_kinematics(m, d)
-            for s, (f, cop, fm) in loads_by_side.items():
-                if not f[k].any():
-                    continue
-                calcn, toes = bodies[s]
-                fwd = d.xpos[toes] - d.xpos[calcn]
-                body = toes if float(np.dot(cop[k] - d.xpos[toes], fwd)) > 0 else calcn
-                loads.append((body, f[k], np.array([0.0, 0.0, fm[k]]), cop[k]))
+            loads = cop_loads(d, bodies, loads_by_side, k)
         a_mat, b, gain, bias = opt.frame_terms(qpos[i], qvel_ind[i], qacc_ind[i], loads)
         if use_contacts:
             c_mat, pts, vel = opt.contact_terms()

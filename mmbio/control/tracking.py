@@ -45,7 +45,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.interpolate import CubicSpline
 
-from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser, _foot_bodies, _grf_on_time
+from mmbio.control.static_opt import (
+    RESIDUAL_NAMES,
+    FootPoints,
+    StaticOptimiser,
+    _foot_bodies,
+    _grf_on_time,
+    cop_loads,
+)
 from mmbio.errors import MmbioError
 from mmbio.trial import SIDES, GroundReaction
 
@@ -396,16 +403,8 @@ class TrackingController:
         wq[6:][~self._leg_dofs(m, so.indep_dofs[6:])] = settings.w_upper
         self.wq = wq
         # contact points (mode 'contact')
-        self.points: list[tuple[str, int, np.ndarray, float]] = []
-        self.grf_loads = None
-        if settings.mode == "contact":
-            from mmbio.sim.motion import _contact_points
-
-            for side, parts in _contact_points(m).items():
-                for part in parts:
-                    for b, c, r in part:
-                        self.points.append((side, b, np.asarray(c, float), float(r)))
-        else:
+        self.points = FootPoints.of(m) if settings.mode == "contact" else FootPoints.empty()
+        if settings.mode != "contact":
             if not grf:
                 raise MmbioError("tracking: mode 'grf_prescribed' needs measured GRF (grf=...)")
             self.grf = grf
@@ -494,20 +493,10 @@ class TrackingController:
         return nmat, self._full_m, d.qfrc_bias - d.qfrc_passive
 
     def _grf_loads(self, t: float, qpos: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        d = self.d
-        out = []
-        per = _grf_on_time(self.grf, np.array([t + self.grf_t0]))
-        for side, (f, cop, fm) in per.items():
-            if not f[0].any():
-                continue
-            calcn, toes = self.foot[side]
-            fwd = d.xpos[toes] - d.xpos[calcn]
-            body = toes if float(np.dot(cop[0] - d.xpos[toes], fwd)) > 0 else calcn
-            out.append((body, f[0], np.array([0.0, 0.0, fm[0]]), cop[0]))
-        return out
+        return cop_loads(self.d, self.foot, _grf_on_time(self.grf, np.array([t + self.grf_t0])), 0)
 
     def control(
-        self, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray
+        self, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, *, free_activations: bool = False
     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One control step at the simulated state.
 
@@ -541,8 +530,9 @@ class TrackingController:
             rp, rv, ra = self._ref_points(t + self.dt)
             ref_low = rp[:, 2]
             wf = (2 * np.pi * s.foot_hz) ** 2
-            for k, (_side, b, c, r) in enumerate(self.points):
-                p = d.xpos[b] + d.xmat[b].reshape(3, 3) @ c - np.array([0.0, 0.0, r])
+            low = self.points.lowest(d)
+            for k, b in enumerate(self.points.body):
+                p = low[k]
                 mujoco.mj_jac(m, d, self._jacp, None, p, b)
                 mujoco.mj_jacDot(m, d, self._jacd, None, p, b)
                 jn = self._jacp @ nmat  # (3, n_ind)
@@ -590,7 +580,7 @@ class TrackingController:
         contact = np.zeros((2, 3))
         if self.points:
             beta = np.maximum(x1[self._ib : self._ib + nb], 0.0)
-            for k, (side, b, _c, _r) in enumerate(self.points):
+            for k, (side, b) in enumerate(zip(self.points.side, self.points.body, strict=True)):
                 f = self.edges @ beta[4 * k : 4 * k + 4]
                 if f[2] <= 0:
                     continue
@@ -607,7 +597,10 @@ class TrackingController:
                     "ms": 1e3 * (_time.perf_counter() - t0)}  # fmt: skip
             return np.zeros(self.model.nu), qfrc, info
         a_now = np.clip(act[so._act_adr], 0.0, 1.0)
-        lo, hi = activation_bounds(a_now, self.tau_act, self.tau_deact, self.dt)
+        if free_activations:  # any activation in [0, 1] (the initial state), not one step of activation dynamics
+            lo, hi = np.zeros_like(a_now), np.ones_like(a_now)
+        else:
+            lo, hi = activation_bounds(a_now, self.tau_act, self.tau_deact, self.dt)
         nm = so.n_mus
         so._l[so.n_ind : so.n_ind + nm] = np.clip(lo, 0.0, 1.0)
         so._u[so.n_ind : so.n_ind + nm] = np.clip(hi, 0.0, 1.0)
@@ -645,8 +638,7 @@ class TrackingController:
         for tt in (t - h, t, t + h):
             dd.qpos[:] = self.ref.at(max(tt, 0.0))[0]
             mujoco.mj_kinematics(m, dd)
-            out.append(np.array([dd.xpos[b] + dd.xmat[b].reshape(3, 3) @ c - np.array([0.0, 0.0, r])
-                                 for _s, b, c, r in self.points]))  # fmt: skip
+            out.append(self.points.lowest(dd))
         p0, p1, p2 = out
         return p1, (p2 - p0) / (2 * h), (p2 - 2 * p1 + p0) / h**2
 
@@ -697,11 +689,7 @@ def track(
     mujoco.mj_forward(sim_model, data)
     # initial activations: the static-optimisation solution at the start (bounds [0, 1])
     so = ctl.so
-    saved_l, saved_u = so._l.copy(), so._u.copy()
-    ctl.dt = 1.0  # unbounded activation change for the first solve
-    _, _, info0 = ctl.control(0.0, data.qpos.copy(), data.qvel.copy(), np.zeros(sim_model.na))
-    ctl.dt = float(sim_model.opt.timestep) * int(settings.substeps)
-    so._l[:], so._u[:] = saved_l, saved_u
+    _, _, info0 = ctl.control(0.0, data.qpos.copy(), data.qvel.copy(), np.zeros(sim_model.na), free_activations=True)
     data.act[so._act_adr] = info0["a_next"]
     mujoco.mj_forward(sim_model, data)
 

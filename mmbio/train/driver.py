@@ -26,6 +26,7 @@ import numpy as np
 from mmbio.errors import MmbioError
 from mmbio.train.config import TrainConfig, to_dict
 from mmbio.train.ppo import RunnerState, Trainer, make_trainer
+from mmbio.train.vecenv import plain_obs_layout
 
 Log = Callable[[str], None]
 EvalHook = Callable[[Path], None]
@@ -115,19 +116,6 @@ def load_training_state(path: Path, trainer: Trainer, state: RunnerState, cfg: T
     return _restore(state, list(ts["leaves"]), path)
 
 
-def _plain_layout(env: Any) -> dict[str, list[int]] | None:
-    """The environment's observation layout (name → slice) as plain ``[start, stop]`` pairs, or None."""
-    if not hasattr(env, "obs_layout"):
-        return None
-    out = {}
-    for name, sl in env.obs_layout().items():
-        if isinstance(sl, slice):
-            out[str(name)] = [int(sl.start or 0), int(sl.stop)]
-        else:
-            out[str(name)] = [int(x) for x in sl]
-    return out
-
-
 def _fmt_metrics(m: dict[str, float], sps: float, update: int, n_updates: int) -> str:
     def f(k: str, spec: str = ".3g") -> str:
         v = m.get(k, float("nan"))
@@ -174,7 +162,7 @@ def train(
         state = load_training_state(latest, trainer, state, cfg)
         if log:
             log(f"resumed from {latest} at update {int(state.update)}")
-    layout = _plain_layout(env)
+    layout = plain_obs_layout(env)
     every = max(int(cfg.log_every), 1)
     step = int(chunk or every)
     ck_every = int(cfg.checkpoint_every)

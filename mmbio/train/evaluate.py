@@ -36,6 +36,7 @@ def rollout_policy(ckpt: Any, path: str, *, duration_s: float, seed: int = 0, ba
     from mmbio.train.config import ConfigError, from_dict
     from mmbio.train.imitation_env import ImitationEnv
     from mmbio.train.policy_numpy import numpy_policy
+    from mmbio.train.vecenv import plain_obs_layout
 
     motion = ckpt.motion()
     if motion is None:
@@ -49,7 +50,7 @@ def rollout_policy(ckpt: Any, path: str, *, duration_s: float, seed: int = 0, ba
     env_cfg = replace(cfg.env, random_start=False, horizon=n + 1, backend=backend)
     env = ImitationEnv(env_cfg, motion, n_envs=1, backend=backend)
     want = ckpt.metadata.get("obs_layout")
-    have = {k: [int(v.start or 0), int(v.stop)] for k, v in env.obs_layout().items()}
+    have = plain_obs_layout(env)
     if want is not None and {k: list(v) for k, v in want.items()} != have:
         diff = sorted(set(want) ^ set(have)) or [k for k in have if list(want.get(k, [])) != have[k]]
         raise DataFileError(path, f"checkpoint from a different observation layout (differs at {', '.join(diff[:5])}); "

@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["EnvState", "VecEnv", "reset_where", "tree_where"]
+__all__ = ["EnvState", "VecEnv", "plain_obs_layout", "reset_where", "tree_where"]
 
 EnvState = Any
 
@@ -94,3 +94,16 @@ def reset_where(
         return tree_where(mask, s_new, s), tree_where(mask, o_new, o)
 
     return jax.lax.cond(jnp.any(mask), do_reset, lambda operand: operand, (state, obs))
+
+
+def plain_obs_layout(env: Any) -> dict[str, list[int]] | None:
+    """The environment's observation layout (name → slice) as plain ``[start, stop]`` pairs, or None."""
+    if not hasattr(env, "obs_layout"):
+        return None
+    out = {}
+    for name, sl in env.obs_layout().items():
+        if isinstance(sl, slice):
+            out[str(name)] = [int(sl.start or 0), int(sl.stop)]
+        else:
+            out[str(name)] = [int(x) for x in sl]
+    return out
