@@ -20,6 +20,10 @@ def test_train_resume_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["train", "--config", "smoke", *ARM, "--updates", "2", "--output", str(out)]) == 0
     text = capsys.readouterr().out
     assert "bimanual on mujoco, 16 worlds" in text and "update 2/2" in text and "steps/s" in text
+    # the environment's metabolic power is logged whatever its reward weight: above the 15.2 kg × 1 W/kg floor of
+    # the arm's muscles over its 16.5 kg (0.92 W/kg), below a sprint
+    metab = [float(x.split("metabolic ")[1].split()[0]) for x in text.splitlines() if "metabolic " in x]
+    assert len(metab) == 2 and all(0.92 < v < 50 for v in metab)
     ck = load_checkpoint(out / "latest.pkl")
     assert (
         ck.kind == "policy" and ck.config["env"]["model"] == "bimanual" and ck.metadata["training_state"]["update"] == 2

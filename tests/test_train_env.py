@@ -147,6 +147,37 @@ def test_myofullbody_layout_loop_and_termination(body_env: ImitationEnv, walk: M
     assert not bool(jnp.any(truncated))
 
 
+def test_metabolic_cost_is_the_validation_formula(body_env: ImitationEnv, walk: Motion) -> None:
+    """The env's jax.numpy metabolic power equals mmbio.sim.metabolics' numpy path on the same states, and the
+    configured weight is what comes off the reward."""
+    from mmbio.sim import metabolics as met
+
+    env = body_env
+    m = env.mj_model
+    p64 = met.muscle_parameters(m)
+    assert len(p64.names) == m.nu == m.na  # every MyoFullBody actuator is a muscle
+    state, _ = env.reset(jax.random.key(5))
+    # zero excitation from zero activation: no activation heat, no work, only Umberger's 1 W/kg-of-muscle floor →
+    # the whole body spends Σ muscle mass (kg) × 1 W/kg / body mass
+    _, _, _, _, _, info0 = env.step(state, jnp.zeros((2, m.nu)))
+    floor = float(np.sum(p64.mass)) / float(np.sum(m.body_mass))
+    assert 0.5 < floor < 0.9  # 59.5 kg of muscle in an 84 kg body (mmbio.sim.metabolics docs)
+    np.testing.assert_allclose(info0["metabolic_w_per_kg"], floor, rtol=1e-5)
+    exc = jax.random.uniform(jax.random.key(6), (2, m.nu), maxval=0.6)
+    s1, _, r, _, _, info = env.step(state, exc)
+    s2, _, _, _, _, info2 = env.step(s1, exc * 0.5)
+    for s_, u, got in ((s1, exc, info["metabolic_w_per_kg"]), (s2, exc * 0.5, info2["metabolic_w_per_kg"])):
+        ph = s_.phys
+        ref = met.umberger_power(np.asarray(u), np.asarray(ph.act), np.asarray(ph.alen), np.asarray(ph.avel), p64)
+        want = ref.total_w / float(np.sum(m.body_mass))
+        np.testing.assert_allclose(got, want, rtol=2e-4)
+        assert bool(np.all(want > 2 * floor))  # activity costs well above the floor
+    cfg_w = dataclasses.replace(env.cfg, reward=dataclasses.replace(env.cfg.reward, metabolic=0.05))
+    env_w = ImitationEnv(cfg_w, walk, 2)
+    r_w = env_w.step(state, exc)[2]
+    np.testing.assert_allclose(r_w, r - 0.05 * info["metabolic_w_per_kg"], rtol=1e-5, atol=1e-6)
+
+
 def test_motion_for_another_model_refused(walk: Motion, arm_motion: Motion) -> None:
     with pytest.raises(MmbioError, match=r"myofullbody.*bimanual"):
         ImitationEnv(arm_cfg(), walk, 2)

@@ -59,6 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -230,34 +231,31 @@ def normalized_fibre_length(mt_length: np.ndarray, p: MuscleParameters) -> np.nd
     return p.op_range[:, 0] + (np.asarray(mt_length, float) - p.lengthrange[:, 0]) / np.maximum(_MINVAL, p.l_opt)
 
 
-def force_length(l_norm: np.ndarray, lmin: np.ndarray, lmax: np.ndarray) -> np.ndarray:
-    """MuJoCo's active force–length factor FL(l̃) ∈ [0, 1] (piecewise quadratic, 1 at l̃ = 1)."""
-    x = np.asarray(l_norm, float)
+def force_length(l_norm: Any, lmin: Any, lmax: Any, xp: Any = np) -> Any:
+    """MuJoCo's active force–length factor FL(l̃) ∈ [0, 1] (piecewise quadratic, 1 at l̃ = 1).
+
+    ``xp``: the array module (``numpy``, or ``jax.numpy`` inside a jitted environment); same formula either way.
+    """
+    x = xp.asarray(l_norm)
     a = 0.5 * (lmin + 1.0)
     b = 0.5 * (1.0 + lmax)
-    out = np.zeros(np.broadcast(x, a).shape)
-    r1 = (x >= lmin) & (x <= a)
-    r2 = (x > a) & (x <= 1.0)
-    r3 = (x > 1.0) & (x <= b)
-    r4 = (x > b) & (x <= lmax)
-    a_, b_ = np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape)
-    lo, hi = np.broadcast_to(lmin, out.shape), np.broadcast_to(lmax, out.shape)
-    xx = np.broadcast_to(x, out.shape)
-    out[r1] = 0.5 * ((xx[r1] - lo[r1]) / np.maximum(_MINVAL, a_[r1] - lo[r1])) ** 2
-    out[r2] = 1 - 0.5 * ((1 - xx[r2]) / np.maximum(_MINVAL, 1 - a_[r2])) ** 2
-    out[r3] = 1 - 0.5 * ((xx[r3] - 1) / np.maximum(_MINVAL, b_[r3] - 1)) ** 2
-    out[r4] = 0.5 * ((hi[r4] - xx[r4]) / np.maximum(_MINVAL, hi[r4] - b_[r4])) ** 2
-    return out
+    p1 = 0.5 * ((x - lmin) / xp.maximum(_MINVAL, a - lmin)) ** 2
+    p2 = 1 - 0.5 * ((1 - x) / xp.maximum(_MINVAL, 1 - a)) ** 2
+    p3 = 1 - 0.5 * ((x - 1) / xp.maximum(_MINVAL, b - 1)) ** 2
+    p4 = 0.5 * ((lmax - x) / xp.maximum(_MINVAL, lmax - b)) ** 2
+    inner = xp.where(x <= a, p1, xp.where(x <= 1.0, p2, xp.where(x <= b, p3, p4)))
+    return xp.where((x >= lmin) & (x <= lmax), inner, 0.0)
 
 
-def force_velocity(v_norm: np.ndarray, fvmax: np.ndarray) -> np.ndarray:
-    """MuJoCo's force–velocity factor FV(ṽ), ṽ = v / (l_opt · v_max) (< 0 shortening)."""
-    v = np.asarray(v_norm, float)
-    y = np.asarray(fvmax, float) - 1.0
-    return np.where(
+def force_velocity(v_norm: Any, fvmax: Any, xp: Any = np) -> Any:
+    """MuJoCo's force–velocity factor FV(ṽ), ṽ = v / (l_opt · v_max) (< 0 shortening); ``xp`` as in
+    :func:`force_length`."""
+    v = xp.asarray(v_norm)
+    y = fvmax - 1.0
+    return xp.where(
         v <= -1,
         0.0,
-        np.where(v <= 0, (v + 1) ** 2, np.where(v <= y, fvmax - (y - v) ** 2 / np.maximum(_MINVAL, y), fvmax)),
+        xp.where(v <= 0, (v + 1) ** 2, xp.where(v <= y, fvmax - (y - v) ** 2 / xp.maximum(_MINVAL, y), fvmax)),
     )
 
 
@@ -320,39 +318,10 @@ def umberger_power(
         f_ft = np.array([float(fast_twitch.get(n, 0.5)) for n in params.names])
     else:
         f_ft = np.full(k, float(fast_twitch))
-    s = aerobic_factor
-    big_a = np.where(u > a, u, 0.5 * (u + a))
-    l_n = normalized_fibre_length(length, params)
-    f_iso = force_length(l_n, params.lmin, params.lmax)
-    long_ = l_n > 1.0
-    h0 = 128.0 * f_ft + 25.0
-    am = s * big_a**0.6 * h0 * np.where(long_, 0.4 + 0.6 * f_iso, 1.0)
-
-    v_bar = vel / np.maximum(_MINVAL, params.l_opt)
-    v_ft = params.v_max
-    v_st = params.v_max / 2.5
-    alpha_st = 100.0 / v_st
-    alpha_ft = 153.0 / v_ft
-    slow = np.minimum(-alpha_st * v_bar, MAX_SLOW_SHORTENING_W_KG) * (1 - f_ft)
-    short = s * big_a**2 * (slow - alpha_ft * v_bar * f_ft)
-    alpha_l = (4.0 if variant == "2003" else 0.3) * alpha_st
-    lengthen = s * big_a * alpha_l * v_bar
-    sl = np.where(v_bar <= 0, short, lengthen)
-    sl = np.where(long_, sl * f_iso, sl)
-
-    f_ce = active_fibre_force(a, length, vel, params)
-    w = -f_ce * vel / params.mass
-    if variant == "2010":
-        w = np.where(vel <= 0, w, 0.0)
-    heat = am + sl
-    if min_heat_rate:
-        floor_extra = np.maximum(MIN_HEAT_RATE_W_KG - heat, 0.0)
-        sl = sl + floor_extra
-        heat = heat + floor_extra
-    neg = np.minimum(heat + w, 0.0)  # forbid negative total power: raise the heat
-    sl = sl - neg
-    per_kg = am + sl + w
-    per = per_kg * params.mass
+    am, sl, w = umberger_rates(
+        u, a, length, vel, params, f_ft, variant=variant, aerobic_factor=aerobic_factor, min_heat_rate=min_heat_rate
+    )
+    per = (am + sl + w) * params.mass
     return MetabolicPower(
         names=list(params.names),
         per_muscle=per,
@@ -361,6 +330,60 @@ def umberger_power(
         heat_sl=sl * params.mass,
         work=w * params.mass,
     )
+
+
+def umberger_rates(
+    u: Any,
+    a: Any,
+    length: Any,
+    vel: Any,
+    params: MuscleParameters,
+    f_ft: Any,
+    *,
+    variant: str = "2010",
+    aerobic_factor: float = AEROBIC_FACTOR,
+    min_heat_rate: bool = True,
+    xp: Any = np,
+) -> tuple[Any, Any, Any]:
+    """The Umberger terms per kg of muscle (W/kg), for arrays ``(..., m)`` already checked and clipped.
+
+    ``u``/``a``: excitation and activation in [0, 1]; ``length``/``vel``: musculotendon length (m) and
+    velocity (m/s, < 0 shortening); ``f_ft``: (m,) fast-twitch fractions. Returns ``(ḣ_AM, ḣ_SL, ẇ_CE)``
+    with the heat floor and the no-negative-total rule applied to ``ḣ_SL`` (module docs). ``xp``: the array
+    module — :func:`umberger_power` calls it with numpy, the training environment with ``jax.numpy``
+    inside its jitted step, so both compute one formula (parity is tested).
+    """
+    s = aerobic_factor
+    big_a = xp.where(u > a, u, 0.5 * (u + a))
+    l_n = params.op_range[:, 0] + (length - params.lengthrange[:, 0]) / xp.maximum(_MINVAL, params.l_opt)
+    f_iso = force_length(l_n, params.lmin, params.lmax, xp)
+    long_ = l_n > 1.0
+    h0 = 128.0 * f_ft + 25.0
+    am = s * big_a**0.6 * h0 * xp.where(long_, 0.4 + 0.6 * f_iso, 1.0)
+
+    v_bar = vel / xp.maximum(_MINVAL, params.l_opt)
+    v_ft = params.v_max
+    v_st = params.v_max / 2.5
+    alpha_st = 100.0 / v_st
+    alpha_ft = 153.0 / v_ft
+    slow = xp.minimum(-alpha_st * v_bar, MAX_SLOW_SHORTENING_W_KG) * (1 - f_ft)
+    short = s * big_a**2 * (slow - alpha_ft * v_bar * f_ft)
+    alpha_l = (4.0 if variant == "2003" else 0.3) * alpha_st
+    lengthen = s * big_a * alpha_l * v_bar
+    sl = xp.where(v_bar <= 0, short, lengthen)
+    sl = xp.where(long_, sl * f_iso, sl)
+
+    v_n = vel / xp.maximum(_MINVAL, params.l_opt * params.v_max)
+    f_ce = params.f_max * a * f_iso * force_velocity(v_n, params.fvmax, xp)
+    w = -f_ce * vel / params.mass
+    if variant == "2010":
+        w = xp.where(vel <= 0, w, 0.0)
+    heat = am + sl
+    if min_heat_rate:
+        sl = sl + xp.maximum(MIN_HEAT_RATE_W_KG - heat, 0.0)
+        heat = am + sl
+    sl = sl - xp.minimum(heat + w, 0.0)  # forbid negative total power: raise the heat
+    return am, sl, w
 
 
 def cost_of_transport(power_w_per_kg: np.ndarray | float, speed_m_s: float) -> float:

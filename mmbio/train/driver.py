@@ -123,10 +123,11 @@ def _fmt_metrics(m: dict[str, float], sps: float, update: int, n_updates: int) -
 
     n_ep = m.get("n_episodes", 0.0)
     term = m.get("n_done", 0.0) / n_ep if n_ep else float("nan")
+    metab = f"  metabolic {f('env/metabolic_w_per_kg', '.2f')} W/kg" if "env/metabolic_w_per_kg" in m else ""
     return (
         f"update {update}/{n_updates}  {sps:,.0f} steps/s  return {f('episode_return')}  length "
         f"{f('episode_length', '.0f')}  termination {'n/a' if not math.isfinite(term) else format(term, '.0%')}  "
-        f"reward {f('reward_mean')}  kl {f('approx_kl', '.2g')}  nonfinite {int(m.get('n_nonfinite', 0))}"
+        f"reward {f('reward_mean')}{metab}  kl {f('approx_kl', '.2g')}  nonfinite {int(m.get('n_nonfinite', 0))}"
     )
 
 

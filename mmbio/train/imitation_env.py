@@ -47,8 +47,12 @@ anchor-relative orientations, rad²), ``site_vel`` (the same for their finite-di
 the control step, (m/s)²), ``qpos``/``qvel`` (mean over joint dofs of the squared error), ``root_pos``
 (squared root position error, m²) and ``root_vel`` (mean over the 6 root dofs, free root only). So the
 reward lies in (0, ``max_reward``] with ``max_reward`` = Σ of the applicable weights, reached at zero
-error. Effort costs subtracted: ``activation_energy · mean(act²)`` and ``action_rate · mean(Δexc²)``.
-Metabolic power (mmbio.sim.metabolics) as a cost is a TODO.
+error. Effort costs subtracted: ``activation_energy · mean(act²)``, ``action_rate · mean(Δexc²)`` and
+``metabolic · Ė/m_body``: whole-body muscle metabolic power in W/kg (Umberger 2010 with MuJoCo's own fibre
+states, :func:`mmbio.sim.metabolics.umberger_rates` in ``jax.numpy``, the same formula as the validation's
+numpy path; excitation = the step's action, activation/length/velocity at the step's end; fast-twitch
+fraction 0.5; no basal rate). ``info['metabolic_w_per_kg']`` carries it whatever the weight, so every
+run logs ``env/metabolic_w_per_kg`` and the effort–fidelity trade-off can be studied from the logs.
 
 Termination (``done``): mean anchor-relative site distance > ``mean_site_deviation`` (when
 ``site_check``), root position error > ``root_deviation``, root orientation error > ``root_orientation``,
@@ -62,6 +66,7 @@ reference qpos/qvel and zero activations.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any, NamedTuple
 
@@ -72,6 +77,7 @@ import numpy as np
 
 from mmbio.errors import MmbioError
 from mmbio.models.registry import load_model
+from mmbio.sim import metabolics as met
 from mmbio.train.config import EnvConfig
 
 __all__ = ["TRACKED_BODIES", "ImitationEnv", "ImitationState", "PhysicsOut"]
@@ -375,7 +381,9 @@ class ImitationEnv:
         touch = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, s) for s in TOUCH_NAMES] if cfg.touch_obs else []
         self.touch_adr = np.array([m.sensor_adr[s] for s in touch if s >= 0], dtype=np.int64)
         self.fmax = np.maximum(np.abs(m.actuator_gainprm[:, 2]), 1.0).astype(np.float32)
-        self.weight = float(np.sum(m.body_mass) * _GRAVITY)
+        self.mass = float(np.sum(m.body_mass))
+        self.weight = self.mass * _GRAVITY
+        self._init_metabolics(m)
 
         # --- reference at control rate ----------------------------------------------------------------
         quat_cols = [
@@ -426,6 +434,36 @@ class ImitationEnv:
         self._layout = self._make_layout()
         self.obs_size = self._layout["phase"].stop
         self.action_size = m.nu
+
+    # -- metabolics ------------------------------------------------------------------------------------
+    def _init_metabolics(self, m: mujoco.MjModel) -> None:
+        """Muscle constants (float32) for :meth:`metabolic_power`: the muscle actuators and their activation slots."""
+        mus = [i for i in range(m.nu) if m.actuator_gaintype[i] == mujoco.mjtGain.mjGAIN_MUSCLE]
+        self.muscle_ids = np.array(mus, dtype=np.int64)
+        self.muscle_act_adr = np.array([m.actuator_actadr[i] for i in mus], dtype=np.int64)
+        if not mus or np.any(self.muscle_act_adr < 0):
+            self.met_params = None
+            return
+        p = met.muscle_parameters(m)
+        arrays = {
+            f.name: getattr(p, f.name) for f in dataclasses.fields(p) if isinstance(getattr(p, f.name), np.ndarray)
+        }
+        self.met_params = dataclasses.replace(p, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+
+    def metabolic_power(self, exc: jax.Array, act: jax.Array, alen: jax.Array, avel: jax.Array) -> jax.Array:
+        """Whole-body muscle metabolic power ``(N,)`` in W per kg of body mass (Umberger 2010, module docs).
+
+        ``exc (N, nu)``: excitation in [0, 1]; ``act (N, na)``: activation; ``alen``/``avel (N, nu)``: actuator
+        length (m) and velocity (m/s). Zero for a model without muscles.
+        """
+        p = self.met_params
+        if p is None:
+            return jnp.zeros(exc.shape[0], jnp.float32)
+        mi, ai = self.muscle_ids, self.muscle_act_adr
+        u = jnp.clip(exc[:, mi], 0.0, 1.0)
+        a = jnp.clip(act[:, ai], 0.0, 1.0)
+        am, sl, w = met.umberger_rates(u, a, alen[:, mi], avel[:, mi], p, jnp.float32(0.5), xp=jnp)
+        return jnp.sum((am + sl + w) * p.mass, axis=-1) / self.mass
 
     # -- reference helpers ---------------------------------------------------------------------------
     def _kinematics(self, qpos: np.ndarray, qvel: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -603,7 +641,9 @@ class ImitationEnv:
         terms = self.reward_terms(err)
         effort = jnp.mean(jnp.square(phys.act), axis=-1)
         rate = jnp.mean(jnp.square(exc - s.prev_exc), axis=-1)
-        reward = sum(terms.values()) - cfg.reward.activation_energy * effort - cfg.reward.action_rate * rate
+        metab = self.metabolic_power(exc, phys.act, phys.alen, phys.avel)
+        rc = cfg.reward
+        reward = sum(terms.values()) - rc.activation_energy * effort - rc.action_rate * rate - rc.metabolic * metab
         tc = cfg.termination
         done = jnp.zeros(self.n_envs, bool)
         if tc.site_check:
@@ -620,6 +660,7 @@ class ImitationEnv:
             "site_dist": err["site_dist"],
             "qpos_err": jnp.sqrt(err["qpos"]),
             "effort": effort,
+            "metabolic_w_per_kg": metab,
             "physics_failed": (~phys.ok).astype(jnp.float32),
         }
         if self.free_root:
