@@ -60,8 +60,16 @@ EMG_REFERENCE = "santuz2020_emg"
 SIDE_ANGLES = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion", "hip_adduction", "hip_rotation")
 BODY = ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation")
 MUSCLES = (
-    "tibialis_anterior", "soleus", "gastrocnemius_medialis", "vastus_lateralis", "vastus_medialis",
-    "rectus_femoris", "biceps_femoris", "semitendinosus", "gluteus_maximus", "gluteus_medius",
+    "tibialis_anterior",
+    "soleus",
+    "gastrocnemius_medialis",
+    "vastus_lateralis",
+    "vastus_medialis",
+    "rectus_femoris",
+    "biceps_femoris",
+    "semitendinosus",
+    "gluteus_maximus",
+    "gluteus_medius",
 )
 TARGET_METRICS_S = 5.0
 TARGET_PDF_S = 20.0
@@ -160,7 +168,9 @@ def synthetic_trial(seed: int = SEED) -> Trial:
         pct = 100.0 * clock.phase(t, side)
         for var in SIDE_ANGLES:
             m = reference_curve(name, cond, var, side).mean
-            cols.append(_periodic(pct, m) * (1.0 + _drift(rng, t, 0.04)) + _drift(rng, t, 1.0) + rng.normal(0, 0.2, t.size))
+            cols.append(
+                _periodic(pct, m) * (1.0 + _drift(rng, t, 0.04)) + _drift(rng, t, 1.0) + rng.normal(0, 0.2, t.size)
+            )
             names.append(f"{var}_{side}")
     angles = Channels(t, np.column_stack(cols), names, "deg")
 
@@ -289,9 +299,11 @@ def main(argv: list[str]) -> int:
         ok &= verdict != "FAIL"
         tgt = "" if target is None else f"< {target:g}"
         print(f"{label:<46}{sec:>9.3f}{tgt:>8}{verdict:>8}{sec / t_base:>12.1f}")
-    print(f"timed runs: validate {', '.join(f'{r:.3f}' for r in warm_runs)} s; "
-          f"write_report {', '.join(f'{r:.3f}' for r in pdf_runs)} s"
-          + (f"; validate+SPM {', '.join(f'{r:.3f}' for r in spm_runs)} s" if has_spm else ""))
+    print(
+        f"timed runs: validate {', '.join(f'{r:.3f}' for r in warm_runs)} s; "
+        f"write_report {', '.join(f'{r:.3f}' for r in pdf_runs)} s"
+        + (f"; validate+SPM {', '.join(f'{r:.3f}' for r in spm_runs)} s" if has_spm else "")
+    )
     if not has_spm:
         print("spm1d not importable: SPM step skipped")
     print(f"baseline (fixed numpy workload, median of {REPEATS}): {t_base:.3f} s")

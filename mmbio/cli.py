@@ -19,6 +19,7 @@ from mmbio.errors import MmbioError
 
 EXIT_BAD_INPUT = 2
 
+
 def _is_checkpoint(path: str) -> bool:
     """A checkpoint by suffix (.pkl/.pickle) or by the pickle protocol-2+ magic byte."""
     p = Path(path)
@@ -150,7 +151,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         spm=not args.no_spm,
         seed=args.seed,
         static_opt=None if so is None else so.activation_channels(),
-        static_opt_source=None if so is None else "static optimisation of the simulated motion with its GRF: " + so.summary(),
+        static_opt_source=None
+        if so is None
+        else "static optimisation of the simulated motion with its GRF: " + so.summary(),
     )
     if run is not None:
         result.trial["controller"] = _controller_summary(run)
@@ -300,7 +303,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     hook = None
     if args.validate:
         if cfg.env.model != "myofullbody":
-            raise MmbioError(f"--validate compares walking with gait data: it needs env.model=myofullbody, not {cfg.env.model}")
+            raise MmbioError(
+                f"--validate compares walking with gait data: it needs env.model=myofullbody, not {cfg.env.model}"
+            )
         hook = _validate_hook
     res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, log=lambda s: print(s, flush=True),
                 eval_hook=hook, reference_motion=motion)  # fmt: skip
@@ -341,22 +346,38 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a trial with an experimental reference and judge it against a validation protocol. "
         "Exit status: 0 protocol passed, 1 protocol failed, 2 bad input.",
     )
-    v.add_argument("trial", help="checkpoint .pkl (rolled out first), C3D file, OpenSim .mot/.sto of joint angles, "
-                   "or rollout .npz (mmbio or mm-evalkit)")
+    v.add_argument(
+        "trial",
+        help="checkpoint .pkl (rolled out first), C3D file, OpenSim .mot/.sto of joint angles, "
+        "or rollout .npz (mmbio or mm-evalkit)",
+    )
     v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
-    v.add_argument("--protocol", "-p", help="validation protocol name or YAML file (default: walking or running "
-                   "by the reference); 'none' for no checks")
+    v.add_argument(
+        "--protocol",
+        "-p",
+        help="validation protocol name or YAML file (default: walking or running "
+        "by the reference); 'none' for no checks",
+    )
     v.add_argument("--emg-reference", help="NAME[:CONDITION] for activation/EMG (default: --reference if it has EMG)")
     v.add_argument("--output", "-o", default="mmbio-out", help="output directory (default mmbio-out)")
     v.add_argument("--format", choices=("human", "json"), default="human", help="what to print (default human)")
     v.add_argument("--no-spm", action="store_true", help="skip SPM (statistical parametric mapping)")
     v.add_argument("--no-pdf", action="store_true", help="write metrics.json and curves.csv only")
-    v.add_argument("--seed", type=int, default=0, help="seed of the rollout and of the synergy NMF restarts (default 0)")
+    v.add_argument(
+        "--seed", type=int, default=0, help="seed of the rollout and of the synergy NMF restarts (default 0)"
+    )
     v.add_argument("--cycles", type=int, default=3, help="checkpoints: gait cycles to simulate (default 3)")
-    v.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                   help="checkpoints: where to roll out (default cpu; gpu needs mujoco-warp and a GPU)")
-    v.add_argument("--no-static-opt", action="store_true",
-                   help="checkpoints: skip static optimisation of the simulated motion (redundancy comparison)")
+    v.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="checkpoints: where to roll out (default cpu; gpu needs mujoco-warp and a GPU)",
+    )
+    v.add_argument(
+        "--no-static-opt",
+        action="store_true",
+        help="checkpoints: skip static optimisation of the simulated motion (redundancy comparison)",
+    )
     _trial_options(v)
     v.add_argument("--speed", type=float, help="walking/running speed in m/s when the file has none")
     v.set_defaults(func=_cmd_validate)
@@ -381,11 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--updates", type=int, help="total PPO updates (default: from ppo.total_env_steps)")
     t.add_argument("--resume", action="store_true", help="continue from OUTPUT/latest.pkl")
     t.add_argument("--motion", help="reference motion .npz (mmbio Motion.save); default: the model's built-in one")
-    t.add_argument("--validate", action="store_true",
-                   help="validate each checkpoint (MyoFullBody walking) and keep its metrics.json beside it")
+    t.add_argument(
+        "--validate",
+        action="store_true",
+        help="validate each checkpoint (MyoFullBody walking) and keep its metrics.json beside it",
+    )
     t.set_defaults(func=_cmd_train)
 
-    i = sub.add_parser("info", help="what a trial file or checkpoint holds (channels, rates, events, subject; controller)")
+    i = sub.add_parser(
+        "info", help="what a trial file or checkpoint holds (channels, rates, events, subject; controller)"
+    )
     i.add_argument("trial")
     _trial_options(i)
     i.set_defaults(func=_cmd_info)

@@ -184,9 +184,7 @@ class Markers:
         self.positions = np.asarray(self.positions, dtype=float)
         self.names = list(self.names)
         if self.positions.shape != (self.time.size, len(self.names), 3):
-            raise MmbioError(
-                f"Markers: positions {self.positions.shape} != ({self.time.size}, {len(self.names)}, 3)"
-            )
+            raise MmbioError(f"Markers: positions {self.positions.shape} != ({self.time.size}, {len(self.names)}, 3)")
 
     @property
     def rate(self) -> float:
@@ -367,9 +365,7 @@ class Trial:
                 out[key] = g.to_frame()
         if self.grf:
             frames = [self.grf[s].to_frame(f"_{s}") for s in SIDES if s in self.grf]
-            if len({len(f) for f in frames}) == 1 and all(
-                np.array_equal(frames[0].index, f.index) for f in frames
-            ):
+            if len({len(f) for f in frames}) == 1 and all(np.array_equal(frames[0].index, f.index) for f in frames):
                 df = pd.concat(frames, axis=1)
                 df.attrs["units"] = {k: v for f in frames for k, v in f.attrs["units"].items()}
                 out["grf"] = df
@@ -431,7 +427,9 @@ class Trial:
         if self.markers is not None:
             lines.append(f"  markers: {len(self.markers.names)} at {self.markers.rate:.0f} Hz")
         for side, g in self.grf.items():
-            lines.append(f"  grf_{side}: {g.time.size} samples at {g.rate:.0f} Hz, peak Fz {np.nanmax(g.vertical):.0f} N")
+            lines.append(
+                f"  grf_{side}: {g.time.size} samples at {g.rate:.0f} Hz, peak Fz {np.nanmax(g.vertical):.0f} N"
+            )
         ev = self.events
         hs, to = ev.heel_strike, ev.toe_off
         lines.append(

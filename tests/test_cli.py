@@ -80,12 +80,25 @@ def test_validate_schreiber_c3d_writes_report(shared: Path, tmp_path: Path) -> N
     assert doc["protocol"]["name"] == "walking"
 
 
-def test_validate_rajagopal_json_matches_readme(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_rajagopal_json_matches_readme(
+    shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = shared / "rajagopal2016_walk"
     code = main(
         [
-            "validate", str(d / "coordinates.sto"), "--grf", str(d / "grf_walk.mot"), "--mass", "85.3",
-            "--reference", "schwartz2008:free", "--output", str(tmp_path), "--format", "json", "--no-pdf",
+            "validate",
+            str(d / "coordinates.sto"),
+            "--grf",
+            str(d / "grf_walk.mot"),
+            "--mass",
+            "85.3",
+            "--reference",
+            "schwartz2008:free",
+            "--output",
+            str(tmp_path),
+            "--format",
+            "json",
+            "--no-pdf",
             "--no-spm",
         ]
     )

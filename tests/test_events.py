@@ -40,7 +40,9 @@ def walking(n_strides: int = 5, stride: float = 1.1, stance: float = 0.66, t_end
 
 def reaction(t: np.ndarray, fz: np.ndarray, y: float = 0.0) -> GroundReaction:
     force = np.column_stack([np.zeros_like(fz), np.zeros_like(fz), fz])
-    cop = np.where(fz[:, None] > 1, np.column_stack([np.zeros_like(fz), np.full_like(fz, y), np.zeros_like(fz)]), np.nan)
+    cop = np.where(
+        fz[:, None] > 1, np.column_stack([np.zeros_like(fz), np.full_like(fz, y), np.zeros_like(fz)]), np.nan
+    )
     return GroundReaction(t, force, cop)
 
 
@@ -132,9 +134,7 @@ def test_combined_running_uses_flight_phases() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    durations=st.lists(
-        st.tuples(st.floats(0.15, 0.9), st.floats(0.1, 0.6)), min_size=1, max_size=6
-    ),
+    durations=st.lists(st.tuples(st.floats(0.15, 0.9), st.floats(0.1, 0.6)), min_size=1, max_size=6),
     noise=st.floats(0.0, 6.0),
     seed=st.integers(0, 2**16),
 )

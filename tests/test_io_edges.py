@@ -36,7 +36,9 @@ def belt_walk(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
         }
     )
     tk = t[::10]
-    coords = pd.DataFrame({"time": tk, "knee_angle_r": 30 + 30 * np.sin(2 * np.pi * tk / stride), "hip_flexion_r": 0 * tk})
+    coords = pd.DataFrame(
+        {"time": tk, "knee_angle_r": 30 + 30 * np.sin(2 * np.pi * tk / stride), "hip_flexion_r": 0 * tk}
+    )
     g = write_storage(tmp_path / "belt_grf.mot", grf, in_degrees=True)
     k = write_storage(tmp_path / "ik.mot", coords, in_degrees=True)
     return k, g, hs_r, hs_l

@@ -230,9 +230,7 @@ def test_lumbar_gain_matches_the_vertebra_couplings() -> None:
     for clinical, tag in (("lumbar_extension", "_FE"), ("lumbar_bending", "_LB"), ("lumbar_rotation", "_AR")):
         joint = JOINT_MAP[clinical][0]
         coefs = [
-            c.coef[1]
-            for c in joint_couplings(m)
-            if c.name.endswith("←" + joint) and c.name.split("←")[0].endswith(tag)
+            c.coef[1] for c in joint_couplings(m) if c.name.endswith("←" + joint) and c.name.split("←")[0].endswith(tag)
         ]
         assert len(coefs) == 4
         assert joint_gain(m, clinical) == pytest.approx(1 + sum(coefs), rel=2e-3)

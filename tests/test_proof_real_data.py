@@ -14,9 +14,7 @@ from mmbio.io.loader import load_trial
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 
 
-@pytest.mark.parametrize(
-    "c3d", ["2014001/2014001_C4_05.c3d", "2014004/2014004_C4_02.c3d", "2014007/2014007_C4_04.c3d"]
-)
+@pytest.mark.parametrize("c3d", ["2014001/2014001_C4_05.c3d", "2014004/2014004_C4_02.c3d", "2014007/2014007_C4_04.c3d"])
 def test_schreiber_c4_is_double_peaked_against_schwartz(shared: Path, c3d: str) -> None:
     trial = load_trial(shared / "schreiber2019" / c3d)
     res = validate(trial, "schwartz2008:free", protocol="walking", spm=False)

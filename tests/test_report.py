@@ -84,53 +84,107 @@ def synthetic_result(*, n_cycles: int = 8, seed: int = 3) -> ValidationResult:
             base = np.interp((PCT - shift) % 100, PCT, ref) * 1.05 + (3.0 if var == "hip_flexion" else 1.0)
             cycles = base + rng.normal(0, 1.5, (n_cycles, 1)) + rng.normal(0, 0.6, (n_cycles, 101))
             mean = cycles.mean(0)
-            spm = [(62.0, 71.0)] if var == "knee_flexion" and side == "right" else ([] if var == "knee_flexion" else None)
+            spm = (
+                [(62.0, 71.0)] if var == "knee_flexion" and side == "right" else ([] if var == "knee_flexion" else None)
+            )
             res.curves.append(
-                CurvePair("kinematics", side, var, "deg", PCT, mean, cycles.std(0, ddof=1), cycles, ref,
-                          np.full(101, ref_sd), toe_off_pct=60.5 + shift / 2, ref_toe_off_pct=59.0, spm=spm)
+                CurvePair(
+                    "kinematics",
+                    side,
+                    var,
+                    "deg",
+                    PCT,
+                    mean,
+                    cycles.std(0, ddof=1),
+                    cycles,
+                    ref,
+                    np.full(101, ref_sd),
+                    toe_off_pct=60.5 + shift / 2,
+                    ref_toe_off_pct=59.0,
+                    spm=spm,
+                )
             )
             r = _r(mean, ref)
-            res.add("kinematics", side, var, {
-                "r": Metric(r, "1", cycles=np.array([_r(c, ref) for c in cycles]), ceiling=0.93),
-                "rmse": Metric(float(np.sqrt(np.mean((mean - ref) ** 2))), "deg", ceiling=4.8),
-                "rom_error": Metric(float(np.ptp(mean) - np.ptp(ref)), "deg"),
-                "peak_max_timing_error": Metric(float(PCT[np.argmax(mean)] - PCT[np.argmax(ref)]), "% cycle"),
-                "best_lag": Metric(shift, "% cycle"),
-                "within_sd_band": Metric(float(np.mean(np.abs(mean - ref) <= ref_sd)), "1"),
-            })
+            res.add(
+                "kinematics",
+                side,
+                var,
+                {
+                    "r": Metric(r, "1", cycles=np.array([_r(c, ref) for c in cycles]), ceiling=0.93),
+                    "rmse": Metric(float(np.sqrt(np.mean((mean - ref) ** 2))), "deg", ceiling=4.8),
+                    "rom_error": Metric(float(np.ptp(mean) - np.ptp(ref)), "deg"),
+                    "peak_max_timing_error": Metric(float(PCT[np.argmax(mean)] - PCT[np.argmax(ref)]), "% cycle"),
+                    "best_lag": Metric(shift, "% cycle"),
+                    "within_sd_band": Metric(float(np.mean(np.abs(mean - ref) <= ref_sd)), "1"),
+                },
+            )
         v_ref = _stance_vertical(PCT)
         st = v_ref * (1.04 if side == "right" else 0.97) + rng.normal(0, 0.02, (6, 101))
         st[:, 0] = st[:, -1] = 0.0
         vm = st.mean(0)
         ap_ref = -0.21 * np.sin(2 * np.pi * PCT / 100) * np.sin(np.pi * PCT / 100) ** 0.3
         ap = ap_ref * 1.1 + rng.normal(0, 0.01, (6, 101))
-        res.curves.append(CurvePair("grf", side, "vertical", "BW", PCT, vm, st.std(0, ddof=1), st, v_ref,
-                                    np.full(101, 0.06), basis="stance"))
-        res.curves.append(CurvePair("grf", side, "ap", "BW", PCT, ap.mean(0), ap.std(0, ddof=1), ap, ap_ref,
-                                    np.full(101, 0.03), basis="stance"))
+        res.curves.append(
+            CurvePair(
+                "grf", side, "vertical", "BW", PCT, vm, st.std(0, ddof=1), st, v_ref, np.full(101, 0.06), basis="stance"
+            )
+        )
+        res.curves.append(
+            CurvePair(
+                "grf",
+                side,
+                "ap",
+                "BW",
+                PCT,
+                ap.mean(0),
+                ap.std(0, ddof=1),
+                ap,
+                ap_ref,
+                np.full(101, 0.03),
+                basis="stance",
+            )
+        )
         i1, i2 = int(np.argmax(vm[:51])), 50 + int(np.argmax(vm[50:]))
         iv = i1 + int(np.argmin(vm[i1 : i2 + 1]))
-        res.add("grf", side, "vertical", {
-            "first_peak_bw": Metric(float(vm[i1]), "BW", ceiling=None),
-            "first_peak_pct_stance": Metric(float(PCT[i1]), "% stance"),
-            "valley_bw": Metric(float(vm[iv]), "BW"),
-            "valley_pct_stance": Metric(float(PCT[iv]), "% stance"),
-            "second_peak_bw": Metric(float(vm[i2]), "BW"),
-            "second_peak_pct_stance": Metric(float(PCT[i2]), "% stance"),
-            "double_peak": Metric(1.0, "bool"),
-            "loading_rate_bw_s": Metric(9.8, "BW/s"),
-            "impulse_bw_s": Metric(0.52, "BW·s"),
-            "stance_time_s": Metric(0.64 if side == "right" else 0.66, "s"),
-            "r": Metric(_r(vm, v_ref), "1", ceiling=0.97),
-            "rmse_bw": Metric(float(np.sqrt(np.mean((vm - v_ref) ** 2))), "BW"),
-        })
+        res.add(
+            "grf",
+            side,
+            "vertical",
+            {
+                "first_peak_bw": Metric(float(vm[i1]), "BW", ceiling=None),
+                "first_peak_pct_stance": Metric(float(PCT[i1]), "% stance"),
+                "valley_bw": Metric(float(vm[iv]), "BW"),
+                "valley_pct_stance": Metric(float(PCT[iv]), "% stance"),
+                "second_peak_bw": Metric(float(vm[i2]), "BW"),
+                "second_peak_pct_stance": Metric(float(PCT[i2]), "% stance"),
+                "double_peak": Metric(1.0, "bool"),
+                "loading_rate_bw_s": Metric(9.8, "BW/s"),
+                "impulse_bw_s": Metric(0.52, "BW·s"),
+                "stance_time_s": Metric(0.64 if side == "right" else 0.66, "s"),
+                "r": Metric(_r(vm, v_ref), "1", ceiling=0.97),
+                "rmse_bw": Metric(float(np.sqrt(np.mean((vm - v_ref) ** 2))), "BW"),
+            },
+        )
         apm = ap.mean(0)
-        res.add("grf", side, "ap", {
-            "braking_peak_bw": Metric(float(apm.min()), "BW"),
-            "propulsion_peak_bw": Metric(float(apm.max()), "BW"),
-        })
-    muscles = ["tibialis_anterior", "soleus", "gastrocnemius_medialis", "vastus_lateralis", "rectus_femoris",
-               "biceps_femoris", "medial_hamstrings", "gluteus_maximus"]
+        res.add(
+            "grf",
+            side,
+            "ap",
+            {
+                "braking_peak_bw": Metric(float(apm.min()), "BW"),
+                "propulsion_peak_bw": Metric(float(apm.max()), "BW"),
+            },
+        )
+    muscles = [
+        "tibialis_anterior",
+        "soleus",
+        "gastrocnemius_medialis",
+        "vastus_lateralis",
+        "rectus_femoris",
+        "biceps_femoris",
+        "medial_hamstrings",
+        "gluteus_maximus",
+    ]
     for side in ("right", "left"):
         for k, mus in enumerate(muscles if side == "right" else muscles[:3]):
             ref = _emg_ref(mus)
@@ -141,32 +195,52 @@ def synthetic_result(*, n_cycles: int = 8, seed: int = 3) -> ValidationResult:
             cyc = act + rng.normal(0, 0.01, (n_cycles, 101))
             res.curves.append(CurvePair("emg", side, mus, "1", PCT, act, None, cyc, ref, 0.25 * ref, toe_off_pct=60.5))
             if mus == "rectus_femoris":
-                res.add("emg", side, mus, {
-                    "r": Metric.na("1", "silent: the activation never exceeds 5 % of its peak"),
-                    "silent": Metric(1.0, "bool"),
-                })
+                res.add(
+                    "emg",
+                    side,
+                    mus,
+                    {
+                        "r": Metric.na("1", "silent: the activation never exceeds 5 % of its peak"),
+                        "silent": Metric(1.0, "bool"),
+                    },
+                )
                 continue
             scale = float(np.dot(act, ref) / np.dot(act, act))
-            res.add("emg", side, mus, {
-                "r": Metric(_r(act, ref), "1", ceiling=0.78),
-                "r_best_lag": Metric(_r(np.roll(act, lag), ref), "1"),
-                "best_lag_ms": Metric(lag * 11.0, "ms"),
-                "scale": Metric(scale, "1"),
-                "scaled_rmse": Metric(float(np.sqrt(np.mean((scale * act - ref) ** 2))), "1"),
-                "silent": Metric(0.0, "bool"),
-            })
+            res.add(
+                "emg",
+                side,
+                mus,
+                {
+                    "r": Metric(_r(act, ref), "1", ceiling=0.78),
+                    "r_best_lag": Metric(_r(np.roll(act, lag), ref), "1"),
+                    "best_lag_ms": Metric(lag * 11.0, "ms"),
+                    "scale": Metric(scale, "1"),
+                    "scaled_rmse": Metric(float(np.sqrt(np.mean((scale * act - ref) ** 2))), "1"),
+                    "silent": Metric(0.0, "bool"),
+                },
+            )
     res.add("emg", "right", "gluteus_medius", {"r": Metric.na("1", "the reference has no EMG for gluteus_medius")})
-    res.add("redundancy", "right", "gap", {
-        "kinematic_fidelity": Metric(0.97, "1"),
-        "activation_fidelity": Metric(0.71, "1"),
-        "gap": Metric(0.26, "1"),
-        "gap_rel": Metric(0.27, "1"),
-    })
-    res.add("synergies", "right", "all", {
-        "n_synergies_trial": Metric(3, "count"),
-        "n_synergies_emg": Metric(4, "count"),
-        "similarity": Metric(0.82, "1"),
-    })
+    res.add(
+        "redundancy",
+        "right",
+        "gap",
+        {
+            "kinematic_fidelity": Metric(0.97, "1"),
+            "activation_fidelity": Metric(0.71, "1"),
+            "gap": Metric(0.26, "1"),
+            "gap_rel": Metric(0.27, "1"),
+        },
+    )
+    res.add(
+        "synergies",
+        "right",
+        "all",
+        {
+            "n_synergies_trial": Metric(3, "count"),
+            "n_synergies_emg": Metric(4, "count"),
+            "similarity": Metric(0.82, "1"),
+        },
+    )
     res.notes.append("SPM over the cycle needs at least 3 reference cycles per subject; shown for knee flexion only")
     return res
 
@@ -193,12 +267,25 @@ def _proto(checks: list[dict]) -> object:
 
 def test_statuses_pass_warn_fail_and_wildcards() -> None:
     res = _hand_made()
-    checks = evaluate(res, _proto([{"metric": "kinematics.*.knee_flexion.r", "pass": {"op": ">=", "value": 0.9},
-                                    "warn": {"op": ">=", "value": 0.6}},
-                                   {"metric": "kinematics.right.*.r", "pass": {"op": ">=", "value": 0.9}}]))
+    checks = evaluate(
+        res,
+        _proto(
+            [
+                {
+                    "metric": "kinematics.*.knee_flexion.r",
+                    "pass": {"op": ">=", "value": 0.9},
+                    "warn": {"op": ">=", "value": 0.6},
+                },
+                {"metric": "kinematics.right.*.r", "pass": {"op": ">=", "value": 0.9}},
+            ]
+        ),
+    )
     got = {c["metric"]: c["status"] for c in checks}
-    assert got == {"kinematics.right.knee_flexion.r": "pass", "kinematics.left.knee_flexion.r": "warn",
-                   "kinematics.right.hip_flexion.r": "fail"}
+    assert got == {
+        "kinematics.right.knee_flexion.r": "pass",
+        "kinematics.left.knee_flexion.r": "warn",
+        "kinematics.right.hip_flexion.r": "fail",
+    }
     assert len(checks) == 4  # right knee r is matched by both checks
     assert checks[0]["ceiling"] == pytest.approx(0.9) and checks[0]["units"] == "1"
     assert "≥ 0.9" in checks[0]["rule"] and "warn" in checks[0]["rule"]
@@ -207,18 +294,30 @@ def test_statuses_pass_warn_fail_and_wildcards() -> None:
 
 def test_bool_within_between_and_na() -> None:
     res = _hand_made()
-    checks = evaluate(res, _proto([
-        {"metric": "grf.*.vertical.double_peak", "pass": {"op": "==", "value": 1}},
-        {"metric": "grf.*.vertical.first_peak_bw", "pass": {"op": "within", "value": 0.15, "of": 1.1},
-         "warn": {"op": "between", "value": [0.9, 1.4]}},
-        {"metric": "emg.*.*.r", "pass": {"op": ">=", "value": 0.5}, "required": False},
-        {"metric": "emg.*.*.r", "pass": {"op": ">=", "value": 0.5}},
-        {"metric": "synergies.*.*.similarity", "pass": {"op": ">=", "value": 0.5}, "required": False},
-        {"metric": "kinematics.*.ankle_dorsiflexion.r", "pass": {"op": ">=", "value": 0.5}},
-    ]))
+    checks = evaluate(
+        res,
+        _proto(
+            [
+                {"metric": "grf.*.vertical.double_peak", "pass": {"op": "==", "value": 1}},
+                {
+                    "metric": "grf.*.vertical.first_peak_bw",
+                    "pass": {"op": "within", "value": 0.15, "of": 1.1},
+                    "warn": {"op": "between", "value": [0.9, 1.4]},
+                },
+                {"metric": "emg.*.*.r", "pass": {"op": ">=", "value": 0.5}, "required": False},
+                {"metric": "emg.*.*.r", "pass": {"op": ">=", "value": 0.5}},
+                {"metric": "synergies.*.*.similarity", "pass": {"op": ">=", "value": 0.5}, "required": False},
+                {"metric": "kinematics.*.ankle_dorsiflexion.r", "pass": {"op": ">=", "value": 0.5}},
+            ]
+        ),
+    )
     st = [(c["metric"], c["status"]) for c in checks]
-    assert st[:4] == [("grf.right.vertical.double_peak", "pass"), ("grf.left.vertical.double_peak", "fail"),
-                      ("grf.right.vertical.first_peak_bw", "warn"), ("grf.left.vertical.first_peak_bw", "pass")]
+    assert st[:4] == [
+        ("grf.right.vertical.double_peak", "pass"),
+        ("grf.left.vertical.double_peak", "fail"),
+        ("grf.right.vertical.first_peak_bw", "warn"),
+        ("grf.left.vertical.first_peak_bw", "pass"),
+    ]
     assert checks[4]["status"] == "n/a" and checks[4]["value"] is None and checks[4]["reason"] == "silent signal"
     assert checks[5]["status"] == "fail"  # required: n/a fails
     assert checks[6]["status"] == "n/a" and checks[6]["metric"] == "synergies.*.*.similarity"
@@ -229,8 +328,17 @@ def test_bool_within_between_and_na() -> None:
 def test_within_metric_path() -> None:
     res = _hand_made()
     res.add("grf", "reference", "vertical", {"first_peak_bw": Metric(1.2, "BW")})
-    checks = evaluate(res, _proto([{"metric": "grf.right.vertical.first_peak_bw",
-                                    "pass": {"op": "within", "value": 0.15, "of": "grf.reference.vertical.first_peak_bw"}}]))
+    checks = evaluate(
+        res,
+        _proto(
+            [
+                {
+                    "metric": "grf.right.vertical.first_peak_bw",
+                    "pass": {"op": "within", "value": 0.15, "of": "grf.reference.vertical.first_peak_bw"},
+                }
+            ]
+        ),
+    )
     assert checks[0]["status"] == "pass"
 
 
@@ -252,7 +360,8 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
 def test_protocol_dir_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "custom.yaml").write_text(
         "name: custom\nreference: hamner2013_run:3\nchecks:\n  - metric: grf.*.vertical.r\n    pass: {op: '>=', value: 0.9}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setenv("MMBIO_VALIDATION_DIR", str(tmp_path))
     assert list_protocols() == ["custom"]
     assert load_protocol("custom").checks[0].pass_rule.value == 0.9
@@ -267,10 +376,16 @@ def test_figures_alone() -> None:
 
     res = synthetic_result(n_cycles=3)
     kin = [c for c in res.curves if c.domain == "kinematics"][:4]
-    figs = [F.joint_angle_figure(kin), F.grf_figure([c for c in res.curves if c.domain == "grf"], res.metrics["grf"]),
-            F.emg_figure([c for c in res.curves if c.domain == "emg"], res.metrics["emg"]),
-            F.redundancy_figure(res.metrics["kinematics"], res.metrics["emg"], {s: v["gap"] for s, v in res.metrics["redundancy"].items()}),
-            F.synergy_figure(res.metrics["synergies"]), F.grf_figure([], None)]
+    figs = [
+        F.joint_angle_figure(kin),
+        F.grf_figure([c for c in res.curves if c.domain == "grf"], res.metrics["grf"]),
+        F.emg_figure([c for c in res.curves if c.domain == "emg"], res.metrics["emg"]),
+        F.redundancy_figure(
+            res.metrics["kinematics"], res.metrics["emg"], {s: v["gap"] for s, v in res.metrics["redundancy"].items()}
+        ),
+        F.synergy_figure(res.metrics["synergies"]),
+        F.grf_figure([], None),
+    ]
     assert all(isinstance(f, Figure) for f in figs)
     assert F.spm_clusters(None) is None and F.spm_clusters({"clusters": [(1, 5, 0.01)]}) == [(1.0, 5.0)]
     from mmbio.analysis.spm import SPMResult
@@ -328,14 +443,20 @@ def test_pdf_pages_and_footer(report: tuple[Path, ValidationResult]) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) not installed: page texts not checked")
     for i in range(1, n + 1):
-        text = subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(path), "-"],
-                              capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(path), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert f"mmbio {mmbio.__version__}" in text, f"page {i} lacks the footer"
         assert f"page {i} of {n}" in text and "seed: 7" in text and "protocol: walking" in text
         assert "schwartz2008:free" in text
     first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True).stdout
     assert "Validation scorecard" in first and "PASS" in first and "Knee flexion" in first
-    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout if shutil.which("pdfinfo") else ""
+    info = (
+        subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout if shutil.which("pdfinfo") else ""
+    )
     if info:
         assert re.search(r"Author:\s+mmbio", info) and "A4" in info
 
@@ -355,8 +476,11 @@ def test_curves_csv_and_metrics_json(tmp_path: Path, report: tuple[Path, Validat
     p = write_curves_csv(res, tmp_path / "curves.csv")
     with p.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert tuple(rows[0]) == CURVES_COLUMNS == (
-        "domain", "side", "variable", "basis", "units", "pct", "trial_mean", "trial_sd", "ref_mean", "ref_sd")
+    assert (
+        tuple(rows[0])
+        == CURVES_COLUMNS
+        == ("domain", "side", "variable", "basis", "units", "pct", "trial_mean", "trial_sd", "ref_mean", "ref_sd")
+    )
     assert len(rows) == 101 * len(res.curves)
     knee = [r for r in rows if r["variable"] == "knee_flexion" and r["side"] == "right"]
     assert len(knee) == 101 and knee[0]["basis"] == "gait cycle" and knee[0]["units"] == "deg"

@@ -23,9 +23,7 @@ def make_trial(n_cycles: int = 4, period: float = 1.0) -> Trial:
     fz = np.where(ph < 0.6, 800 * np.sin(np.pi * ph / 0.6), 0.0)
     grf = GroundReaction(tg, np.column_stack([0 * tg, 0 * tg, fz]), np.full((tg.size, 3), np.nan))
     ev = Events({"r": hs, "l": hs + period / 2}, {"r": hs + 0.6 * period, "l": np.empty(0)}, "file")
-    return Trial(
-        name="synthetic", angles=angles, grf={"r": grf}, events=ev, subject=Subject("s", 81.549, 1.8, 1.2)
-    )
+    return Trial(name="synthetic", angles=angles, grf={"r": grf}, events=ev, subject=Subject("s", 81.549, 1.8, 1.2))
 
 
 def test_channel_curve_matches_analytic_cycle() -> None:

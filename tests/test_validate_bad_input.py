@@ -38,8 +38,15 @@ def one_cycle_trial() -> Trial:
         "1",
     )
     ev = Events({"r": np.array([0.2, 1.3]), "l": np.array([0.75])}, {"r": np.array([0.86]), "l": np.empty(0)}, "file")
-    return Trial(name="bad", source="synthetic", kind="simulated", subject=Subject("x", 70.0), angles=angles,
-                 activations=act, events=ev)
+    return Trial(
+        name="bad",
+        source="synthetic",
+        kind="simulated",
+        subject=Subject("x", 70.0),
+        angles=angles,
+        activations=act,
+        events=ev,
+    )
 
 
 def test_bad_input_gives_explicit_not_available_entries(tmp_path: Path) -> None:

@@ -182,8 +182,16 @@ def compare_kinematics(
                 metrics.setdefault(word, {})[var] = angle_metrics(c, ref_mean, ref_sd)
             curves.append(
                 CurvePair.from_cycles(
-                    "kinematics", word, var, units, c.pct, c.cycles, ref_mean, ref_sd,
-                    toe_offs=c.toe_off_pct, ref_toe_off_pct=ref_to,
+                    "kinematics",
+                    word,
+                    var,
+                    units,
+                    c.pct,
+                    c.cycles,
+                    ref_mean,
+                    ref_sd,
+                    toe_offs=c.toe_off_pct,
+                    ref_toe_off_pct=ref_to,
                 )
             )
         if no_cycle:

@@ -157,7 +157,9 @@ def grf_curve(trial: Trial, side: Side, axis: int = 2, n_points: int = N_POINTS,
         units = "BW"
     cyc, win = segment(g.time, v, trial.events.heel_strike[side], n_points)
     names = ("grf_ap", "grf_ml", "grf_vertical")
-    return Curve(np.linspace(0, 100, n_points), cyc, units, names[axis], side, toe_off_pct(win, trial.events.toe_off[side]))
+    return Curve(
+        np.linspace(0, 100, n_points), cyc, units, names[axis], side, toe_off_pct(win, trial.events.toe_off[side])
+    )
 
 
 def stance_windows(strikes: np.ndarray, toe_offs: np.ndarray) -> list[tuple[float, float]]:

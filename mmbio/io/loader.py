@@ -48,7 +48,9 @@ def load_trial(
         return trial
     if suffix == ".c3d":
         if grf is not None or emg is not None or activations is not None:
-            raise DataFileError(p, "--grf/--emg/--activations are for OpenSim trials; a C3D file carries its own GRF and EMG")
+            raise DataFileError(
+                p, "--grf/--emg/--activations are for OpenSim trials; a C3D file carries its own GRF and EMG"
+            )
         from mmbio.io.c3d import read_c3d
 
         trial = read_c3d(p)
@@ -60,7 +62,7 @@ def load_trial(
     if suffix in (".mot", ".sto"):
         from mmbio.io.opensim import read_opensim_trial
 
-        return read_opensim_trial(
-            p, grf=grf, emg=emg, activations=activations, mass_kg=mass_kg, speed_m_s=speed_m_s
-        )
-    raise DataFileError(p, f"unsupported trial format {suffix or '(no suffix)'}; expected one of {', '.join(TRIAL_SUFFIXES)}")
+        return read_opensim_trial(p, grf=grf, emg=emg, activations=activations, mass_kg=mass_kg, speed_m_s=speed_m_s)
+    raise DataFileError(
+        p, f"unsupported trial format {suffix or '(no suffix)'}; expected one of {', '.join(TRIAL_SUFFIXES)}"
+    )

@@ -100,13 +100,22 @@ def _page(
         top -= 0.03
     legend_top = top
     top -= 0.0165 * legend_rows + (0.012 if legend_rows else 0.0)
-    fig.get_layout_engine().set(rect=(0.03, bottom, 0.94, top - bottom), h_pad=0.06, w_pad=0.06, hspace=0.04, wspace=0.04)
+    fig.get_layout_engine().set(
+        rect=(0.03, bottom, 0.94, top - bottom), h_pad=0.06, w_pad=0.06, hspace=0.04, wspace=0.04
+    )
     return fig, legend_top
 
 
 def _legend(fig: Figure, handles: list[Any], y: float, ncols: int) -> None:
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, y), ncols=ncols, frameon=False,
-               handlelength=2.6, columnspacing=1.6)
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, y),
+        ncols=ncols,
+        frameon=False,
+        handlelength=2.6,
+        columnspacing=1.6,
+    )
 
 
 def _style_axes(ax: Any) -> None:
@@ -169,7 +178,14 @@ def joint_angle_figure(
         any_spm_region = False
         for i, (ax, var) in enumerate(zip(axes, variables, strict=True)):
             _style_axes(ax)
-            cs = sorted(by_var[var], key=lambda c: ["right", "left", "both"].index(side_word(c.side)) if side_word(c.side) in ("right", "left", "both") else 3)
+            cs = sorted(
+                by_var[var],
+                key=lambda c: (
+                    ["right", "left", "both"].index(side_word(c.side))
+                    if side_word(c.side) in ("right", "left", "both")
+                    else 3
+                ),
+            )
             drawn_refs: list[np.ndarray] = []
             for c in cs:
                 if c.ref_mean is not None and not any(np.allclose(c.ref_mean, r, equal_nan=True) for r in drawn_refs):
@@ -181,7 +197,12 @@ def joint_angle_figure(
                 s = side_word(c.side)
                 col, ls = SIDE_COLOR.get(s, "#333333"), SIDE_STYLE.get(s, "-")
                 ax.plot(c.pct, c.trial_mean, color=col, ls=ls, zorder=4)
-                n_cycles[s] = max(n_cycles.get(s, 0), int(np.asarray(c.trial_cycles).shape[0]) if c.trial_cycles is not None and np.asarray(c.trial_cycles).ndim == 2 else 0)
+                n_cycles[s] = max(
+                    n_cycles.get(s, 0),
+                    int(np.asarray(c.trial_cycles).shape[0])
+                    if c.trial_cycles is not None and np.asarray(c.trial_cycles).ndim == 2
+                    else 0,
+                )
                 if np.isfinite(c.toe_off_pct):
                     ax.axvline(c.toe_off_pct, color=col, ls=ls, lw=0.9, alpha=0.9, zorder=3)
                 for a, b in spm_clusters(c.spm) or []:
@@ -190,7 +211,9 @@ def joint_angle_figure(
                     y0 = 0.0 if s == "right" else 0.025
                     ax.axvspan(a, b, ymin=y0, ymax=y0 + 0.025, color=col, alpha=0.9, lw=0, zorder=5)
             if not drawn_refs:
-                ax.text(0.02, 0.97, "no reference curve", transform=ax.transAxes, va="top", fontsize=7.5, color="#777777")
+                ax.text(
+                    0.02, 0.97, "no reference curve", transform=ax.transAxes, va="top", fontsize=7.5, color="#777777"
+                )
             units = cs[0].units or ""
             sign = (sign_conventions or {}).get(var, "")
             ax.set_title(pretty(var) + (f"  ({sign})" if sign else ""), loc="left")
@@ -210,7 +233,9 @@ def joint_angle_figure(
             handles.append(Patch(facecolor="#777777", alpha=0.3, label="SPM: p < 0.05"))
         _legend(fig, handles, leg_y, ncols=3)
         if not spm_ran:
-            _note(fig, "SPM (statistical parametric mapping) was not run: install the optional extra mmbio[spm] (spm1d).")
+            _note(
+                fig, "SPM (statistical parametric mapping) was not run: install the optional extra mmbio[spm] (spm1d)."
+            )
         elif not any_spm_region:
             _note(fig, "SPM: no region of these curves differs significantly from the reference (α = 0.05).")
         return fig
@@ -295,7 +320,9 @@ def grf_figure(
                 if i == len(comps) - 1:
                     ax.set_xlabel("% stance")
                 if not found:
-                    ax.text(0.5, 0.5, "not available", transform=ax.transAxes, ha="center", va="center", color="#777777")
+                    ax.text(
+                        0.5, 0.5, "not available", transform=ax.transAxes, ha="center", va="center", color="#777777"
+                    )
                     continue
                 c = found[0]
                 ax.set_ylabel(f"force ({c.units})" if c.units else "force")
@@ -305,30 +332,54 @@ def grf_figure(
                 if c.trial_sd is not None:
                     ax.fill_between(c.pct, y - c.trial_sd, y + c.trial_sd, color=col, alpha=0.12, lw=0, zorder=2)
                 ax.plot(c.pct, y, color=col, ls=ls, zorder=4)
-                k = np.asarray(c.trial_cycles).shape[0] if c.trial_cycles is not None and np.asarray(c.trial_cycles).ndim == 2 else 0
+                k = (
+                    np.asarray(c.trial_cycles).shape[0]
+                    if c.trial_cycles is not None and np.asarray(c.trial_cycles).ndim == 2
+                    else 0
+                )
                 n_st[s] = max(n_st.get(s, 0), int(k))
                 ax.axhline(0, color="#999999", lw=0.6, zorder=1)
                 side_ms = metrics.get(s) or metrics.get(s[:1]) or {}
                 ms = side_ms.get(comp) or side_ms.get(f"grf_{comp}") or {}
                 _mark_peaks(ax, ms, c.pct, y, col)
                 info = []
-                for key, fmt in (("stance_time_s", "stance {:.3f} s"), ("loading_rate_bw_s", "loading rate {:.1f} BW/s"), ("impulse_bw_s", "impulse {:.3f} BW·s")):
+                for key, fmt in (
+                    ("stance_time_s", "stance {:.3f} s"),
+                    ("loading_rate_bw_s", "loading rate {:.1f} BW/s"),
+                    ("impulse_bw_s", "impulse {:.3f} BW·s"),
+                ):
                     m = ms.get(key)
                     if m is not None and m.available:
                         info.append(fmt.format(float(m.value)))
                 dp = ms.get("double_peak")
                 if dp is not None:
-                    info.append("double peak: " + ("n/a" if not dp.available else ("yes" if float(dp.value) >= 0.5 else "no")))
+                    info.append(
+                        "double peak: " + ("n/a" if not dp.available else ("yes" if float(dp.value) >= 0.5 else "no"))
+                    )
                 if info:
-                    ax.text(0.99, 0.03, "\n".join(info), transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5,
-                            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#cccccc", "alpha": 0.9}, zorder=6)
+                    ax.text(
+                        0.99,
+                        0.03,
+                        "\n".join(info),
+                        transform=ax.transAxes,
+                        ha="right",
+                        va="bottom",
+                        fontsize=7.5,
+                        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#cccccc", "alpha": 0.9},
+                        zorder=6,
+                    )
                 lo, hi = ax.get_ylim()
                 ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.12 * (hi - lo))  # room for the peak / valley labels
                 if c.trial_sd is not None:
                     has_sd.add(s)
         handles = [
-            Line2D([], [], color=SIDE_COLOR.get(s, "#333"), ls=SIDE_STYLE.get(s, "-"),
-                   label=f"{s} mean{' ±1 SD' if s in has_sd else ''} (n = {n} stance{'s' if n != 1 else ''})")
+            Line2D(
+                [],
+                [],
+                color=SIDE_COLOR.get(s, "#333"),
+                ls=SIDE_STYLE.get(s, "-"),
+                label=f"{s} mean{' ±1 SD' if s in has_sd else ''} (n = {n} stance{'s' if n != 1 else ''})",
+            )
             for s, n in n_st.items()
         ]
         handles.append(Patch(facecolor=REF_BAND, edgecolor=REF_LINE, label=f"{ref_label} mean ±1 SD (stance portion)"))
@@ -352,9 +403,17 @@ def _mark_peaks(ax: Any, ms: Mapping[str, Metric], pct: np.ndarray, y: np.ndarra
         placed.append(x)
         ax.plot([x], [v], marker=marker, color="black", mfc=col, ms=6, ls="", zorder=6)
         below = marker == "v"
-        ax.annotate(f"{v:.2f} BW", (x, v), xytext=(0, -10 if below else 6), textcoords="offset points",
-                    ha="center", va="top" if below else "bottom", fontsize=7.5, zorder=7,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+        ax.annotate(
+            f"{v:.2f} BW",
+            (x, v),
+            xytext=(0, -10 if below else 6),
+            textcoords="offset points",
+            ha="center",
+            va="top" if below else "bottom",
+            fontsize=7.5,
+            zorder=7,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -400,7 +459,9 @@ def emg_figure(
     so_metrics = static_opt_metrics or {}
     with_so = static_opt is not None
     with mpl.rc_context(STYLE):
-        fig, leg_y = _page(figsize, legend_rows=2 if with_so else 1, bottom=CONTENT_BOTTOM + (0.03 if with_so else 0.02))
+        fig, leg_y = _page(
+            figsize, legend_rows=2 if with_so else 1, bottom=CONTENT_BOTTOM + (0.03 if with_so else 0.02)
+        )
         axes = _grid(fig, len(keys), ncols, min_rows=4)
         for i, (ax, (s, mus)) in enumerate(zip(axes, keys, strict=True)):
             _style_axes(ax)
@@ -442,15 +503,32 @@ def emg_figure(
                     ax.set_ylabel("envelope (norm.)")
                 so_scale = _val(so_ms, "scale")
                 k = so_scale if so_scale is not None else 1.0
-                ax.plot(c.pct, k * np.asarray(c.trial_mean, dtype=float), color=SO_COLOR, ls=(0, (1.2, 1.2)), lw=1.3,
-                        zorder=5)
+                ax.plot(
+                    c.pct,
+                    k * np.asarray(c.trial_mean, dtype=float),
+                    color=SO_COLOR,
+                    ls=(0, (1.2, 1.2)),
+                    lw=1.3,
+                    zorder=5,
+                )
             if reason:
-                ax.text(0.5, 0.5, "n/a: " + _wrap(reason, 34), transform=ax.transAxes, ha="center", va="center",
-                        fontsize=7.5, color="#555555", bbox={"boxstyle": "round,pad=0.3", "fc": "#f4f4f4", "ec": "#cccccc"},
-                        zorder=8)
+                ax.text(
+                    0.5,
+                    0.5,
+                    "n/a: " + _wrap(reason, 34),
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color="#555555",
+                    bbox={"boxstyle": "round,pad=0.3", "fc": "#f4f4f4", "ec": "#cccccc"},
+                    zorder=8,
+                )
             sil = ms.get("silent")
             if sil is not None and sil.available and float(sil.value) >= 0.5:
-                ax.text(0.98, 0.95, "silent", transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#b00000")
+                ax.text(
+                    0.98, 0.95, "silent", transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#b00000"
+                )
         # simulated activations are in units '1'; a measured trial's EMG envelopes are in fractions of max
         measured = any(c.units and c.units != "1" for c in curves)
         what = "trial EMG" if measured else "trial activation"
@@ -459,15 +537,25 @@ def emg_figure(
             Line2D([], [], color=SIDE_COLOR["right"], label=f"{what} × fitted scale, right"),
             Line2D([], [], color=SIDE_COLOR["left"], ls="--", label="left"),
         ]
-        note = (f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
-                "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md).")
+        note = (
+            f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
+            "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md)."
+        )
         if with_so:
-            so_line = Line2D([], [], color=SO_COLOR, ls=(0, (1.2, 1.2)), lw=1.3,
-                             label=f"{SO_LABEL} of the same kinematics × its fitted scale")
+            so_line = Line2D(
+                [],
+                [],
+                color=SO_COLOR,
+                ls=(0, (1.2, 1.2)),
+                lw=1.3,
+                label=f"{SO_LABEL} of the same kinematics × its fitted scale",
+            )
             # two columns filled column-wise: right | left, then reference | static optimisation
             _legend(fig, [handles[1], handles[0], handles[2], so_line], leg_y, ncols=2)
-            note += (f" Dotted: the {SO_LABEL} of this trial's kinematics, compared with the same EMG on the same gait cycles "
-                     "(those it covers) by the same metrics.")
+            note += (
+                f" Dotted: the {SO_LABEL} of this trial's kinematics, compared with the same EMG on the same gait cycles "
+                "(those it covers) by the same metrics."
+            )
             _note(fig, note, y=CONTENT_BOTTOM + 0.024, width=140)
         else:
             _legend(fig, handles, leg_y, ncols=3)
@@ -504,11 +592,15 @@ def _rows(tree: SubTree, key: str) -> list[tuple[str, float | None, float | None
             if m is None:
                 continue
             ceil = m.ceiling if m.ceiling is not None and math.isfinite(float(m.ceiling)) else None
-            rows.append((f"{pretty(v)} {SIDE_ABBR.get(side_word(s), s)}".strip(), float(m.value) if m.available else None, ceil))
+            rows.append(
+                (f"{pretty(v)} {SIDE_ABBR.get(side_word(s), s)}".strip(), float(m.value) if m.available else None, ceil)
+            )
     return rows
 
 
-def _r_rows(ax: Any, rows: Sequence[tuple[str, float | None, float | None]], colr: str, xmin: float, fs: float) -> np.ndarray:
+def _r_rows(
+    ax: Any, rows: Sequence[tuple[str, float | None, float | None]], colr: str, xmin: float, fs: float
+) -> np.ndarray:
     """One row per (label, r, ceiling): r as a dot, the ceiling as a ring, joined; 'n/a' where r is missing.
     Returns the rows' y positions (top row first)."""
     _style_axes(ax)
@@ -562,8 +654,10 @@ def redundancy_figure(
             parts.append(val if len(gap) == 1 and s == "both" else f"{val} ({s})")
         title = "Redundancy gap index: " + ("  ·  ".join(parts) or "n/a")
         fig, leg_y = _page(figsize, title=title, legend_rows=1)
-        blocks = [(f"Kinematic fidelity: joint-angle r (n = {len(kin)})", kin, KIN_COLOR),
-                  (f"Activation fidelity: activation vs EMG r (n = {len(act)})", act, ACT_COLOR)]
+        blocks = [
+            (f"Kinematic fidelity: joint-angle r (n = {len(kin)})", kin, KIN_COLOR),
+            (f"Activation fidelity: activation vs EMG r (n = {len(act)})", act, ACT_COLOR),
+        ]
         blocks = [b for b in blocks if b[1]]
         if not blocks:
             ax = fig.add_subplot()
@@ -590,15 +684,31 @@ def redundancy_figure(
         _legend(fig, handles, leg_y, ncols=3)
         tab = axs[-1]
         tab.axis("off")
-        lines = [(f"{pretty(k)}" + ("" if s == "both" else f" ({s})"), f"{float(m.value):.3g}" if m.available else "n/a")
-                 for s, ms in gap.items() for k, m in ms.items()] or [("gap", "n/a")]
-        tab.text(0.0, 1.0, "Redundancy-gap metrics (definitions: docs/metrics_schema.md)", fontsize=8.5, fontweight="bold", va="top",
-                 transform=tab.transAxes)
+        lines = [
+            (f"{pretty(k)}" + ("" if s == "both" else f" ({s})"), f"{float(m.value):.3g}" if m.available else "n/a")
+            for s, ms in gap.items()
+            for k, m in ms.items()
+        ] or [("gap", "n/a")]
+        tab.text(
+            0.0,
+            1.0,
+            "Redundancy-gap metrics (definitions: docs/metrics_schema.md)",
+            fontsize=8.5,
+            fontweight="bold",
+            va="top",
+            transform=tab.transAxes,
+        )
         per_col = max(5, math.ceil(len(lines[:18]) / 3))
         for i, (k, v) in enumerate(lines[:18]):
             col, row = divmod(i, per_col)
-            tab.text(0.0 + 0.34 * col, 0.82 - 0.8 / per_col * row, _wrap(f"{k}: {v}", 45).split("\n")[0], fontsize=7.5,
-                     va="top", transform=tab.transAxes)
+            tab.text(
+                0.0 + 0.34 * col,
+                0.82 - 0.8 / per_col * row,
+                _wrap(f"{k}: {v}", 45).split("\n")[0],
+                fontsize=7.5,
+                va="top",
+                transform=tab.transAxes,
+            )
         return fig
 
 
@@ -822,7 +932,9 @@ def synergy_figure(synergies: SubTree, *, figsize: tuple[float, float] = A4) -> 
             lab = f"{'' if v in ('all', 'muscles') else pretty(v) + ' '}{side_word(s)}".strip()
             rows.append((lab, _val(ms, "n_synergies_trial"), _val(ms, "n_synergies_emg"), _val(ms, "similarity")))
     with mpl.rc_context(STYLE):
-        fig, leg_y = _page(figsize, title="Muscle synergies (non-negative matrix factorisation)", legend_rows=1, bottom=0.52)
+        fig, leg_y = _page(
+            figsize, title="Muscle synergies (non-negative matrix factorisation)", legend_rows=1, bottom=0.52
+        )
         a1, a2 = fig.subplots(1, 2)
         x = np.arange(len(rows))
         labels = [r[0] for r in rows]
@@ -840,14 +952,37 @@ def synergy_figure(synergies: SubTree, *, figsize: tuple[float, float] = A4) -> 
         a2.bar(x, [r[3] or 0 for r in rows], 0.32, color=ACT_COLOR)
         for xi, r in zip(x, rows, strict=True):
             for dx, val in ((-0.17, r[1]), (0.17, r[2])):
-                a1.text(xi + dx, (val or 0) + 0.05, "n/a" if val is None else f"{val:.0f}", ha="center", va="bottom", fontsize=7.5)
-            a2.text(xi, (r[3] or 0) + 0.01, "n/a" if r[3] is None else f"{r[3]:.2f}", ha="center", va="bottom", fontsize=7.5)
+                a1.text(
+                    xi + dx,
+                    (val or 0) + 0.05,
+                    "n/a" if val is None else f"{val:.0f}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7.5,
+                )
+            a2.text(
+                xi, (r[3] or 0) + 0.01, "n/a" if r[3] is None else f"{r[3]:.2f}", ha="center", va="bottom", fontsize=7.5
+            )
         a2.set_ylim(0, 1.08)
         a2.set_ylabel("similarity (1)")
         a2.set_title("Synergy similarity, activations vs EMG", loc="left")
-        _legend(fig, [Patch(color=ACT_COLOR, label="trial activations"), Patch(color=REF_LINE, label="reference EMG")], leg_y, 2)
-        fig.text(0.04, 0.48, _wrap("Synergies: non-negative matrix factorisation of the muscles' mean-cycle envelopes; the number "
-                 "of synergies is the smallest that accounts for 90 % of the variance (VAF). Similarity between the synergies "
-                 "of the trial's activations and those of the EMG as defined in docs/metrics_schema.md (1 = identical).", 140),
-                 fontsize=7.5, va="top", color="#444444")
+        _legend(
+            fig,
+            [Patch(color=ACT_COLOR, label="trial activations"), Patch(color=REF_LINE, label="reference EMG")],
+            leg_y,
+            2,
+        )
+        fig.text(
+            0.04,
+            0.48,
+            _wrap(
+                "Synergies: non-negative matrix factorisation of the muscles' mean-cycle envelopes; the number "
+                "of synergies is the smallest that accounts for 90 % of the variance (VAF). Similarity between the synergies "
+                "of the trial's activations and those of the EMG as defined in docs/metrics_schema.md (1 = identical).",
+                140,
+            ),
+            fontsize=7.5,
+            va="top",
+            color="#444444",
+        )
         return fig

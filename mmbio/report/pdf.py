@@ -37,13 +37,40 @@ from mmbio.report import figures as F
 from mmbio.report.protocol import summarize
 
 CURVES_COLUMNS: tuple[str, ...] = (
-    "domain", "side", "variable", "basis", "units", "pct", "trial_mean", "trial_sd", "ref_mean", "ref_sd",
+    "domain",
+    "side",
+    "variable",
+    "basis",
+    "units",
+    "pct",
+    "trial_mean",
+    "trial_sd",
+    "ref_mean",
+    "ref_sd",
 )
-STATUS_COLOR: dict[str, str] = {"pass": "#2e7d32", "warn": "#e69500", "fail": "#c62828", "n/a": "#9e9e9e", "info": "#607d8b"}
+STATUS_COLOR: dict[str, str] = {
+    "pass": "#2e7d32",
+    "warn": "#e69500",
+    "fail": "#c62828",
+    "n/a": "#9e9e9e",
+    "info": "#607d8b",
+}
 STATUS_TEXT: dict[str, str] = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "n/a": "N/A", "info": "—"}
 #: Metrics listed on the scorecard when the result has no protocol.
-HEADLINE = frozenset({"r", "rmse", "double_peak", "first_peak_bw", "second_peak_bw", "active_peak_bw",
-                      "stance_time_s", "rmse_bw", "gap", "similarity"})
+HEADLINE = frozenset(
+    {
+        "r",
+        "rmse",
+        "double_peak",
+        "first_peak_bw",
+        "second_peak_bw",
+        "active_peak_bw",
+        "stance_time_s",
+        "rmse_bw",
+        "gap",
+        "similarity",
+    }
+)
 KIN_PER_PAGE = 6
 EMG_PER_PAGE = 12
 LINE = 0.0128  # one 7.5-pt table row, in figure height
@@ -76,8 +103,14 @@ def _footer_lines(result: ValidationResult, seed: Any, page: int, n_pages: int) 
 def _decorate(fig: Figure, result: ValidationResult, seed: Any, section: str, page: int, n_pages: int) -> None:
     """Header (report title, section) and provenance footer on one page."""
     trial = str((result.trial or {}).get("name", "")) or "trial"
-    fig.text(0.03, 0.982, _fit(f"mmbio validation report — {trial} vs {_reference_label(result)}", 5.3, 8),
-             fontsize=8, color="#333333", va="top")
+    fig.text(
+        0.03,
+        0.982,
+        _fit(f"mmbio validation report — {trial} vs {_reference_label(result)}", 5.3, 8),
+        fontsize=8,
+        color="#333333",
+        va="top",
+    )
     fig.text(0.97, 0.982, section, fontsize=8, color="#333333", va="top", ha="right", fontweight="bold")
     fig.add_artist(mpl.lines.Line2D([0.03, 0.97], [0.968, 0.968], lw=0.5, color="#999999"))
     fig.add_artist(mpl.lines.Line2D([0.03, 0.97], [0.04, 0.04], lw=0.5, color="#999999"))
@@ -151,9 +184,18 @@ def _fmt_value(value: float | None, units: str) -> str:
     return f"{txt} {units}" if units not in ("1", "") else txt
 
 
-_METRIC_LABELS = {"r": "r", "rmse": "RMSE", "rmse_bw": "RMSE", "r_best_lag": "r at best lag", "best_lag_ms": "best lag",
-                  "rom": "range of motion", "rom_error": "ROM error", "double_peak": "double peak",
-                  "within_sd_band": "within ±1 SD band", "r_at_best_lag": "r at best lag"}
+_METRIC_LABELS = {
+    "r": "r",
+    "rmse": "RMSE",
+    "rmse_bw": "RMSE",
+    "r_best_lag": "r at best lag",
+    "best_lag_ms": "best lag",
+    "rom": "range of motion",
+    "rom_error": "ROM error",
+    "double_peak": "double peak",
+    "within_sd_band": "within ±1 SD band",
+    "r_at_best_lag": "r at best lag",
+}
 
 
 def _metric_label(name: str) -> str:
@@ -177,21 +219,40 @@ def _rows(result: ValidationResult) -> list[dict[str, Any]]:
     out = []
     for d, s, v, n, m in walk(result.metrics):
         if n in HEADLINE:
-            out.append({"metric": f"{d}.{s}.{v}.{n}", "value": float(m.value) if m.available else None,
-                        "units": m.units, "status": "info", "rule": "", "ceiling": m.ceiling,
-                        **({} if m.available else {"reason": m.reason or "not available"})})
+            out.append(
+                {
+                    "metric": f"{d}.{s}.{v}.{n}",
+                    "value": float(m.value) if m.available else None,
+                    "units": m.units,
+                    "status": "info",
+                    "rule": "",
+                    "ceiling": m.ceiling,
+                    **({} if m.available else {"reason": m.reason or "not available"}),
+                }
+            )
     return out
 
 
 _COLS = {  # x positions (figure fraction) and widths in inches
-    "status": (0.045, 0.50), "side": (0.115, 0.45), "variable": (0.17, 1.50), "metric": (0.355, 1.35),
-    "value": (0.62, 0.95), "ceiling": (0.705, 0.6), "rule": (0.725, 1.75),
+    "status": (0.045, 0.50),
+    "side": (0.115, 0.45),
+    "variable": (0.17, 1.50),
+    "metric": (0.355, 1.35),
+    "value": (0.62, 0.95),
+    "ceiling": (0.705, 0.6),
+    "rule": (0.725, 1.75),
 }
 
 
 def _table_header(fig: Figure, y: float, with_rule: bool) -> float:
-    heads = [("status", "status", "left"), ("side", "side", "left"), ("variable", "variable", "left"),
-             ("metric", "metric", "left"), ("value", "value", "right"), ("ceiling", "ceiling", "right")]
+    heads = [
+        ("status", "status", "left"),
+        ("side", "side", "left"),
+        ("variable", "variable", "left"),
+        ("metric", "metric", "left"),
+        ("value", "value", "right"),
+        ("ceiling", "ceiling", "right"),
+    ]
     if with_rule:
         heads.append(("rule", "pass;  warn (else fail)", "left"))
     for key, label, ha in heads:
@@ -208,31 +269,66 @@ def _table_row(fig: Figure, y: float, row: dict[str, Any], shade: bool) -> float
     if shade:
         fig.add_artist(mpl.patches.Rectangle((0.04, y - h + LINE * 0.5), 0.92, h, color="#f3f3f3", lw=0, zorder=0))
     st = row["status"]
-    fig.add_artist(FancyBboxPatch((0.045, y - LINE * 0.38), 0.052, LINE * 0.76, boxstyle="round,pad=0,rounding_size=0.003",
-                                  fc=STATUS_COLOR.get(st, "#999999"), ec="none"))
+    fig.add_artist(
+        FancyBboxPatch(
+            (0.045, y - LINE * 0.38),
+            0.052,
+            LINE * 0.76,
+            boxstyle="round,pad=0,rounding_size=0.003",
+            fc=STATUS_COLOR.get(st, "#999999"),
+            ec="none",
+        )
+    )
     fig.text(0.071, y, STATUS_TEXT.get(st, st), fontsize=7, fontweight="bold", color="white", ha="center", va="center")
     fig.text(_COLS["side"][0], y, F.SIDE_ABBR.get(s, s) or s, fontsize=7.5, va="center")
-    fig.text(_COLS["variable"][0], y, _fit(F.pretty(v) if "*" not in v else v, _COLS["variable"][1], 7.5), fontsize=7.5, va="center")
+    fig.text(
+        _COLS["variable"][0],
+        y,
+        _fit(F.pretty(v) if "*" not in v else v, _COLS["variable"][1], 7.5),
+        fontsize=7.5,
+        va="center",
+    )
     fig.text(_COLS["metric"][0], y, _fit(_metric_label(n), _COLS["metric"][1], 7.5), fontsize=7.5, va="center")
     val = _fmt_value(row.get("value"), str(row.get("units", "")))
-    fig.text(_COLS["value"][0], y, _fit(val, _COLS["value"][1], 7.5), fontsize=7.5, va="center", ha="right",
-             fontweight="bold" if st in ("fail", "warn") else "normal")
+    fig.text(
+        _COLS["value"][0],
+        y,
+        _fit(val, _COLS["value"][1], 7.5),
+        fontsize=7.5,
+        va="center",
+        ha="right",
+        fontweight="bold" if st in ("fail", "warn") else "normal",
+    )
     ceil = row.get("ceiling")
-    fig.text(_COLS["ceiling"][0], y, "–" if ceil is None else _fmt_value(ceil, str(row.get("units", ""))), fontsize=7.5,
-             va="center", ha="right", color="#333333")
+    fig.text(
+        _COLS["ceiling"][0],
+        y,
+        "–" if ceil is None else _fmt_value(ceil, str(row.get("units", ""))),
+        fontsize=7.5,
+        va="center",
+        ha="right",
+        color="#333333",
+    )
     if row.get("rule"):
         rule = str(row["rule"]).removeprefix("pass ").replace("; warn ", ";  ")
         fig.text(_COLS["rule"][0], y, _fit(rule, _COLS["rule"][1], 7), fontsize=7, va="center", color="#333333")
     if reason:
         txt = ("not required; " if not row.get("required", True) and st == "n/a" else "") + f"n/a: {reason}"
-        fig.text(_COLS["variable"][0], y - LINE, _fit(txt, 5.6, 7), fontsize=7, va="center", color="#666666", style="italic")
+        fig.text(
+            _COLS["variable"][0], y - LINE, _fit(txt, 5.6, 7), fontsize=7, va="center", color="#666666", style="italic"
+        )
     return y - h
 
 
 def _domain_title(d: str) -> str:
-    return {"kinematics": "Kinematics: joint angles", "grf": "Ground reaction force", "emg": "Activation vs EMG",
-            "redundancy": "Redundancy gap", "synergies": "Muscle synergies",
-            STATIC_OPT_DOMAIN: "Static optimisation (same kinematics) vs EMG"}.get(d, F.pretty(d))
+    return {
+        "kinematics": "Kinematics: joint angles",
+        "grf": "Ground reaction force",
+        "emg": "Activation vs EMG",
+        "redundancy": "Redundancy gap",
+        "synergies": "Muscle synergies",
+        STATIC_OPT_DOMAIN: "Static optimisation (same kinematics) vs EMG",
+    }.get(d, F.pretty(d))
 
 
 def _scorecard_pages(result: ValidationResult) -> list[Figure]:
@@ -255,8 +351,15 @@ def _scorecard_pages(result: ValidationResult) -> list[Figure]:
             y = _table_header(fig, TEXT_TOP - 0.02, with_rule)
             last_domain = None
         if d != last_domain:
-            fig.text(0.045, y - LINE * 0.2, _domain_title(d) + (" (continued)" if d == _prev_domain(rows, i) and last_domain is None else ""),
-                     fontsize=8, fontweight="bold", color="#1a3d6d", va="center")
+            fig.text(
+                0.045,
+                y - LINE * 0.2,
+                _domain_title(d) + (" (continued)" if d == _prev_domain(rows, i) and last_domain is None else ""),
+                fontsize=8,
+                fontweight="bold",
+                color="#1a3d6d",
+                va="center",
+            )
             y -= LINE * 1.3
             last_domain = d
         y = _table_row(fig, y, row, shade=i % 2 == 1)
@@ -274,9 +377,24 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
     fig.text(0.04, 0.955, "Validation scorecard", fontsize=16, fontweight="bold", va="top")
     counts = summarize(list(result.checks)) if result.checks else {}
     verdict = result.passed
-    word, colr = ("NO PROTOCOL", STATUS_COLOR["info"]) if verdict is None else (("PASS", STATUS_COLOR["pass"]) if verdict else ("FAIL", STATUS_COLOR["fail"]))
-    fig.add_artist(FancyBboxPatch((0.68, 0.918), 0.28, 0.042, boxstyle="round,pad=0,rounding_size=0.008", fc=colr, ec="none"))
-    fig.text(0.82, 0.939, word, fontsize=15 if verdict is not None else 12, fontweight="bold", color="white", ha="center", va="center")
+    word, colr = (
+        ("NO PROTOCOL", STATUS_COLOR["info"])
+        if verdict is None
+        else (("PASS", STATUS_COLOR["pass"]) if verdict else ("FAIL", STATUS_COLOR["fail"]))
+    )
+    fig.add_artist(
+        FancyBboxPatch((0.68, 0.918), 0.28, 0.042, boxstyle="round,pad=0,rounding_size=0.008", fc=colr, ec="none")
+    )
+    fig.text(
+        0.82,
+        0.939,
+        word,
+        fontsize=15 if verdict is not None else 12,
+        fontweight="bold",
+        color="white",
+        ha="center",
+        va="center",
+    )
     proto = result.protocol or {}
     if verdict is None:
         sub = "no protocol applied: metrics listed without thresholds"
@@ -287,8 +405,11 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
     fig.text(0.96, 0.912, sub, fontsize=8, ha="right", va="top", color="#333333")
     y = 0.926
     if proto:
-        desc = f"Protocol {proto.get('name', '')}" + (f" ({proto['file']})" if proto.get("file") else "") + \
-            (f": {proto['description']}" if proto.get("description") else "")
+        desc = (
+            f"Protocol {proto.get('name', '')}"
+            + (f" ({proto['file']})" if proto.get("file") else "")
+            + (f": {proto['description']}" if proto.get("description") else "")
+        )
         for line in _wrap(desc, 4.9, 8)[:3]:
             fig.text(0.04, y, line, fontsize=8, va="top")
             y -= 0.0135
@@ -312,7 +433,9 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
     for col_x, items, width in ((0.04, left, 3.3), (0.52, right, 3.6)):
         yy = y0
         fig.text(col_x, yy, items[0][0], fontsize=9, fontweight="bold", va="top")
-        fig.text(col_x + 0.12, yy, _fit(items[0][1], width - 1.05, 9, bold=True), fontsize=9, fontweight="bold", va="top")
+        fig.text(
+            col_x + 0.12, yy, _fit(items[0][1], width - 1.05, 9, bold=True), fontsize=9, fontweight="bold", va="top"
+        )
         yy -= 0.016
         for k, v in items[1:8]:
             fig.text(col_x, yy, k, fontsize=7.5, va="top", color="#555555")
@@ -342,14 +465,29 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
             shown += len(lines)
         rest = len(result.notes) - len(_notes_shown(result.notes, 5))
         if rest > 0:
-            fig.text(0.05, y, f"(+ {rest} more note{'s' if rest > 1 else ''} on the last page)", fontsize=7.5, va="top", color="#666666")
+            fig.text(
+                0.05,
+                y,
+                f"(+ {rest} more note{'s' if rest > 1 else ''} on the last page)",
+                fontsize=7.5,
+                va="top",
+                color="#666666",
+            )
             y -= 0.0125
     y -= 0.012
     fig.add_artist(mpl.lines.Line2D([0.04, 0.96], [y + 0.004] * 2, lw=0.8, color="#1a3d6d"))
     title = "Checks" if result.checks else "Headline metrics"
     fig.text(0.04, y - 0.004, title, fontsize=10, fontweight="bold", va="top", color="#1a3d6d")
     if result.checks:
-        fig.text(0.96, y - 0.006, "ceiling: human vs human value of the same metric", fontsize=7, va="top", ha="right", color="#555555")
+        fig.text(
+            0.96,
+            y - 0.006,
+            "ceiling: human vs human value of the same metric",
+            fontsize=7,
+            va="top",
+            ha="right",
+            color="#555555",
+        )
     return y - 0.032
 
 
@@ -365,7 +503,7 @@ def _notes_shown(notes: Sequence[str], max_lines: int) -> list[str]:
 
 
 def _middle(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n // 2 - 1] + "…" + s[-(n // 2 - 1):]
+    return s if len(s) <= n else s[: n // 2 - 1] + "…" + s[-(n // 2 - 1) :]
 
 
 def _blank() -> Figure:
@@ -384,12 +522,22 @@ def _spm_text(result: ValidationResult) -> list[str]:
     status = (result.provenance or {}).get("spm")
     reasons = {str(getattr(c.spm, "reason", "")) for c in result.curves if c.spm is not None} - {""}
     if not ran:
-        why = f" ({status})" if isinstance(status, str) and status else (f" ({'; '.join(sorted(reasons)[:3])})" if reasons else "")
-        return ["SPM was not run" + why + ". Statistical parametric mapping (one-sample t-test of the trial's cycles against "
-                "the reference over the whole cycle) needs the optional extra mmbio[spm] (spm1d, GPL, never vendored) and "
-                "a trial with at least 3 cycles; without it the curve pages show no significance shading."]
-    lines = ["SPM one-sample t-tests of the trial's cycles against the reference mean (α = 0.05, spm1d); significant "
-             "regions are shaded on the curve pages in the side's colour."]
+        why = (
+            f" ({status})"
+            if isinstance(status, str) and status
+            else (f" ({'; '.join(sorted(reasons)[:3])})" if reasons else "")
+        )
+        return [
+            "SPM was not run"
+            + why
+            + ". Statistical parametric mapping (one-sample t-test of the trial's cycles against "
+            "the reference over the whole cycle) needs the optional extra mmbio[spm] (spm1d, GPL, never vendored) and "
+            "a trial with at least 3 cycles; without it the curve pages show no significance shading."
+        ]
+    lines = [
+        "SPM one-sample t-tests of the trial's cycles against the reference mean (α = 0.05, spm1d); significant "
+        "regions are shaded on the curve pages in the side's colour."
+    ]
     for c in ran:
         cl = F.spm_clusters(c.spm) or []
         where = ", ".join(f"{a:.0f}–{b:.0f} %" for a, b in cl) if cl else "none"
@@ -406,14 +554,19 @@ def _methods_blocks(result: ValidationResult) -> list[tuple[str, list[str]]]:
             pl.append(f"{k}: {(', '.join(map(str, v)) or 'none') if isinstance(v, list) else v}")
         blocks.append(("Protocol", pl))
     blocks.append(("Statistics over the cycle (SPM)", _spm_text(result)))
-    blocks.append(("How to read the metrics", [
-        "r: Pearson correlation of the trial's mean cycle with the reference mean (shape); RMSE: root-mean-square "
-        "difference (magnitude, in the variable's units); n/a: not computable (e.g. r of a flat signal is undefined, never 0).",
-        "Ceiling: the value of the same metric between humans (inter-subject), where the reference has several subjects or "
-        "cycles; a simulated trial is as good as a human when it reaches the ceiling.",
-        "GRF in body weights (BW) over 0–100 % of stance; joint angles in degrees over 0–100 % of the gait cycle "
-        "(heel strike to heel strike); clinical signs: flexion and dorsiflexion positive.",
-    ]))
+    blocks.append(
+        (
+            "How to read the metrics",
+            [
+                "r: Pearson correlation of the trial's mean cycle with the reference mean (shape); RMSE: root-mean-square "
+                "difference (magnitude, in the variable's units); n/a: not computable (e.g. r of a flat signal is undefined, never 0).",
+                "Ceiling: the value of the same metric between humans (inter-subject), where the reference has several subjects or "
+                "cycles; a simulated trial is as good as a human when it reaches the ceiling.",
+                "GRF in body weights (BW) over 0–100 % of stance; joint angles in degrees over 0–100 % of the gait cycle "
+                "(heel strike to heel strike); clinical signs: flexion and dorsiflexion positive.",
+            ],
+        )
+    )
     notes = list(result.notes) + [f"trial: {n}" for n in (result.trial or {}).get("notes", []) or []]
     if notes:
         blocks.append(("Notes", notes))
@@ -471,8 +624,12 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
     kvars = list(dict.fromkeys(c.variable for c in kin))
     groups = _chunks(kvars, KIN_PER_PAGE)
     for i, vs in enumerate(groups):
-        fig = F.joint_angle_figure([c for c in kin if c.variable in vs], ref_label=ref,
-                                   sign_conventions=signs if isinstance(signs, dict) else None, spm_ran=spm_ran)
+        fig = F.joint_angle_figure(
+            [c for c in kin if c.variable in vs],
+            ref_label=ref,
+            sign_conventions=signs if isinstance(signs, dict) else None,
+            spm_ran=spm_ran,
+        )
         pages.append(("Joint angles" + (f" ({i + 1}/{len(groups)})" if len(groups) > 1 else ""), fig))
     grf = [c for c in result.curves if c.domain == "grf"]
     if grf:
@@ -498,8 +655,14 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         gaps = {s: vs.get("gap", {}) for s, vs in red.items()}
         so_gaps = {s: vs.get(STATIC_OPT_GAP, {}) for s, vs in red.items()}
         measured = any(c.units and c.units != "1" for c in emg)
-        fig = F.redundancy_figure(result.metrics.get("kinematics"), emg_m, gaps, static_opt=so_m or {},
-                                  static_opt_gap=so_gaps, trial_label="trial EMG" if measured else "controller activation")
+        fig = F.redundancy_figure(
+            result.metrics.get("kinematics"),
+            emg_m,
+            gaps,
+            static_opt=so_m or {},
+            static_opt_gap=so_gaps,
+            trial_label="trial EMG" if measured else "controller activation",
+        )
         pages.append(("Redundancy gap", fig))
     elif "redundancy" in result.metrics or emg_m:
         gaps = {s: vs.get("gap", {}) for s, vs in result.metrics.get("redundancy", {}).items()}
@@ -533,7 +696,8 @@ def write_report(result: ValidationResult, path: str | os.PathLike[str], *, seed
         meta: dict[str, Any] = {
             "Title": f"mmbio validation report: {(result.trial or {}).get('name', 'trial')} vs {_reference_label(result)}",
             "Author": "mmbio",
-            "Subject": "gait biomechanics validation" + (f", protocol {result.protocol['name']}" if result.protocol else ""),
+            "Subject": "gait biomechanics validation"
+            + (f", protocol {result.protocol['name']}" if result.protocol else ""),
             "Creator": f"mmbio {mmbio.__version__}",
             "Keywords": "gait, validation, biomechanics",
         }
@@ -576,8 +740,18 @@ def write_curves_csv(result: ValidationResult, path: str | os.PathLike[str]) -> 
 def _curve_rows(c: CurvePair) -> list[list[str]]:
     pct = np.asarray(c.pct, dtype=float)
     return [
-        [c.domain, c.side, c.variable, c.basis, c.units, f"{pct[i]:.6g}", _col(c.trial_mean, i), _col(c.trial_sd, i),
-         _col(c.ref_mean, i), _col(c.ref_sd, i)]
+        [
+            c.domain,
+            c.side,
+            c.variable,
+            c.basis,
+            c.units,
+            f"{pct[i]:.6g}",
+            _col(c.trial_mean, i),
+            _col(c.trial_sd, i),
+            _col(c.ref_mean, i),
+            _col(c.ref_sd, i),
+        ]
         for i in range(pct.size)
     ]
 
