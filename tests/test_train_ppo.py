@@ -345,7 +345,6 @@ def test_ppo_learns_the_toy_muscle_task() -> None:
     assert np.nanmean(ret[-8:]) > np.nanmean(ret[:8]) + 20
     assert np.all(np.isfinite(np.asarray(metrics["loss"])))
     assert float(metrics["env_steps"][-1]) == cfg.ppo.total_env_steps
-    assert wall < 30
 
 
 def _count_resets(n_steps: int, every: int) -> int:

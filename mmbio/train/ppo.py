@@ -524,17 +524,24 @@ def evaluate(
 
     Worlds that end are reset (non-finite ones too, counted). Returns plain floats:
     ``episode_return`` and ``episode_length`` (means over the episodes that ended by ``done`` or
-    ``truncated``; NaN when none did), ``n_episodes``, ``n_nonfinite`` and ``reward_mean``.
+    ``truncated``; NaN when none did), ``n_episodes``, ``n_nonfinite``, ``reward_mean``, and for every
+    entry of the environment's step ``info`` its mean over the finite world-steps as ``info/<name>``
+    (e.g. ``info/metabolic_w_per_kg``, ``info/site_dist`` of the imitation environment).
     """
+    names: list[str] = []
 
     def body(carry: tuple, _: None) -> tuple[tuple, jax.Array]:
         state, obs, key, ret, length = carry
         key, k_pol, k_reset = jax.random.split(key, 3)
-        state, obs2, reward, done, truncated, _info = env.step(state, policy(obs, k_pol))
+        state, obs2, reward, done, truncated, info = env.step(state, policy(obs, k_pol))
         finite = jnp.all(jnp.isfinite(obs2), axis=-1) & jnp.isfinite(reward)
         reward = jnp.where(finite, reward, 0.0)
         finished = (done.astype(bool) | truncated.astype(bool)) & finite
         ret, length = ret + reward, length + 1
+        names[:] = sorted(info)
+        info_sums = [
+            jnp.sum(jnp.where(finite & jnp.isfinite(info[k]), info[k].astype(jnp.float32), 0.0)) for k in names
+        ]
         out = jnp.stack(
             [
                 jnp.sum(jnp.where(finished, ret, 0.0)),
@@ -543,6 +550,7 @@ def evaluate(
                 jnp.sum(~finite).astype(jnp.float32),
                 jnp.sum(reward),
                 jnp.sum(finite).astype(jnp.float32),
+                *info_sums,
             ]
         )
         ended = finished | ~finite
@@ -558,11 +566,14 @@ def evaluate(
         _, out = jax.lax.scan(body, carry, None, length=n_steps)
         return out.sum(axis=0)
 
-    ret, length, n_ep, n_bad, rew, n_valid = (float(v) for v in go(key))
-    return {
+    sums = [float(v) for v in go(key)]
+    ret, length, n_ep, n_bad, rew, n_valid = sums[:6]
+    out = {
         "episode_return": ret / n_ep if n_ep else float("nan"),
         "episode_length": length / n_ep if n_ep else float("nan"),
         "n_episodes": n_ep,
         "n_nonfinite": n_bad,
         "reward_mean": rew / max(n_valid, 1.0),
     }
+    out.update({f"info/{k}": v / max(n_valid, 1.0) for k, v in zip(names, sums[6:], strict=True)})
+    return out

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs ON the lent GPU machine (see benchmarks/gpu/README.md): installs the carried wheels into /tmp/site, then
+# benchmarks/gpu/checks.py (Warp-on-CUDA parity with MuJoCo C, the issue-6 throughput table, a short training
+# run), everything logged to $OUT. Each check has a time budget so the call ends inside the 10-minute limit.
+set -uo pipefail
+OUT=${OUT:-/tmp/mmbio-gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+if [ ! -d /tmp/site/warp ]; then
+  mkdir -p /tmp/whlx
+  cat .whl/part* | tar -C /tmp/whlx -xf - || { echo "the carried wheel parts are incomplete: $(ls .whl)"; exit 3; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site /tmp/whlx/*.whl || exit 3
+fi
+export PYTHONPATH=/tmp/site:$PWD
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+python3 benchmarks/gpu/checks.py --out "$OUT" --budget-s "${BUDGET_S:-540}" "$@" 2>&1 | tee "$OUT/log.txt"
