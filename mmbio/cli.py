@@ -58,6 +58,38 @@ class _ProgressBar:
             print(file=sys.stderr, flush=True)
 
 
+class _TrainBar:
+    """``mmbio train``'s progress bar (steps/s, return, episode length, termination rate, ETA), redrawn in place on
+    stderr when it is a terminal; the periodic log lines go to stdout above it. Off a terminal only the log lines
+    are written (they carry the same numbers)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.t0, self._time = time.perf_counter(), time.perf_counter
+        self.tty = sys.stderr.isatty()
+        self._shown = False
+
+    def log(self, line: str) -> None:
+        if self._shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        print(line, flush=True)
+        self._shown = False
+
+    def __call__(self, update: int, total: int, metrics: dict, sps: float) -> None:
+        if not self.tty:
+            return
+        from mmbio.train.driver import progress_line
+
+        print("\r\033[K" + progress_line(update, total, metrics, sps, self._time() - self.t0), end="",
+              file=sys.stderr, flush=True)  # fmt: skip
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+
+
 def _has_cycle(trial: object) -> bool:
     """Whether some side has two heel strikes (one complete gait cycle)."""
     hs = trial.events.heel_strike  # type: ignore[attr-defined]
@@ -307,8 +339,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 f"--validate compares walking with gait data: it needs env.model=myofullbody, not {cfg.env.model}"
             )
         hook = _validate_hook
-    res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, log=lambda s: print(s, flush=True),
-                eval_hook=hook, reference_motion=motion)  # fmt: skip
+    bar = _TrainBar()
+    res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, log=bar.log, eval_hook=hook,
+                reference_motion=motion, progress=bar)  # fmt: skip
+    bar.close()
     print(f"done: {res.env_steps:,} env steps in {res.wall_s:.1f} s ({res.steps_per_s:,.0f} steps/s incl. compile); "
           f"latest checkpoint {out / 'latest.pkl'}")  # fmt: skip
     return 0

@@ -12,7 +12,7 @@ jax = pytest.importorskip("jax")
 from mmbio.control.checkpoint import load_checkpoint  # noqa: E402
 from mmbio.errors import MmbioError  # noqa: E402
 from mmbio.train.config import get_config  # noqa: E402
-from mmbio.train.driver import train  # noqa: E402
+from mmbio.train.driver import progress_line, train  # noqa: E402
 from mmbio.train.policy_numpy import numpy_policy  # noqa: E402
 from mmbio.train.ppo import make_trainer  # noqa: E402
 from mmbio.train.toy_env import PointMassTrackingEnv  # noqa: E402
@@ -28,9 +28,14 @@ def env() -> PointMassTrackingEnv:
 def test_checkpoints_resume_and_policy(tmp_path: Path, env: PointMassTrackingEnv) -> None:
     cfg = get_config("smoke", OVR)
     lines: list[str] = []
-    first = train(cfg, env, tmp_path, n_updates=4, log=lines.append)
+    ticks: list[tuple] = []
+    first = train(cfg, env, tmp_path, n_updates=4, log=lines.append, progress=lambda *a: ticks.append(a))
     assert [p.name for p in first.checkpoints] == ["checkpoint_000002.pkl", "checkpoint_000004.pkl"]
     assert len(first.history) == 4 and len(lines) == 4 and "steps/s" in lines[-1] and "return" in lines[-1]
+    # the progress callback (the CLI's bar) runs once per chunk with the chunk's metrics
+    assert [(t[0], t[1]) for t in ticks] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert ticks[-1][2]["episode_return"] == pytest.approx(first.history[-1]["episode_return"], nan_ok=True)
+    assert all(t[3] > 0 for t in ticks)
     latest = load_checkpoint(tmp_path / "latest.pkl")
     assert latest.kind == "policy" and latest.metadata["training_state"]["update"] == 4
     assert latest.config["ppo"]["n_envs"] == 16  # the resolved config travels with the checkpoint
@@ -65,3 +70,15 @@ def test_resume_refuses_another_network(tmp_path: Path, env: PointMassTrackingEn
         train(other, env, tmp_path, n_updates=4, resume=True, log=None)
     with pytest.raises(MmbioError, match="nothing to resume"):
         train(get_config("smoke", OVR), env, tmp_path / "empty", resume=True, log=None)
+
+
+def test_progress_line() -> None:
+    m = {"episode_return": 24.1, "episode_length": 88.4, "n_episodes": 10.0, "n_done": 5.0}
+    line = progress_line(100, 400, m, 1234.4, elapsed_s=60.0, width=24)
+    # a quarter done in 60 s → 180 s to go
+    assert line == (
+        "train [######..................] 100/400 updates  1,234 steps/s  return 24.1  length 88  termination 50%  "
+        "ETA 3 min"
+    )
+    assert progress_line(0, 400, {}, 0.0, elapsed_s=1.0).endswith("return n/a  length n/a  termination n/a  ETA n/a")
+    assert progress_line(390, 400, m, 1.0, elapsed_s=39.0).endswith("ETA 1 s")

@@ -30,6 +30,7 @@ from mmbio.train.vecenv import plain_obs_layout
 
 Log = Callable[[str], None]
 EvalHook = Callable[[Path], None]
+Progress = Callable[[int, int, dict[str, float], float], None]
 
 
 @dataclass
@@ -116,6 +117,26 @@ def load_training_state(path: Path, trainer: Trainer, state: RunnerState, cfg: T
     return _restore(state, list(ts["leaves"]), path)
 
 
+def progress_line(update: int, total: int, m: dict[str, float], sps: float, elapsed_s: float, width: int = 24) -> str:
+    """The training progress bar: ``train [######......] 37/400 updates  1,234 steps/s  return 24.1  length 88
+    termination 100%  ETA 6 min`` (ETA from the mean rate so far)."""
+    frac = min(max(update / total, 0.0), 1.0) if total > 0 else 1.0
+    n = int(frac * width)
+
+    def f(k: str, spec: str) -> str:
+        v = m.get(k, float("nan"))
+        return "n/a" if not math.isfinite(v) else format(v, spec)
+
+    n_ep = m.get("n_episodes", 0.0)
+    term = f"{m.get('n_done', 0.0) / n_ep:.0%}" if n_ep else "n/a"
+    eta = elapsed_s * (1 - frac) / frac if frac > 0 else float("nan")
+    eta_s = "n/a" if not math.isfinite(eta) else (f"{eta:.0f} s" if eta < 120 else f"{eta / 60:.0f} min")
+    return (
+        f"train [{'#' * n}{'.' * (width - n)}] {update}/{total} updates  {sps:,.0f} steps/s  return "
+        f"{f('episode_return', '.3g')}  length {f('episode_length', '.0f')}  termination {term}  ETA {eta_s}"
+    )
+
+
 def _fmt_metrics(m: dict[str, float], sps: float, update: int, n_updates: int) -> str:
     def f(k: str, spec: str = ".3g") -> str:
         v = m.get(k, float("nan"))
@@ -142,6 +163,7 @@ def train(
     eval_hook: EvalHook | None = None,
     reference_motion: Any = None,
     chunk: int | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train ``cfg`` on ``env`` (see :mod:`mmbio.train.vecenv`), writing checkpoints into ``out_dir``.
 
@@ -149,7 +171,8 @@ def train(
     (its update counter counts towards ``n_updates``). Checkpoints every ``cfg.checkpoint_every`` updates
     (0: only at the end) and at the end; a progress line every ``cfg.log_every`` updates. ``eval_hook(path)``
     runs after each checkpoint (e.g. a validation of it). chunk: updates per jitted call (default
-    ``cfg.log_every``).
+    ``cfg.log_every``). ``progress(update, total, metrics, steps_per_s)`` runs after every chunk with the
+    chunk's mean metrics (e.g. the CLI's progress bar).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -182,9 +205,11 @@ def train(
             result.history.append({k: float(v[i]) for k, v in rows.items()})
         update = int(state.update)
         result.env_steps += n * steps_per_update
+        last = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in rows.items()}
         if log and (update % every == 0 or update == total):
-            last = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in rows.items()}
             log(_fmt_metrics(last, n * steps_per_update / dt, update, total))
+        if progress is not None:
+            progress(update, total, last, n * steps_per_update / dt)
         if next_ck is not None and update >= next_ck and update < total:
             result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
             next_ck += ck_every
@@ -211,4 +236,4 @@ def _checkpoint(
     return path
 
 
-__all__ = ["TrainResult", "load_training_state", "save_training_checkpoint", "train"]
+__all__ = ["TrainResult", "load_training_state", "progress_line", "save_training_checkpoint", "train"]
