@@ -21,9 +21,11 @@ def test_train_resume_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str
     text = capsys.readouterr().out
     assert "bimanual on mujoco, 16 worlds" in text and "update 2/2" in text and "steps/s" in text
     # the environment's metabolic power is logged whatever its reward weight: above the 15.2 kg × 1 W/kg floor of
-    # the arm's muscles over its 16.5 kg (0.92 W/kg), below a sprint
+    # the arm's muscles over its 16.5 kg (0.92 W/kg); the untrained policy (std 1 around 0.5) excites every muscle
+    # heavily, measured 77-81 W/kg, near the 123 W/kg that activation heat alone costs at full excitation
+    # (1.5 × (128 · 0.5 + 25) W/kg of muscle × 15.2/16.5)
     metab = [float(x.split("metabolic ")[1].split()[0]) for x in text.splitlines() if "metabolic " in x]
-    assert len(metab) == 2 and all(0.92 < v < 50 for v in metab)
+    assert len(metab) == 2 and all(20 < v < 250 for v in metab)
     ck = load_checkpoint(out / "latest.pkl")
     assert (
         ck.kind == "policy" and ck.config["env"]["model"] == "bimanual" and ck.metadata["training_state"]["update"] == 2
