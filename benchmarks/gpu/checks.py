@@ -16,6 +16,7 @@ next one runs. Everything goes to ``--out``: ``checks.json`` (rewritten after ea
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import sys
@@ -168,6 +169,8 @@ def main() -> None:
             if e and "result" in e:
                 table.append(e["result"])
                 _write_table(out / "throughput.md", table, res)
+            gc.collect()  # free the last environment's Warp worlds and compiled programs before the next size
+            jax.clear_caches()
     if "training" not in a.skip:
         full = next((r["full"] for r in table if r["model"] == "myofullbody" and r["worlds"] == 4096), None)
         left = a.budget_s - elapsed()

@@ -6,6 +6,9 @@ set -uo pipefail
 OUT=${OUT:-/tmp/mmbio-gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+# JAX preallocates 75 % of the GPU by default; MuJoCo Warp allocates its worlds beside it (8,192 MyoFullBody
+# worlds: a few GB), so leave it half the card
+export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.5}
 if [ ! -d /tmp/site/warp ]; then
   mkdir -p /tmp/whlx
   cat .whl/part* | tar -C /tmp/whlx -xf - || { echo "the carried wheel parts are incomplete: $(ls .whl)"; exit 3; }
