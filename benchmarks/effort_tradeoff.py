@@ -25,16 +25,11 @@ import time
 import jax
 import jax.numpy as jnp
 
-from mmbio.train.config import EnvConfig, RewardConfig, TerminationConfig, get_config
+from mmbio.train.config import get_config
 from mmbio.train.imitation_env import ImitationEnv
 from mmbio.train.networks import actor_mean, map_action
 from mmbio.train.ppo import evaluate, make_trainer, normalise
 from mmbio.train.references import bimanual_reference
-
-#: The arm task of the test suite (tests/test_train_env.py): a 2 s two-arm reach, 50-step episodes.
-ARM_REWARD = RewardConfig(
-    qpos_w=0.5, qvel_w=0.5, root_pos_w=0.0, root_vel_w=0.0, site_pos_w=2.0, site_quat_w=0.2, site_vel_w=0.5
-)
 
 
 def run(weight: float, steps: int, seed: int) -> dict[str, float]:
@@ -43,11 +38,11 @@ def run(weight: float, steps: int, seed: int) -> dict[str, float]:
         ["ppo.n_envs=32", "ppo.n_steps=32", "ppo.n_minibatches=4", "ppo.actor_hidden=128,128",
          "ppo.critic_hidden=128,128", "ppo.init_log_std=-1.6", "ppo.lr=1e-3", f"ppo.total_env_steps={steps}"],
     )  # fmt: skip
-    cfg = EnvConfig(
-        model="bimanual", touch_obs=False, lookahead_steps=1, lookahead_stride=1, horizon=50,
-        reward=dataclasses.replace(ARM_REWARD, metabolic=weight),
-        termination=TerminationConfig(mean_site_deviation=0.05),
-    )  # fmt: skip
+    # the test suite's arm task: the bimanual preset's environment with 50-step episodes
+    arm = get_config("bimanual").env
+    cfg = dataclasses.replace(
+        arm, horizon=50, lookahead_stride=1, reward=dataclasses.replace(arm.reward, metabolic=weight)
+    )
     env = ImitationEnv(cfg, bimanual_reference(201), tc.ppo.n_envs)
     t0 = time.perf_counter()
     trainer = make_trainer(tc, env)

@@ -32,14 +32,37 @@ def _is_checkpoint(path: str) -> bool:
         return False
 
 
-class _ProgressBar:
-    """``rollout [#####.....] 1.20/4.20 s simulated, 9 s`` on stderr, redrawn in place on a terminal."""
+class _StderrLine:
+    """One status line on stderr: redrawn in place on a terminal, else written as a plain line."""
 
-    def __init__(self, label: str = "rollout", width: int = 30) -> None:
+    def __init__(self) -> None:
         import time
 
-        self.label, self.width, self.t0, self._time = label, width, time.perf_counter(), time.perf_counter
+        self.t0, self._time = time.perf_counter(), time.perf_counter
         self.tty = sys.stderr.isatty()
+        self._shown = False
+
+    def draw(self, line: str) -> None:
+        print(("\r\033[K" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        self._shown = self.tty
+
+    def clear(self) -> None:
+        if self._shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self._shown = False
+
+    def close(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+            self._shown = False
+
+
+class _ProgressBar(_StderrLine):
+    """``rollout [#####.....] 1.20/4.20 s simulated, 9 s`` (off a terminal, one line per 5 %)."""
+
+    def __init__(self, label: str = "rollout", width: int = 30) -> None:
+        super().__init__()
+        self.label, self.width = label, width
         self._last = -1
 
     def __call__(self, t: float, total: float) -> None:
@@ -49,45 +72,23 @@ class _ProgressBar:
             return
         self._last = tick
         n = int(frac * self.width)
-        line = (f"{self.label} [{'#' * n}{'.' * (self.width - n)}] {t:.2f}/{total:.2f} s simulated, "
-                f"{self._time() - self.t0:.0f} s")  # fmt: skip
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            print(file=sys.stderr, flush=True)
+        self.draw(f"{self.label} [{'#' * n}{'.' * (self.width - n)}] {t:.2f}/{total:.2f} s simulated, "
+                  f"{self._time() - self.t0:.0f} s")  # fmt: skip
 
 
-class _TrainBar:
-    """``mmbio train``'s progress bar (steps/s, return, episode length, termination rate, ETA), redrawn in place on
-    stderr when it is a terminal; the periodic log lines go to stdout above it. Off a terminal only the log lines
-    are written (they carry the same numbers)."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.t0, self._time = time.perf_counter(), time.perf_counter
-        self.tty = sys.stderr.isatty()
-        self._shown = False
+class _TrainBar(_StderrLine):
+    """``mmbio train``'s progress bar (steps/s, return, episode length, termination rate, ETA) under the log lines
+    (stdout) on a terminal; off a terminal only the log lines are written (they carry the same numbers)."""
 
     def log(self, line: str) -> None:
-        if self._shown:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        self.clear()
         print(line, flush=True)
-        self._shown = False
 
     def __call__(self, update: int, total: int, metrics: dict, sps: float) -> None:
-        if not self.tty:
-            return
-        from mmbio.train.driver import progress_line
+        if self.tty:
+            from mmbio.train.driver import progress_line
 
-        print("\r\033[K" + progress_line(update, total, metrics, sps, self._time() - self.t0), end="",
-              file=sys.stderr, flush=True)  # fmt: skip
-        self._shown = True
-
-    def close(self) -> None:
-        if self._shown:
-            print(file=sys.stderr, flush=True)
+            self.draw(progress_line(update, total, metrics, sps, self._time() - self.t0))
 
 
 def _has_cycle(trial: object) -> bool:

@@ -16,6 +16,7 @@ next one runs. Everything goes to ``--out``: ``checks.json`` (rewritten after ea
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import platform
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from train_throughput import measure  # noqa: E402
 
-from mmbio.train.config import EnvConfig, RewardConfig, TerminationConfig  # noqa: E402
+from mmbio.train.config import EnvConfig, get_config  # noqa: E402
 from mmbio.train.imitation_env import ImitationEnv  # noqa: E402
 from mmbio.train.references import default_motion  # noqa: E402
 
@@ -45,11 +46,9 @@ def elapsed() -> float:
 
 
 def env_cfg(model: str) -> EnvConfig:
+    """The test suite's environments: the bimanual preset's with 50-step episodes; MyoFullBody's defaults."""
     if model == "bimanual":
-        rw = RewardConfig(qpos_w=0.5, qvel_w=0.5, root_pos_w=0.0, root_vel_w=0.0, site_pos_w=2.0, site_quat_w=0.2,
-                          site_vel_w=0.5)  # fmt: skip
-        return EnvConfig(model="bimanual", touch_obs=False, lookahead_steps=1, lookahead_stride=1, horizon=50,
-                         reward=rw, termination=TerminationConfig(mean_site_deviation=0.05))  # fmt: skip
+        return dataclasses.replace(get_config("bimanual").env, horizon=50, lookahead_stride=1)
     return EnvConfig(model="myofullbody", lookahead_steps=2, lookahead_stride=10)
 
 

@@ -117,38 +117,37 @@ def load_training_state(path: Path, trainer: Trainer, state: RunnerState, cfg: T
     return _restore(state, list(ts["leaves"]), path)
 
 
+def _episode_summary(m: dict[str, float]) -> str:
+    """``return 24.1  length 88  termination 50%`` from one update's metrics (``n/a`` where no episode ended)."""
+    n_ep = m.get("n_episodes", 0.0)
+    term = f"{m.get('n_done', 0.0) / n_ep:.0%}" if n_ep else "n/a"
+    return f"return {_num(m, 'episode_return', '.3g')}  length {_num(m, 'episode_length', '.0f')}  termination {term}"
+
+
+def _num(m: dict[str, float], k: str, spec: str) -> str:
+    v = m.get(k, float("nan"))
+    return "n/a" if not math.isfinite(v) else format(v, spec)
+
+
 def progress_line(update: int, total: int, m: dict[str, float], sps: float, elapsed_s: float, width: int = 24) -> str:
     """The training progress bar: ``train [######......] 37/400 updates  1,234 steps/s  return 24.1  length 88
     termination 100%  ETA 6 min`` (ETA from the mean rate so far)."""
     frac = min(max(update / total, 0.0), 1.0) if total > 0 else 1.0
     n = int(frac * width)
-
-    def f(k: str, spec: str) -> str:
-        v = m.get(k, float("nan"))
-        return "n/a" if not math.isfinite(v) else format(v, spec)
-
-    n_ep = m.get("n_episodes", 0.0)
-    term = f"{m.get('n_done', 0.0) / n_ep:.0%}" if n_ep else "n/a"
     eta = elapsed_s * (1 - frac) / frac if frac > 0 else float("nan")
     eta_s = "n/a" if not math.isfinite(eta) else (f"{eta:.0f} s" if eta < 120 else f"{eta / 60:.0f} min")
     return (
-        f"train [{'#' * n}{'.' * (width - n)}] {update}/{total} updates  {sps:,.0f} steps/s  return "
-        f"{f('episode_return', '.3g')}  length {f('episode_length', '.0f')}  termination {term}  ETA {eta_s}"
+        f"train [{'#' * n}{'.' * (width - n)}] {update}/{total} updates  {sps:,.0f} steps/s  "
+        f"{_episode_summary(m)}  ETA {eta_s}"
     )
 
 
 def _fmt_metrics(m: dict[str, float], sps: float, update: int, n_updates: int) -> str:
-    def f(k: str, spec: str = ".3g") -> str:
-        v = m.get(k, float("nan"))
-        return "n/a" if not math.isfinite(v) else format(v, spec)
-
-    n_ep = m.get("n_episodes", 0.0)
-    term = m.get("n_done", 0.0) / n_ep if n_ep else float("nan")
-    metab = f"  metabolic {f('env/metabolic_w_per_kg', '.2f')} W/kg" if "env/metabolic_w_per_kg" in m else ""
+    """One log line per ``log_every`` updates: the bar's numbers plus reward, metabolic power, KL, non-finite."""
+    metab = f"  metabolic {_num(m, 'env/metabolic_w_per_kg', '.2f')} W/kg" if "env/metabolic_w_per_kg" in m else ""
     return (
-        f"update {update}/{n_updates}  {sps:,.0f} steps/s  return {f('episode_return')}  length "
-        f"{f('episode_length', '.0f')}  termination {'n/a' if not math.isfinite(term) else format(term, '.0%')}  "
-        f"reward {f('reward_mean')}{metab}  kl {f('approx_kl', '.2g')}  nonfinite {int(m.get('n_nonfinite', 0))}"
+        f"update {update}/{n_updates}  {sps:,.0f} steps/s  {_episode_summary(m)}  reward {_num(m, 'reward_mean', '.3g')}"
+        f"{metab}  kl {_num(m, 'approx_kl', '.2g')}  nonfinite {int(m.get('n_nonfinite', 0))}"
     )
 
 
