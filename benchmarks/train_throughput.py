@@ -11,8 +11,8 @@ Usage::
 
 Raw physics: the environment's own physics function (all substeps, body kinematics, actuator state) jitted
 over the worlds with zero excitations, timed over the same number of control steps. Full loop: `Trainer.run`
-with `ppo.n_envs` = worlds, timed after one warm-up update (compilation excluded). Env steps = control steps
-(100 Hz) × worlds. ``--preset default`` (the default): 3×512 LayerNorm MLPs, 16-step rollouts, up to 4
+with `ppo.n_envs` = worlds, timed over a second call of the same update count (the first compiles). Env steps =
+control steps (100 Hz) × worlds. ``--preset default`` (the default): 3×512 LayerNorm MLPs, 16-step rollouts, up to 4
 minibatches. ``--preset musclemimic``: MuscleMimic's own full-body PPO settings (16×1024 MLPs, 20-step rollouts,
 128 minibatches, one epoch), the setting of its ≈ 13,000 steps/s at 8,192 worlds on an H100/H200. ``--json``
 writes the rows to a file as well.
@@ -60,15 +60,20 @@ def measure(model: str, backend: str, worlds: int, updates: int, preset: str = "
     raw = n_raw * worlds / (time.perf_counter() - t)
     trainer = make_trainer(cfg, env)
     rs = trainer.init(jax.random.key(1))
-    rs, _ = trainer.run(rs, 1)  # compile
+    # `trainer.run` is jitted with the update count static: warm up with the same count that is timed, or the
+    # timed call recompiles (tables measured before 2026-12-04's fix hold that compile: lower bounds)
+    t = time.perf_counter()
+    rs, _ = trainer.run(rs, updates)
     jax.block_until_ready(rs.params)
+    compile_and_first = time.perf_counter() - t
     t = time.perf_counter()
     rs, m = trainer.run(rs, updates)
     jax.block_until_ready(rs.params)
     full = updates * cfg.ppo.n_steps * worlds / (time.perf_counter() - t)
     return {
         "model": model, "backend": backend, "preset": preset, "worlds": worlds, "raw": raw, "full": full,
-        "obs": env.obs_size, "nonfinite": float(np.sum(np.asarray(m["n_nonfinite"]))),
+        "obs": env.obs_size, "first_call_s": compile_and_first,
+        "nonfinite": float(np.sum(np.asarray(m["n_nonfinite"]))),
         "device": str(jax.devices()[0].device_kind),
     }  # fmt: skip
 

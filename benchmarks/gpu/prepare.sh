@@ -22,7 +22,7 @@ i=0
 for p in .whl/part*; do
   i=$((i + 1))
   if [ "$i" -lt "$n" ]; then
-    echo "  run(carry=[\"$p\"], command=\"ls -l .whl\", timeout_s=120)"
+    echo "  run(carry=[\"$p\"], command=\"mkdir -p /tmp/parts && cp .whl/part* /tmp/parts/ && ls -l /tmp/parts\", timeout_s=60)"
   else
     echo "  run(carry=[\"$p\"], command=\"bash benchmarks/gpu/device_run.sh\", timeout_s=590)"
   fi
