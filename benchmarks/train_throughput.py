@@ -9,8 +9,8 @@ Usage::
     python benchmarks/train_throughput.py --backend warp --worlds 256 1024 4096 8192  # a GPU (issue 6's table)
     python benchmarks/train_throughput.py --backend warp --worlds 8192 --preset musclemimic --models myofullbody
 
-Raw physics: the environment's own physics function (all substeps, body kinematics, actuator state) jitted
-over the worlds with zero excitations, timed over the same number of control steps. Full loop: `Trainer.run`
+Raw physics: the environment's own physics function (all substeps, body kinematics, actuator state) over the
+worlds with zero excitations, 32 control steps in one jitted ``scan`` (as the rollout runs them). Full loop: `Trainer.run`
 with `ppo.n_envs` = worlds, timed over a second call of the same update count (the first compiles). Env steps =
 control steps (100 Hz) × worlds. ``--preset default`` (the default): 3×512 LayerNorm MLPs, 16-step rollouts, up to 4
 minibatches. ``--preset musclemimic``: MuscleMimic's own full-body PPO settings (16×1024 MLPs, 20-step rollouts,
@@ -49,13 +49,19 @@ def measure(model: str, backend: str, worlds: int, updates: int, preset: str = "
     env = ImitationEnv(cfg.env, default_motion(model), n_envs=worlds, backend=backend)
     state, _ = env.reset(jax.random.key(0))
     zeros = jnp.zeros((worlds, env.action_size), jnp.float32)
-    phys = jax.jit(lambda p: env.physics(p.qpos, p.qvel, p.act, p.warm, zeros))
-    p = phys(state.phys)
-    jax.block_until_ready(p.qpos)
     n_raw = 32
+
+    @jax.jit
+    def phys(p):  # type: ignore[no-untyped-def]
+        # n_raw control steps in one `scan`, dispatched like the training loop's rollout (per-call dispatch would
+        # charge the host callback's overhead to "raw" and make it slower than the full loop on the CPU)
+        step = lambda p, _: (env.physics(p.qpos, p.qvel, p.act, p.warm, zeros), None)  # noqa: E731
+        return jax.lax.scan(step, p, None, length=n_raw)[0]
+
+    p = phys(state.phys)  # compile
+    jax.block_until_ready(p.qpos)
     t = time.perf_counter()
-    for _ in range(n_raw):
-        p = phys(p)
+    p = phys(p)
     jax.block_until_ready(p.qpos)
     raw = n_raw * worlds / (time.perf_counter() - t)
     trainer = make_trainer(cfg, env)
