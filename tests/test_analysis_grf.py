@@ -150,7 +150,7 @@ def test_schreiber_every_walking_stance_is_double_peaked(shared: Path) -> None:
     from mmbio.io.loader import load_trial
 
     files = sorted((shared / "schreiber2019").glob("*/*_C4_*.c3d"))
-    assert len(files) == 3
+    assert files and len(files) == len({f.parent.name for f in files})  # one C4 trial per subject present
     for f in files:
         metrics, _, _ = compare_grf(load_trial(f), "schreiber2019", "c4")
         for side in ("right", "left"):
