@@ -8,9 +8,34 @@ from __future__ import annotations
 
 from os import PathLike
 
+__all__ = [
+    "ChannelError",
+    "DataFileError",
+    "Interrupted",
+    "MmbioError",
+    "NoGaitCycleError",
+    "UnknownReferenceError",
+    "printable",
+]
+
+
+def printable(text: object, limit: int = 400) -> str:
+    """``text`` as one printable line: control characters, escape codes and other unprintable characters as
+    backslash escapes (a file name with a newline or ``\\x1b[2J`` cannot break or repaint a terminal); longer
+    than ``limit`` characters: cut with an ellipsis. Printable non-ASCII (``é``, ``µ``) is kept."""
+    s = str(text)
+    if not s.isprintable():
+        s = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in s)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
 
 class MmbioError(Exception):
-    """Base class for expected, user-facing errors (bad files, bad names, no gait cycle)."""
+    """Base class for expected, user-facing errors (bad files, bad names, no gait cycle).
+
+    ``exit_code``: the CLI's exit status for it (2, bad input, unless a subclass says otherwise).
+    """
+
+    exit_code = 2
 
 
 class DataFileError(MmbioError):
@@ -22,7 +47,8 @@ class DataFileError(MmbioError):
     def __init__(self, path: str | PathLike[str], problem: str) -> None:
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        shown = self.path if self.path.isprintable() else repr(self.path)
+        super().__init__(f"{printable(shown)}: {printable(problem, 1000)}")
 
 
 class UnknownReferenceError(MmbioError):
@@ -31,6 +57,12 @@ class UnknownReferenceError(MmbioError):
 
 class NoGaitCycleError(MmbioError):
     """No complete gait cycle could be found in a trial."""
+
+
+class Interrupted(MmbioError):
+    """The user interrupted a run (Ctrl-C); the message says what was kept. The CLI exits 130."""
+
+    exit_code = 130
 
 
 class ChannelError(MmbioError, KeyError):
