@@ -112,7 +112,14 @@ def test_unknown_key_names_it_and_lists_valid_keys() -> None:
         ("ppo.action_mapping=tanh", "choose one of"),
         ("env.model=humanoid", r"env.model='humanoid': choose one of \('myofullbody', 'bimanual'\)"),
         ("env.control_hz=33", "whole number"),
-        ("env.physics_dt=0", "must be > 0"),
+        ("env.physics_dt=0", r"must lie in \[1e-5, 0.1\] s"),
+        ("ppo.n_envs=10000000000", r"ppo.n_envs=10000000000: must be an integer in \[1, 1,048,576\]"),
+        ("ppo.actor_hidden=8589934592", "at most 64 layers of 1 to 65,536 units"),
+        ("ppo.seed=-1", r"ppo.seed=-1: must be an integer in \[0, 2\*\*63\)"),
+        ("env.lookahead_steps=1000000000", r"env.lookahead_steps=1000000000: must be an integer in \[0, 1,000\]"),
+        ("env.horizon=0", "must be an integer in"),
+        ("checkpoint_every=-1", r"must be in \[1, 1e9\]"),
+        ("ppo.lr=" + "9" * 5000, r"ppo.lr=inf: must be a finite number|ppo.lr='9999"),
     ],
 )
 def test_bad_values(override: str, match: str) -> None:

@@ -15,18 +15,18 @@ A checkpoint is a pickle (protocol 5) of one plain ``dict`` holding only dicts, 
 * ``reference_motion``: :func:`motion_to_dict` of a :class:`~mmbio.sim.motion.Motion`, or ``None``.
 * ``config``: the resolved training/controller config (nested plain values). ``metadata``: free-form.
 
-Loading never executes code from the file: :class:`_RestrictedUnpickler` resolves only the globals of
-:data:`ALLOWED_GLOBALS` (what numpy needs to rebuild arrays and scalars) and refuses every other
-reference before anything is called.
+Loading treats the file as hostile (threat model in ``docs/security.md``): :mod:`mmbio.control.plain_pickle` scans
+the opcode stream before unpickling, resolves numpy's array references to mmbio's own inert stand-ins (no numpy
+global is ever imported or called for the file) and rebuilds arrays from checked dtype, shape and bytes; then
+every field is checked for type, range and size (:func:`validate_checkpoint`): the reference motion, the
+controller of each kind (tracking settings, measured GRF, excitation tables, policy network and normaliser,
+training config) and the model sizes. Every problem is one :class:`~mmbio.errors.DataFileError` line that
+names the file and the field.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import pickle
-import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
@@ -35,8 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from mmbio import __version__
+from mmbio import __version__, limits
+from mmbio.control.checkpoint_fields import (
+    FORMAT_VERSION,
+    KINDS,
+    Checker,
+    check_checkpoint_dict,
+    check_model_sizes,
+    check_motion_dict,
+)
+from mmbio.control.plain_pickle import ALLOWED_GLOBALS, load_plain
 from mmbio.errors import DataFileError, MmbioError
+from mmbio.io.atomic import atomic_path
 from mmbio.models.registry import ModelInfo, load_model, model_hash, resolve
 from mmbio.sim.motion import Motion
 
@@ -51,36 +61,16 @@ __all__ = [
     "motion_from_dict",
     "motion_to_dict",
     "save_checkpoint",
+    "validate_checkpoint",
 ]
 
 PathArg = str | PathLike[str]
 
 #: Format tag written into every checkpoint; the number after the slash is the format version.
-CHECKPOINT_FORMAT = "mmbio.checkpoint/1"
-FORMAT_VERSION = 1
-_FORMAT_RE = re.compile(r"^mmbio\.checkpoint/(\d+)$")
-
-#: Controller kinds a checkpoint may hold.
-KINDS: tuple[str, ...] = ("policy", "tracking", "open_loop")
-
-#: The only ``(module, name)`` globals a checkpoint file may reference: numpy's array and scalar
-#: reconstructors under both the numpy 2 (``numpy._core``) and numpy 1 (``numpy.core``) module names.
-ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-    }
-)
+CHECKPOINT_FORMAT = f"mmbio.checkpoint/{FORMAT_VERSION}"
 
 _REQUIRED = ("format", "kind", "model", "variant", "model_hash", "mmbio_version", "controller")
 _OPTIONAL = ("created", "reference_motion", "config", "metadata")
-_POLICY_KEYS = ("architecture", "params")
 _ARRAY_KINDS = "biufc"  # bool, signed/unsigned int, float, complex
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
 _MAX_DEPTH = 64
@@ -149,10 +139,9 @@ def motion_to_dict(motion: Motion) -> dict[str, Any]:
 
 
 def motion_from_dict(d: dict[str, Any]) -> Motion:
-    """Inverse of :func:`motion_to_dict`; raises :class:`CheckpointError` when ``qpos``/``qvel`` are missing."""
-    missing = [k for k in ("qpos", "qvel", "rate_hz") if k not in d]
-    if missing:
-        raise CheckpointError(f"reference motion lacks {', '.join(missing)}")
+    """Inverse of :func:`motion_to_dict`; raises :class:`CheckpointError` when a field is missing or malformed
+    (types, shapes, finite values, rate: :func:`mmbio.control.checkpoint_fields.check_motion_dict`)."""
+    check_motion_dict(d, Checker(CheckpointError))
     return Motion(
         qpos=d["qpos"],
         qvel=d["qvel"],
@@ -190,7 +179,7 @@ def make_checkpoint(
         config=dict(config or {}),
         metadata=dict(metadata or {}),
     )
-    _check_fields(ckpt.to_dict(), CheckpointError)
+    validate_checkpoint(ckpt.to_dict())
     return ckpt
 
 
@@ -236,68 +225,10 @@ def _plain(value: object, where: str, depth: int = 0) -> object:
     )
 
 
-def _check_loaded(value: object, path: PathArg, where: str = "checkpoint", depth: int = 0) -> None:
-    """Refuse anything in a loaded checkpoint that is not plain data (object arrays in particular)."""
-    if depth > _MAX_DEPTH:
-        raise DataFileError(path, f"{where} is nested more than {_MAX_DEPTH} levels deep")
-    t = type(value)
-    if t in _PLAIN_SCALARS:
-        return
-    if t is np.ndarray or isinstance(value, np.generic):
-        dt = value.dtype  # type: ignore[attr-defined]
-        if dt.kind not in _ARRAY_KINDS or dt.fields is not None:
-            raise DataFileError(
-                path, f"refusing to load: {where} is a numpy value of dtype {dt}, which a checkpoint may not contain"
-            )
-        return
-    if t is dict:
-        for k, v in value.items():  # type: ignore[attr-defined]
-            if type(k) not in (str, int):
-                raise DataFileError(path, f"refusing to load: {where} has a key of type {_describe(k)}")
-            _check_loaded(v, path, f"{where}[{k!r}]", depth + 1)
-        return
-    if t in (list, tuple):
-        for i, v in enumerate(value):  # type: ignore[attr-defined]
-            _check_loaded(v, path, f"{where}[{i}]", depth + 1)
-        return
-    raise DataFileError(path, f"refusing to load: {where} is a {_describe(value)}, which a checkpoint may not contain")
-
-
-def _check_fields(d: dict[str, Any], fail: Any) -> None:
-    """Keys, format tag, kind and field types of a checkpoint dict; ``fail(message)`` builds the exception."""
-    missing = [k for k in _REQUIRED if k not in d]
-    if missing:
-        raise fail(f"not a complete mmbio checkpoint: missing {', '.join(missing)}")
-    unknown = sorted(set(d) - set(_REQUIRED) - set(_OPTIONAL), key=str)
-    if unknown:
-        raise fail(f"unknown checkpoint keys {', '.join(map(str, unknown))}")
-    fmt = d["format"]
-    m = _FORMAT_RE.match(fmt) if isinstance(fmt, str) else None
-    if m is None:
-        raise fail(f"not an mmbio checkpoint: format tag {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
-    if int(m.group(1)) > FORMAT_VERSION:
-        raise fail(
-            f"checkpoint format {fmt!r} is newer than this mmbio ({__version__}) reads ({CHECKPOINT_FORMAT!r}); "
-            "upgrade mmbio"
-        )
-    if d["kind"] not in KINDS:
-        raise fail(f"unknown checkpoint kind {d['kind']!r}; expected one of: {', '.join(KINDS)}")
-    for key in ("model", "variant", "model_hash", "mmbio_version"):
-        if not isinstance(d[key], str) or not d[key]:
-            raise fail(f"checkpoint {key} must be a non-empty string, got {d[key]!r}")
-    if d.get("created") is not None and not isinstance(d["created"], str):
-        raise fail(f"checkpoint created must be an ISO 8601 string or None, got {d['created']!r}")
-    for key in ("controller", "config", "metadata"):
-        if key in d and not isinstance(d[key], dict):
-            raise fail(f"checkpoint {key} must be a dict, got {_describe(d[key])}")
-    ref = d.get("reference_motion")
-    if ref is not None:
-        if not isinstance(ref, dict) or any(k not in ref for k in ("qpos", "qvel", "rate_hz")):
-            raise fail("checkpoint reference_motion must be a dict with qpos, qvel and rate_hz (or None)")
-    if d["kind"] == "policy":
-        lacking = [k for k in _POLICY_KEYS if k not in d["controller"]]
-        if lacking:
-            raise fail(f"policy checkpoint: controller lacks {', '.join(lacking)}")
+def validate_checkpoint(d: dict[str, Any], fail: Any = CheckpointError) -> None:
+    """Check every field of a checkpoint dict (:mod:`mmbio.control.checkpoint_fields`); ``fail(message)`` builds
+    the exception (:class:`CheckpointError` when writing, a :class:`DataFileError` naming the file when reading)."""
+    check_checkpoint_dict(d, fail)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,84 +237,45 @@ def _check_fields(d: dict[str, Any], fail: Any) -> None:
 
 
 def save_checkpoint(ckpt: Checkpoint, path: PathArg) -> Path:
-    """Validate ``ckpt`` and write it atomically (temp file + ``os.replace``) as a protocol-5 pickle.
+    """Validate ``ckpt`` and write it atomically (:func:`mmbio.io.atomic.atomic_path`) as a protocol-5 pickle.
 
     Raises :class:`CheckpointError` before writing anything when a value is not plain data or a key,
     the format tag or the kind is wrong. Numpy scalars are stored as Python scalars. Returns the path.
     """
     d = _plain(ckpt.to_dict(), "checkpoint")
     assert isinstance(d, dict)
-    _check_fields(d, CheckpointError)
+    validate_checkpoint(d)
     payload = pickle.dumps(d, protocol=5)
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(p) as tmp:
+        tmp.write_bytes(payload)
     return p
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only :data:`ALLOWED_GLOBALS`; any other global is refused before it is imported or called."""
-
-    def __init__(self, file: io.BufferedIOBase, path: PathArg) -> None:
-        super().__init__(file)
-        self._path = path
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise DataFileError(
-            self._path, f"refusing to load: the file references {module}.{name}, which a checkpoint may not contain"
-        )
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise DataFileError(
-            self._path, "refusing to load: the file uses persistent ids, which a checkpoint may not contain"
-        )
-
-
 def load_checkpoint(path: PathArg, *, expected_model: ModelInfo | None = None, check_model: bool = True) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` without executing anything from the file.
+    """Read a checkpoint written by :func:`save_checkpoint` without trusting it (see the module docs).
 
-    Every problem is a one-line :class:`~mmbio.errors.DataFileError`: a missing, truncated or corrupted
-    file; a reference to any global outside :data:`ALLOWED_GLOBALS`; object arrays or other non-plain
-    values; a missing key, wrong format tag, newer format version or unknown kind; a model mismatch.
+    Every problem is a one-line :class:`~mmbio.errors.DataFileError` naming the file: a missing, oversized,
+    truncated or corrupted file; an opcode, reference or value a checkpoint may not hold; a field of the wrong
+    type, range or size; a newer format version; a model mismatch.
 
     Model check: the checkpoint's ``model_hash`` is compared with ``expected_model.hash`` or, when
-    ``expected_model`` is ``None``, with the hash of the registry model named in the checkpoint;
-    ``check_model=False`` skips it (to inspect a foreign checkpoint).
+    ``expected_model`` is ``None``, with the hash of the registry model named in the checkpoint, and its
+    arrays with the model's sizes; ``check_model=False`` skips both (to inspect a foreign checkpoint).
     """
     p = Path(path)
     try:
+        if p.is_dir():
+            raise DataFileError(p, "is a directory, not a checkpoint file (mmbio checkpoints are single .pkl files)")
+        size = p.stat().st_size
+        limits.check_size(p, size, "MAX_CHECKPOINT_MB", "checkpoint file")
         raw = p.read_bytes()
     except OSError as e:
         raise DataFileError(p, f"cannot read checkpoint: {e.strerror or e}") from None
     if not raw:
         raise DataFileError(p, "empty file, not an mmbio checkpoint")
-    buf = io.BytesIO(raw)
-    try:
-        obj = _RestrictedUnpickler(buf, p).load()
-    except DataFileError:
-        raise
-    except EOFError:
-        raise DataFileError(p, "truncated checkpoint (the pickle ends early)") from None
-    except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError,
-            MemoryError, RecursionError, UnicodeDecodeError) as e:  # fmt: skip
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataFileError(p, f"corrupted or truncated checkpoint ({type(e).__name__}: {msg})") from None
-    if buf.tell() != len(raw):
-        raise DataFileError(p, f"corrupted checkpoint: {len(raw) - buf.tell()} bytes after the end of the pickle")
-    if type(obj) is not dict:
-        raise DataFileError(p, f"not an mmbio checkpoint: the pickle holds a {_describe(obj)}, not a dict")
-    _check_loaded(obj, p)
-    _check_fields(obj, lambda msg: DataFileError(p, msg))
+    obj = load_plain(raw, p)
+    validate_checkpoint(obj, lambda msg: DataFileError(p, msg))
     ckpt = Checkpoint(**obj)
     if check_model:
         _check_model(ckpt, p, expected_model)
@@ -391,7 +283,8 @@ def load_checkpoint(path: PathArg, *, expected_model: ModelInfo | None = None, c
 
 
 def _check_model(ckpt: Checkpoint, path: Path, expected: ModelInfo | None) -> None:
-    """Refuse a checkpoint whose model hash (or name/variant) differs from this mmbio's model."""
+    """Refuse a checkpoint whose model hash (or name/variant) differs from this mmbio's model, or whose arrays do
+    not fit the model's sizes."""
     if expected is None:
         try:
             expected = load_model(ckpt.model, ckpt.variant)
@@ -406,3 +299,4 @@ def _check_model(ckpt: Checkpoint, path: Path, expected: ModelInfo | None) -> No
             f"{expected.name}/{expected.variant} {expected.hash[:8]} (another model or model version; "
             "retrain or re-export the controller for this model)",
         )
+    check_model_sizes(ckpt.to_dict(), expected.nq, expected.nv, expected.nu, lambda msg: DataFileError(path, msg))

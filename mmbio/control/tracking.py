@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import time as _time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import mujoco
@@ -53,81 +53,11 @@ from mmbio.control.static_opt import (
     _grf_on_time,
     cop_loads,
 )
+from mmbio.control.tracking_settings import MODES, TrackingSettings
 from mmbio.errors import MmbioError
 from mmbio.trial import SIDES, GroundReaction
 
 _G = 9.81
-MODES = ("contact", "grf_prescribed")
-
-
-@dataclass(frozen=True)
-class TrackingSettings:
-    """Tracking-controller parameters (all plain numbers: they are stored in checkpoints).
-
-    mode: ``'contact'`` (MuJoCo contacts, GRF simulated) or ``'grf_prescribed'`` (floor off, measured GRF
-    applied). joint_hz / root_pos_hz / root_rot_hz: PD bandwidth ω/2π (Hz) of the desired accelerations
-    (K_p = ω², K_d = 2 ζ ω). damping: ζ. w_joint, w_root_pos, w_root_rot: tracking weights per (rad/s²)² or
-    (m/s²)². w_slip: no-slip weight per (m/s²)². slip_kv: contact-point velocity feedback (1/s).
-    w_force: weight per N² of pyramid coefficient. w_residual: weight per N² (N·m)² of root residual in
-    QP 1. mu: friction coefficient of the pyramid. contact_height_m: contact-point height (m) below which a
-    point may carry force. unload_m: reference lift (m) over which a lifting point's force cap ramps from
-    one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
-    this frequency to it; Butterworth for non-periodic references). root_cutoff_hz: a lower cutoff for the root
-    (pelvis) path alone (periodic references; 0: none): the foot-locked synthesised walk places the pelvis frame
-    by frame, with kinks at heel strike that would be demanded as vertical-force spikes; 5–8 Hz lowered the root
-    residuals on one stride but made the 3-cycle demo asymmetric (a split left stance), so it is off by default).
-    reserve_weight: reserve cost per (N·m)² relative to Σ a². substeps: physics
-    steps per control step (excitations and applied forces held). osqp_eps: solver tolerance. actuation:
-    ``'muscles'``, or ``'torques'`` (diagnostic: ideal joint torques from QP 1, muscles passive — it separates
-    what the contact/acceleration layer achieves from what the muscles can deliver).
-    """
-
-    mode: str = "contact"
-    joint_hz: float = 6.0
-    root_pos_hz: float = 2.0
-    root_rot_hz: float = 4.0
-    damping: float = 1.0
-    w_joint: float = 1.0
-    w_upper: float = 10.0
-    w_root_pos: float = 10.0
-    w_root_rot: float = 1.0
-    w_slip: float = 3.0
-    w_foot: float = 0.0
-    foot_hz: float = 6.0
-    slip_kv: float = 5.0
-    w_force: float = 1e-7
-    w_residual: float = 1e-2
-    w_residual_moment: float = 0.03
-    mu: float = 0.9
-    contact_height_m: float = 0.006
-    unload_m: float = 0.0
-    reserve_weight: float = 1.0
-    reference_cutoff_hz: float = 10.0
-    root_cutoff_hz: float = 0.0
-    substeps: int = 1
-    osqp_eps: float = 1e-4
-    actuation: str = "muscles"
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise MmbioError(f"tracking: mode must be one of {MODES}, got {self.mode!r}")
-        if self.actuation not in ("muscles", "torques"):
-            raise MmbioError(f"tracking: actuation must be 'muscles' or 'torques', got {self.actuation!r}")
-        if int(self.substeps) < 1:
-            raise MmbioError(f"tracking: substeps must be >= 1, got {self.substeps}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrackingSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise MmbioError(f"tracking: unknown settings {', '.join(unknown)}")
-        return cls(**d)
-
-
 # --------------------------------------------------------------------------------------------------
 # reference (looped, interpolated, in MuJoCo's tangent space)
 # --------------------------------------------------------------------------------------------------

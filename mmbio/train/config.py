@@ -63,9 +63,25 @@ class ConfigError(MmbioError):
     """A bad training config: unknown key, unparsable value, a value outside its range, unknown preset."""
 
 
+def _show(value: Any) -> str:
+    """A short repr of a (possibly hostile) value for a message."""
+    s = repr(value)
+    return s if len(s) <= 48 else s[:47] + "…"
+
+
 def _check(ok: bool, key: str, value: Any, what: str) -> None:
     if not ok:
-        raise ConfigError(f"config {key}={value!r}: {what}")
+        raise ConfigError(f"config {key}={_show(value)}: {what}")
+
+
+#: Upper bounds that keep a config (from the CLI or from a checkpoint file) within what a machine can hold:
+#: worlds, rollout length, layers and their widths, horizon, look-ahead, rates.
+MAX_ENVS = 1 << 20
+MAX_STEPS = 100_000
+MAX_LAYERS, MAX_WIDTH = 64, 65_536
+MAX_TOTAL_ENV_STEPS = 10**13
+MAX_CONTROL_HZ = 10_000
+MAX_HORIZON = 10_000_000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,8 +154,10 @@ class PPOConfig:
         for k in ("lr", "adam_eps", "max_grad_norm", "layer_norm_eps", "obs_clip"):
             v = getattr(self, k)
             _check(math.isfinite(v) and v > 0, f"ppo.{k}", v, "must be a finite number > 0")
-        for k in ("n_envs", "n_steps", "n_minibatches", "n_epochs", "total_env_steps"):
-            _check(getattr(self, k) >= 1, f"ppo.{k}", getattr(self, k), "must be an integer >= 1")
+        for k, hi in (("n_envs", MAX_ENVS), ("n_steps", MAX_STEPS), ("n_minibatches", MAX_ENVS * MAX_STEPS),
+                      ("n_epochs", 1000), ("total_env_steps", MAX_TOTAL_ENV_STEPS)):  # fmt: skip
+            _check(1 <= getattr(self, k) <= hi, f"ppo.{k}", getattr(self, k), f"must be an integer in [1, {hi:,}]")
+        _check(0 <= self.seed < 2**63, "ppo.seed", self.seed, "must be an integer in [0, 2**63)")
         for k in ("gamma", "gae_lambda", "min_lr_ratio"):
             v = getattr(self, k)
             _check(0.0 <= v <= 1.0, f"ppo.{k}", v, "must lie in [0, 1]")
@@ -149,7 +167,12 @@ class PPOConfig:
         _check(math.isfinite(self.init_log_std), "ppo.init_log_std", self.init_log_std, "must be finite")
         for k in ("actor_hidden", "critic_hidden"):
             v = getattr(self, k)
-            _check(all(h >= 1 for h in v), f"ppo.{k}", v, "layer sizes must be >= 1")
+            _check(
+                len(v) <= MAX_LAYERS and all(1 <= h <= MAX_WIDTH for h in v),
+                f"ppo.{k}",
+                v,
+                f"at most {MAX_LAYERS} layers of 1 to {MAX_WIDTH:,} units",
+            )
         _check(self.activation in ACTIVATIONS, "ppo.activation", self.activation, f"choose one of {ACTIVATIONS}")
         _check(
             self.action_mapping in ACTION_MAPPINGS,
@@ -242,7 +265,7 @@ class TerminationConfig:
     def __post_init__(self) -> None:
         for k in ("mean_site_deviation", "root_deviation", "root_orientation"):
             v = getattr(self, k)
-            _check(v > 0, f"env.termination.{k}", v, "must be > 0")
+            _check(v > 0, f"env.termination.{k}", v, "must be > 0 (inf disables it)")
         _check(self.min_root_height >= 0, "env.termination.min_root_height", self.min_root_height, "must be >= 0")
 
 
@@ -280,9 +303,17 @@ class EnvConfig:
     def __post_init__(self) -> None:
         _check(self.model in ENV_MODELS, "env.model", self.model, f"choose one of {ENV_MODELS}")
         _check(self.backend in ENV_BACKENDS, "env.backend", self.backend, f"choose one of {ENV_BACKENDS}")
-        _check(self.control_hz >= 1, "env.control_hz", self.control_hz, "must be an integer >= 1 (Hz)")
         _check(
-            math.isfinite(self.physics_dt) and self.physics_dt > 0, "env.physics_dt", self.physics_dt, "must be > 0 s"
+            1 <= self.control_hz <= MAX_CONTROL_HZ,
+            "env.control_hz",
+            self.control_hz,
+            f"must be an integer in [1, {MAX_CONTROL_HZ:,}] (Hz)",
+        )
+        _check(
+            math.isfinite(self.physics_dt) and 1e-5 <= self.physics_dt <= 0.1,
+            "env.physics_dt",
+            self.physics_dt,
+            "must lie in [1e-5, 0.1] s",
         )
         sub = 1.0 / (self.control_hz * self.physics_dt)
         _check(
@@ -291,9 +322,11 @@ class EnvConfig:
             self.control_hz,
             f"1 / (control_hz * physics_dt) = {sub:g} physics steps per control step must be a whole number >= 1",
         )
-        for k in ("horizon", "lookahead_steps", "lookahead_stride"):
+        for k, lo, hi in (("horizon", 1, MAX_HORIZON), ("lookahead_steps", 0, 1000), ("lookahead_stride", 1, 100_000)):
             v = getattr(self, k)
-            _check(v >= (1 if k != "lookahead_steps" else 0), f"env.{k}", v, "must be a positive integer")
+            _check(lo <= v <= hi, f"env.{k}", v, f"must be an integer in [{lo}, {hi:,}]")
+        for k in ("model", "variant", "backend", "motion"):
+            _check(len(getattr(self, k)) <= 4096, f"env.{k}", getattr(self, k), "is too long")
 
     @property
     def n_substeps(self) -> int:
@@ -306,7 +339,8 @@ class TrainConfig:
     """A whole training run: ``ppo`` (algorithm), ``env`` (environment), bookkeeping.
 
     ``name``: preset or run name. ``log_every``/``checkpoint_every``: updates between log lines and
-    between checkpoints (0 disables checkpoints until the end).
+    between checkpoints (a checkpoint is also written at the end and when the run is interrupted). A training run
+    refuses ``checkpoint_every=0`` (stored configs of older runs may hold it: it meant "only at the end").
     """
 
     name: str = "default"
@@ -316,8 +350,9 @@ class TrainConfig:
     checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
-        _check(self.log_every >= 1, "log_every", self.log_every, "must be an integer >= 1")
-        _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be an integer >= 0")
+        _check(1 <= self.log_every <= 10**9, "log_every", self.log_every, "must be an integer in [1, 1e9]")
+        _check(0 <= self.checkpoint_every <= 10**9, "checkpoint_every", self.checkpoint_every, "must be in [1, 1e9]")
+        _check(len(self.name) <= 256, "name", self.name, "is too long")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -392,7 +427,7 @@ PRESETS: dict[str, tuple[str, typing.Callable[[], TrainConfig]]] = {
                 total_env_steps=4096,
             ),
             log_every=1,
-            checkpoint_every=0,
+            checkpoint_every=1000,
         ),
     ),
 }
@@ -426,10 +461,10 @@ def _coerce_scalar(tp: type, value: Any, key: str) -> Any:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise ConfigError(f"config {key}={value!r}: expected a bool (true/false, yes/no, on/off, 1/0)")
+        raise ConfigError(f"config {key}={_show(value)}: expected a bool (true/false, yes/no, on/off, 1/0)")
     if tp is int:
         if isinstance(value, bool):
-            raise ConfigError(f"config {key}={value!r}: expected an integer, got a bool")
+            raise ConfigError(f"config {key}={_show(value)}: expected an integer, got a bool")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -446,10 +481,10 @@ def _coerce_scalar(tp: type, value: Any, key: str) -> Any:
                 f = math.nan
             if math.isfinite(f) and f.is_integer():
                 return int(f)
-        raise ConfigError(f"config {key}={value!r}: expected an integer")
+        raise ConfigError(f"config {key}={_show(value)}: expected an integer")
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"config {key}={value!r}: expected a number, got a bool")
+            raise ConfigError(f"config {key}={_show(value)}: expected a number, got a bool")
         if isinstance(value, int | float):
             return float(value)
         if isinstance(value, str):
@@ -457,11 +492,11 @@ def _coerce_scalar(tp: type, value: Any, key: str) -> Any:
                 return float(value.strip())
             except ValueError:
                 pass
-        raise ConfigError(f"config {key}={value!r}: expected a number")
+        raise ConfigError(f"config {key}={_show(value)}: expected a number")
     if tp is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"config {key}={value!r}: expected a string")
+        raise ConfigError(f"config {key}={_show(value)}: expected a string")
     raise ConfigError(f"config {key}: fields of type {tp!r} cannot be set")  # pragma: no cover
 
 
@@ -478,12 +513,12 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             if parts and parts[-1] == "":
                 parts = parts[:-1]  # "256," and "" are fine
             if any(p == "" for p in parts):
-                raise ConfigError(f"config {key}={value!r}: empty item in a comma-separated list")
+                raise ConfigError(f"config {key}={_show(value)}: empty item in a comma-separated list")
             items = [p.strip("'\"") if item is str else p for p in parts]
         elif isinstance(value, list | tuple):
             items = list(value)
         else:
-            raise ConfigError(f"config {key}={value!r}: expected a comma-separated list")
+            raise ConfigError(f"config {key}={_show(value)}: expected a comma-separated list")
         return tuple(_coerce_scalar(item, v, f"{key}[{i}]") for i, v in enumerate(items))
     return _coerce_scalar(tp, value, key)
 

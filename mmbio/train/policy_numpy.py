@@ -75,10 +75,36 @@ def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
 
 
 def _f64(a: Any, where: str, ndim: int) -> np.ndarray:
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiu":
+        raise PolicyFormatError(f"policy controller: {where} must be a numeric numpy array, got {type(a).__name__}")
     arr = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise PolicyFormatError(f"policy controller: {where} contains NaN or infinite values")
     if arr.ndim != ndim:
         raise PolicyFormatError(f"policy controller: {where} has shape {arr.shape}, expected {ndim} dimensions")
     return arr
+
+
+def _num(d: Mapping[str, Any], key: str, default: float, where: str, lo: float, hi: float) -> float:
+    """A finite number in [lo, hi] from a checkpoint dict (``default`` when absent)."""
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not lo <= v <= hi:
+        raise PolicyFormatError(f"policy controller: {where}.{key} must be a number in [{lo:g}, {hi:g}], got {v!r:.40}")
+    return float(v)
+
+
+def _flag(d: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    v = d.get(key, default)
+    if not isinstance(v, (bool, np.bool_)):
+        raise PolicyFormatError(f"policy controller: {where}.{key} must be true or false, got {v!r:.40}")
+    return bool(v)
+
+
+def _section(d: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    v = _get(d, key, where)
+    if not isinstance(v, Mapping):
+        raise PolicyFormatError(f"policy controller: {where}.{key} must be a dict, got {type(v).__name__}")
+    return v
 
 
 class _MLP:
@@ -86,7 +112,10 @@ class _MLP:
 
     def __init__(self, p: Mapping[str, Any], where: str, act: Callable, layer_norm: bool, eps: float) -> None:
         self.layers = []
-        for i, layer in enumerate(_get(p, "layers", where)):
+        layers = _get(p, "layers", where)
+        if not isinstance(layers, (list, tuple)):
+            raise PolicyFormatError(f"policy controller: {where}.layers must be a list, got {type(layers).__name__}")
+        for i, layer in enumerate(layers):
             w = f"{where}.layers[{i}]"
             k = _f64(_get(layer, "kernel", w), f"{w}.kernel", 2)
             b = _f64(_get(layer, "bias", w), f"{w}.bias", 1)
@@ -99,7 +128,7 @@ class _MLP:
                 else None
             )
             self.layers.append((k, b, ln))
-        out = _get(p, "out", where)
+        out = _section(p, "out", where)
         self.out = (
             _f64(_get(out, "kernel", f"{where}.out"), f"{where}.out.kernel", 2),
             _f64(_get(out, "bias", f"{where}.out"), f"{where}.out.bias", 1),
@@ -133,18 +162,22 @@ class NumpyPolicy:
     """
 
     def __init__(self, controller: Mapping[str, Any]) -> None:
-        arch = _get(controller, "architecture", "controller")
-        params = _get(controller, "params", "controller")
-        act_name = str(arch.get("activation", "silu"))
-        if act_name not in ACTIVATIONS_NP:
+        arch = _section(controller, "architecture", "controller")
+        params = _section(controller, "params", "controller")
+        act_name = arch.get("activation", "silu")
+        if not isinstance(act_name, str) or act_name not in ACTIVATIONS_NP:
             raise PolicyFormatError(
-                f"policy controller: unknown activation {act_name!r}; known: {list(ACTIVATIONS_NP)}"
+                f"policy controller: unknown activation {act_name!r:.40}; known: {list(ACTIVATIONS_NP)}"
             )
-        layer_norm = bool(arch.get("layer_norm", True))
-        eps = float(arch.get("layer_norm_eps", 1e-5))
+        layer_norm = _flag(arch, "layer_norm", True, "architecture")
+        eps = _num(arch, "layer_norm_eps", 1e-5, "architecture", 1e-12, 1.0)
         act = ACTIVATIONS_NP[act_name]
-        self.actor = _MLP(_get(params, "actor", "params"), "params.actor", act, layer_norm, eps)
-        self.critic = _MLP(params["critic"], "params.critic", act, layer_norm, eps) if "critic" in params else None
+        self.actor = _MLP(_section(params, "actor", "params"), "params.actor", act, layer_norm, eps)
+        self.critic = (
+            _MLP(_section(params, "critic", "params"), "params.critic", act, layer_norm, eps)
+            if "critic" in params
+            else None
+        )
         self.log_std = _f64(_get(params, "log_std", "params"), "params.log_std", 1)
         self.obs_size = self.actor.n_in
         self.action_size = self.actor.n_out
@@ -153,10 +186,12 @@ class NumpyPolicy:
                 f"policy controller: log_std has shape {self.log_std.shape}, the actor outputs {self.action_size}"
             )
         for key, n in (("obs_size", self.obs_size), ("action_size", self.action_size)):
-            if key in arch and int(arch[key]) != n:
+            if key in arch and _num(arch, key, 0, "architecture", 0, 1e9) != n:
                 raise PolicyFormatError(f"policy controller: architecture {key}={arch[key]} but the actor has {n}")
         norm = controller.get("obs_normalizer", controller.get("obs_normaliser"))
-        self.normalise = norm is not None and bool(norm.get("enabled", True))
+        if norm is not None and not isinstance(norm, Mapping):
+            raise PolicyFormatError(f"policy controller: obs_normalizer must be a dict, got {type(norm).__name__}")
+        self.normalise = norm is not None and _flag(norm, "enabled", True, "obs_normalizer")
         if self.normalise:
             self.obs_mean = _f64(_get(norm, "mean", "obs_normalizer"), "obs_normalizer.mean", 1)
             var = _f64(_get(norm, "var", "obs_normalizer"), "obs_normalizer.var", 1)
@@ -165,11 +200,18 @@ class NumpyPolicy:
                     f"policy controller: normaliser mean/var shapes {self.obs_mean.shape}/{var.shape} "
                     f"do not match the actor's {self.obs_size} inputs"
                 )
-            self.obs_std = np.sqrt(var + float(norm.get("eps", 1e-8)))
-            self.obs_clip = float(norm.get("clip", np.inf))
+            if np.any(var < 0):
+                raise PolicyFormatError("policy controller: obs_normalizer.var has negative entries")
+            self.obs_std = np.sqrt(var + _num(norm, "eps", 1e-8, "obs_normalizer", 0.0, 1.0))
+            self.obs_clip = _num(norm, "clip", np.inf, "obs_normalizer", 0.0, np.inf) if "clip" in norm else np.inf
+            if not np.all(self.obs_std > 0):
+                raise PolicyFormatError("policy controller: obs_normalizer.var + eps must be > 0")
         am = controller.get("action_mapping") or {"kind": "clip", "low": 0.0, "high": 1.0}
-        self.action_mapping = (str(am.get("kind", "clip")), float(am.get("low", 0.0)), float(am.get("high", 1.0)))
-        map_action_np(np.zeros(1), *self.action_mapping)  # validates the kind
+        if not isinstance(am, Mapping) or am.get("kind", "clip") not in ("clip", "sigmoid"):
+            raise PolicyFormatError("policy controller: action_mapping must be a dict with kind 'clip' or 'sigmoid'")
+        low = _num(am, "low", 0.0, "action_mapping", -1e6, 1e6)
+        high = _num(am, "high", 1.0, "action_mapping", low, 1e6)
+        self.action_mapping = (str(am.get("kind", "clip")), low, high)
 
     @property
     def has_critic(self) -> bool:

@@ -1,0 +1,134 @@
+"""Settings of the contact-consistent muscle tracking controller (:mod:`mmbio.control.tracking`).
+
+They are stored in checkpoints, so every field is checked for type and range when the settings are built
+(a NaN friction coefficient, a negative cutoff or ten million substeps from a file are refused with the field
+named, before anything is simulated).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from mmbio.errors import MmbioError
+
+__all__ = ["MODES", "SETTING_RANGES", "TrackingSettings"]
+
+MODES = ("contact", "grf_prescribed")
+ACTUATIONS = ("muscles", "torques")
+
+#: Allowed closed range of each numeric setting (units as in :class:`TrackingSettings`); a frequency or
+#: tolerance whose lower end is 0 must be > 0 where marked ``open_low``.
+SETTING_RANGES: dict[str, tuple[float, float]] = {
+    "joint_hz": (0.0, 200.0),
+    "root_pos_hz": (0.0, 200.0),
+    "root_rot_hz": (0.0, 200.0),
+    "damping": (0.0, 100.0),
+    "w_joint": (0.0, 1e9),
+    "w_upper": (0.0, 1e9),
+    "w_root_pos": (0.0, 1e9),
+    "w_root_rot": (0.0, 1e9),
+    "w_slip": (0.0, 1e9),
+    "w_foot": (0.0, 1e9),
+    "foot_hz": (0.0, 200.0),
+    "slip_kv": (0.0, 1e5),
+    "w_force": (0.0, 1e9),
+    "w_residual": (0.0, 1e9),
+    "w_residual_moment": (0.0, 1e9),
+    "mu": (0.0, 10.0),
+    "contact_height_m": (0.0, 0.2),
+    "unload_m": (0.0, 0.5),
+    "reserve_weight": (0.0, 1e9),
+    "reference_cutoff_hz": (0.0, 1000.0),
+    "root_cutoff_hz": (0.0, 1000.0),
+    "substeps": (1, 1000),
+    "osqp_eps": (0.0, 1.0),
+}
+_OPEN_LOW = {"joint_hz", "root_pos_hz", "root_rot_hz", "damping", "foot_hz", "reference_cutoff_hz", "osqp_eps"}
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Tracking-controller parameters (all plain numbers: they are stored in checkpoints).
+
+    mode: ``'contact'`` (MuJoCo contacts, GRF simulated) or ``'grf_prescribed'`` (floor off, measured GRF
+    applied). joint_hz / root_pos_hz / root_rot_hz: PD bandwidth ω/2π (Hz) of the desired accelerations
+    (K_p = ω², K_d = 2 ζ ω). damping: ζ. w_joint, w_root_pos, w_root_rot: tracking weights per (rad/s²)² or
+    (m/s²)². w_slip: no-slip weight per (m/s²)². slip_kv: contact-point velocity feedback (1/s).
+    w_force: weight per N² of pyramid coefficient. w_residual: weight per N² (N·m)² of root residual in
+    QP 1. mu: friction coefficient of the pyramid. contact_height_m: contact-point height (m) below which a
+    point may carry force. unload_m: reference lift (m) over which a lifting point's force cap ramps from
+    one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
+    this frequency to it; Butterworth for non-periodic references). root_cutoff_hz: a lower cutoff for the root
+    (pelvis) path alone (periodic references; 0: none): the foot-locked synthesised walk places the pelvis frame
+    by frame, with kinks at heel strike that would be demanded as vertical-force spikes; 5–8 Hz lowered the root
+    residuals on one stride but made the 3-cycle demo asymmetric (a split left stance), so it is off by default).
+    reserve_weight: reserve cost per (N·m)² relative to Σ a². substeps: physics
+    steps per control step (excitations and applied forces held). osqp_eps: solver tolerance. actuation:
+    ``'muscles'``, or ``'torques'`` (diagnostic: ideal joint torques from QP 1, muscles passive — it separates
+    what the contact/acceleration layer achieves from what the muscles can deliver).
+    """
+
+    mode: str = "contact"
+    joint_hz: float = 6.0
+    root_pos_hz: float = 2.0
+    root_rot_hz: float = 4.0
+    damping: float = 1.0
+    w_joint: float = 1.0
+    w_upper: float = 10.0
+    w_root_pos: float = 10.0
+    w_root_rot: float = 1.0
+    w_slip: float = 3.0
+    w_foot: float = 0.0
+    foot_hz: float = 6.0
+    slip_kv: float = 5.0
+    w_force: float = 1e-7
+    w_residual: float = 1e-2
+    w_residual_moment: float = 0.03
+    mu: float = 0.9
+    contact_height_m: float = 0.006
+    unload_m: float = 0.0
+    reserve_weight: float = 1.0
+    reference_cutoff_hz: float = 10.0
+    root_cutoff_hz: float = 0.0
+    substeps: int = 1
+    osqp_eps: float = 1e-4
+    actuation: str = "muscles"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("mode", MODES), ("actuation", ACTUATIONS)):
+            v = getattr(self, name)
+            if type(v) is not str or v not in choices:
+                raise MmbioError(f"tracking setting {name} must be one of {', '.join(choices)}, got {_show(v)}")
+        for name, (lo, hi) in SETTING_RANGES.items():
+            v = getattr(self, name)
+            integer = name == "substeps"
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral if integer else numbers.Real):
+                kind = "an integer" if integer else "a number"
+                raise MmbioError(f"tracking setting {name} must be {kind}, got {_show(v)}")
+            low_ok = v > lo if name in _OPEN_LOW else v >= lo
+            if not (math.isfinite(v) and low_ok and v <= hi):
+                low = f"> {lo:g}" if name in _OPEN_LOW else f">= {lo:g}"
+                raise MmbioError(f"tracking setting {name} = {_show(v)} is out of range (must be {low} and <= {hi:g})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TrackingSettings:
+        """Settings from :meth:`to_dict` output; a non-dict, an unknown key or a bad value raises MmbioError."""
+        if not isinstance(d, dict):
+            raise MmbioError(f"tracking settings must be a dict, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted((k for k in d if k not in known), key=str)
+        if unknown:
+            raise MmbioError(f"tracking: unknown settings {', '.join(_show(k) for k in unknown[:5])}")
+        return cls(**d)
+
+
+def _show(v: object) -> str:
+    """A short repr of a value from a file, for a message."""
+    s = repr(v) if isinstance(v, (str, int, float, bool, type(None))) else f"a {type(v).__name__}"
+    return s if len(s) <= 40 else s[:39] + "…"
