@@ -8,16 +8,58 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from mmbio import __version__
-from mmbio.errors import MmbioError
+from mmbio.errors import DataFileError, MmbioError, printable
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+#: Bounds of the numeric options (a hostile or mistyped value is refused before any work).
+MASS_RANGE_KG = (1.0, 1000.0)
+SPEED_RANGE_M_S = (0.01, 20.0)
+MAX_SEED = 2**32 - 1
+MAX_CYCLES = 50
+MAX_UPDATES = 10**9
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with mmbio's error style: one line ``mmbio: error: …`` on stderr, exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"mmbio: error: {printable(message, 600)} (see {self.prog} --help)\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {printable(text, 40)!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi:,}], got {v}")
+        return v
+
+    return parse
+
+
+def _float_in(lo: float, hi: float, units: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {printable(text, 40)!r}") from None
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise argparse.ArgumentTypeError(f"must be a number in [{lo:g}, {hi:g}] {units}, got {text[:40]}")
+        return v
+
+    return parse
 
 
 def _is_checkpoint(path: str) -> bool:
@@ -127,7 +169,26 @@ def _controller_summary(run: object) -> dict:
     return out
 
 
+def _check_input(path: str) -> None:
+    """The main input exists and is a file (a folder gets a line saying what mmbio takes)."""
+    p = Path(path)
+    if p.is_dir():
+        raise DataFileError(
+            p, "is a folder; mmbio takes a trial file (.c3d, .mot/.sto, .npz) or an mmbio checkpoint (.pkl)"
+        )
+    if not p.is_file():
+        raise DataFileError(p, "no such file")
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from mmbio.report.output_dir import OutputDir
+
+    _check_input(args.trial)
+    with OutputDir(args.output, source=args.trial, command="validate", overwrite=args.overwrite) as od:
+        return _validate_into(args, od)
+
+
+def _validate_into(args: argparse.Namespace, od: object) -> int:
     from mmbio.analysis.ceiling import activity
     from mmbio.analysis.validate import validate
     from mmbio.io.loader import load_trial
@@ -135,6 +196,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mmbio.report.pdf import write_curves_csv, write_metrics_json, write_report
     from mmbio.report.protocol import load_protocol
 
+    stage = od.stage  # type: ignore[attr-defined]
     run = None
     if _is_checkpoint(args.trial):
         from mmbio.control.run import run_checkpoint
@@ -148,7 +210,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         trial = run.trial
     else:
         if args.device == "gpu":
-            raise MmbioError(f"{args.trial}: --device applies to checkpoints only")
+            raise MmbioError(f"{printable(args.trial)}: --device applies to checkpoints only")
         trial = load_trial(
             args.trial,
             grf=args.grf,
@@ -172,9 +234,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         ctl = _controller_summary(run)
         ctl["root_height"] = {"time": run.rollout.time, "value": run.rollout.qpos[:, 2], "units": "m"}
-        paths = write_fall_report(trial, ctl, Path(args.output), pdf=not args.no_pdf)
-        print(f"mmbio: {args.trial}: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}) "
-              f"before completing a gait cycle; wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)  # fmt: skip
+        write_fall_report(trial, ctl, Path(args.output), pdf=not args.no_pdf, stage=stage)
+        paths = od.commit()  # type: ignore[attr-defined]
+        print(f"mmbio: {printable(args.trial)}: the controller fell at {run.rollout.diverged_at_s:.2f} s "
+              f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(str(p) for p in paths)}",
+              file=sys.stderr)  # fmt: skip
         return 1
     result = validate(
         trial,
@@ -191,18 +255,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if run is not None:
         result.trial["controller"] = _controller_summary(run)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    write_metrics_json(result, out / "metrics.json")
-    write_curves_csv(result, out / "curves.csv")
+    write_metrics_json(result, stage("metrics.json"))
+    write_curves_csv(result, stage("curves.csv"))
     if not args.no_pdf:
-        write_report(result, out / "report.pdf", seed=args.seed)
-    doc = json.loads((out / "metrics.json").read_text())
+        write_report(result, stage("report.pdf"), seed=args.seed)
+    doc = json.loads(stage("metrics.json").read_text())
+    written = od.commit()  # type: ignore[attr-defined]
     if args.format == "json":
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print(format_table(doc))
-        written = ["metrics.json", "curves.csv"] + ([] if args.no_pdf else ["report.pdf"])
-        print(f"\nwrote {', '.join(str(out / w) for w in written)}")
+        print(f"\nwrote {', '.join(str(out / p.name) for p in written)}")
     if run is not None and run.fell:
         print(f"mmbio: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}); "
               "the report covers the simulation up to the fall", file=sys.stderr)  # fmt: skip
@@ -286,14 +349,34 @@ def _checkpoint_info(path: str) -> str:
         lines += [f"    {n}" for n in motion.notes]
     if ck.kind == "tracking":
         lines.append(f"  tracking settings: {ck.controller.get('settings')}")
-    for k, v in ck.metadata.items():
-        lines.append(f"  {k}: {v}")
+    for k, v in list(ck.metadata.items())[:50]:
+        lines.append(f"  {printable(k, 60)}: {_summary(v)}")
     return "\n".join(lines)
+
+
+def _summary(v: object, limit: int = 160) -> str:
+    """A one-line, bounded description of a metadata value (arrays by shape, containers by size)."""
+    if isinstance(v, np.ndarray):
+        return f"array {v.dtype} {v.shape}"
+    if isinstance(v, dict):
+        return f"dict of {len(v)} entries" if len(repr(list(v)[:20])) > limit or len(v) > 20 else _short(v, limit)
+    if isinstance(v, (list, tuple)) and len(v) > 20:
+        return f"{type(v).__name__} of {len(v)} items"
+    return _short(v, limit)
+
+
+def _short(v: object, limit: int) -> str:
+    try:
+        text = repr(v) if not isinstance(v, str) else v
+    except ValueError:  # e.g. an integer too long to print
+        text = f"<{type(v).__name__}>"
+    return printable(text, limit)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
 
+    _check_input(args.trial)
     if _is_checkpoint(args.trial):
         print(_checkpoint_info(args.trial))
         return 0
@@ -323,13 +406,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except ImportError:
         raise MmbioError("mmbio train needs the train extra (JAX): pip install 'mmbio[train]'") from None
     from mmbio.sim.motion import Motion
-    from mmbio.train.driver import train
+    from mmbio.train.driver import check_checkpoint_every, check_run_dir, remove_if_empty, train
     from mmbio.train.imitation_env import ImitationEnv
     from mmbio.train.references import default_motion
 
-    motion_path = args.motion or cfg.env.motion
-    motion = Motion.load(motion_path) if motion_path else default_motion(cfg.env.model)
     out = Path(args.output)
+    check_checkpoint_every(cfg)
+    created = check_run_dir(out, resume=args.resume, overwrite=args.overwrite)  # before any work
+    try:
+        return _train(args, cfg, out, Motion, default_motion, ImitationEnv, train)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+
+
+def _train(args: argparse.Namespace, cfg: object, out: Path, Motion: type, default_motion: Callable,
+           ImitationEnv: type, train: Callable) -> int:  # fmt: skip
+    motion_path = args.motion or cfg.env.motion  # type: ignore[attr-defined]
+    motion = Motion.load(motion_path) if motion_path else default_motion(cfg.env.model)  # type: ignore[attr-defined]
     env = ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs)
     print(f"mmbio train {cfg.name}: {cfg.env.model} on {cfg.env.backend}, {cfg.ppo.n_envs} worlds, obs {env.obs_size}, "
           f"{env.action_size} muscles; reference {motion.source or motion_path}; checkpoints in {out}", flush=True)  # fmt: skip
@@ -341,9 +436,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         hook = _validate_hook
     bar = _TrainBar()
-    res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, log=bar.log, eval_hook=hook,
-                reference_motion=motion, progress=bar)  # fmt: skip
-    bar.close()
+    try:
+        res = train(cfg, env, out, n_updates=args.updates, resume=args.resume, overwrite=args.overwrite, log=bar.log,
+                    eval_hook=hook, reference_motion=motion, progress=bar)  # fmt: skip
+    finally:
+        bar.close()
     print(f"done: {res.env_steps:,} env steps in {res.wall_s:.1f} s ({res.steps_per_s:,.0f} steps/s incl. compile); "
           f"latest checkpoint {out / 'latest.pkl'}")  # fmt: skip
     return 0
@@ -353,13 +450,15 @@ def _validate_hook(path: Path) -> None:
     """Validate a fresh checkpoint (1 cycle, no PDF) and keep its metrics.json beside it."""
     from mmbio.analysis.validate import validate
     from mmbio.control.run import run_checkpoint
+    from mmbio.io.atomic import atomic_path
     from mmbio.report.fall import fall_summary
     from mmbio.report.pdf import write_metrics_json
 
     run = run_checkpoint(str(path), cycles=1, static_opt=False)
     target = path.with_suffix(".metrics.json")
     if run.fell and not _has_cycle(run.trial):
-        target.write_text(json.dumps(fall_summary(run.trial, _controller_summary(run)), indent=2, default=float))
+        with atomic_path(target) as tmp:
+            tmp.write_text(json.dumps(fall_summary(run.trial, _controller_summary(run)), indent=2, default=float))
     else:
         result = validate(run.trial, "schwartz2008:free", protocol="walking", spm=False)
         result.trial["controller"] = _controller_summary(run)
@@ -368,12 +467,12 @@ def _validate_hook(path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="mmbio",
         description="Does a muscle-driven humanoid move like a human? Compare gait trials with experimental references.",
     )
     p.add_argument("--version", action="version", version=f"mmbio {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     v = sub.add_parser(
         "validate",
@@ -394,14 +493,28 @@ def build_parser() -> argparse.ArgumentParser:
         "by the reference); 'none' for no checks",
     )
     v.add_argument("--emg-reference", help="NAME[:CONDITION] for activation/EMG (default: --reference if it has EMG)")
-    v.add_argument("--output", "-o", default="mmbio-out", help="output directory (default mmbio-out)")
+    v.add_argument(
+        "--output",
+        "-o",
+        default="mmbio-out",
+        help="output folder (default mmbio-out); it holds one input's results (mmbio-run.json says which)",
+    )
+    v.add_argument("--overwrite", action="store_true", help="replace results of another input in the output folder")
     v.add_argument("--format", choices=("human", "json"), default="human", help="what to print (default human)")
     v.add_argument("--no-spm", action="store_true", help="skip SPM (statistical parametric mapping)")
     v.add_argument("--no-pdf", action="store_true", help="write metrics.json and curves.csv only")
     v.add_argument(
-        "--seed", type=int, default=0, help="seed of the rollout and of the synergy NMF restarts (default 0)"
+        "--seed",
+        type=_int_in(0, MAX_SEED),
+        default=0,
+        help="seed of the rollout and of the synergy NMF restarts (default 0)",
     )
-    v.add_argument("--cycles", type=int, default=3, help="checkpoints: gait cycles to simulate (default 3)")
+    v.add_argument(
+        "--cycles",
+        type=_int_in(1, MAX_CYCLES),
+        default=3,
+        help=f"checkpoints: gait cycles to simulate, 1-{MAX_CYCLES} (default 3)",
+    )
     v.add_argument(
         "--device",
         choices=("cpu", "gpu"),
@@ -414,7 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoints: skip static optimisation of the simulated motion (redundancy comparison)",
     )
     _trial_options(v)
-    v.add_argument("--speed", type=float, help="walking/running speed in m/s when the file has none")
+    v.add_argument(
+        "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
+    )
     v.set_defaults(func=_cmd_validate)
 
     r = sub.add_parser("reference", help="list or show the experimental reference datasets")
@@ -434,8 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", "-c", default="default", help="preset name (default: default; see --list)")
     t.add_argument("--list", action="store_true", help="list the presets and exit")
     t.add_argument("--output", "-o", default="mmbio-train", help="checkpoint directory (default mmbio-train)")
-    t.add_argument("--updates", type=int, help="total PPO updates (default: from ppo.total_env_steps)")
+    t.add_argument(
+        "--updates", type=_int_in(1, MAX_UPDATES), help="total PPO updates (default: from ppo.total_env_steps)"
+    )
     t.add_argument("--resume", action="store_true", help="continue from OUTPUT/latest.pkl")
+    t.add_argument("--overwrite", action="store_true", help="start afresh in a folder that holds another run")
     t.add_argument("--motion", help="reference motion .npz (mmbio Motion.save); default: the model's built-in one")
     t.add_argument(
         "--validate",
@@ -457,23 +575,36 @@ def _trial_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grf", help="OpenSim .mot/.sto with the ground reaction forces (OpenSim trials)")
     p.add_argument("--emg", help="OpenSim .sto with EMG envelopes (OpenSim trials)")
     p.add_argument("--activations", help="OpenSim .sto with simulated muscle activations (e.g. written by mmbio)")
-    p.add_argument("--mass", type=float, help="body mass in kg (needed for body-weight units when the file has none)")
+    p.add_argument(
+        "--mass",
+        type=_float_in(*MASS_RANGE_KG, "kg"),
+        help="body mass in kg (needed for body-weight units when the file has none)",
+    )
     p.add_argument(
         "--episode",
-        type=int,
+        type=_int_in(0, 10**6),
         metavar="N",
         help="episode of an mm-evalkit rollout .npz (default: the longest complete one; the trial notes say which)",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mmbio`` command; returns the exit status (0, 1, 2 bad input, 130 interrupted).
+
+    Expected problems are one printable line on stderr (control characters in names escaped); a real bug still
+    shows its traceback. MuJoCo's warnings go to the run's notes, never to ``MUJOCO_LOG.TXT`` in the working folder.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except MmbioError as e:
-        print(f"mmbio: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        code = int(getattr(e, "exit_code", EXIT_BAD_INPUT))
+        print(f"mmbio: {'' if code == EXIT_INTERRUPTED else 'error: '}{printable(e, 1200)}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("mmbio: interrupted; no results were written for this run", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -128,9 +128,14 @@ def run_checkpoint(
 
     if device not in DEVICES:
         raise MmbioError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if cycles < 1:
-        raise MmbioError(f"--cycles must be at least 1, got {cycles}")
+    if not 1 <= cycles <= 50:
+        raise MmbioError(f"--cycles must be an integer in [1, 50], got {cycles}")
+    if duration_s is not None and not 0 < duration_s <= 600:
+        raise MmbioError(f"duration_s must lie in (0, 600] s, got {duration_s}")
+    from mmbio.models.mujoco_warnings import drain
+
     ckpt = load_checkpoint(path)
+    drain()  # warnings of earlier work in this process are not this run's
     motion = ckpt.motion()
     notes: list[str] = [f"checkpoint {path}: {ckpt.kind} controller for {ckpt.model}/{ckpt.variant}, mmbio "
                         f"{ckpt.mmbio_version}, created {ckpt.created}"]  # fmt: skip
@@ -205,7 +210,7 @@ def run_checkpoint(
         trial.notes.insert(0, "GRF prescribed: measured GRF applied as external loads, floor contact off (CMC parity)")
     if roll.diverged:
         trial.notes.insert(0, f"FELL at {roll.diverged_at_s:.2f} s: {roll.reason}")
-    trial.notes += notes
+    trial.notes += notes + [f"MuJoCo warned: {w}" for w in drain()]
     so = None
     if static_opt and trial.grf and not roll.diverged:
         t2 = _time.perf_counter()

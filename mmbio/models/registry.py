@@ -44,6 +44,9 @@ import musclemimic_models
 import numpy as np
 
 from mmbio.errors import MmbioError
+from mmbio.models import mujoco_warnings
+
+mujoco_warnings.install()  # MuJoCo's warnings go to run notes, not to MUJOCO_LOG.TXT in the working folder
 
 _HAND_JOINT_STEMS = (
     "cmc_flexion", "cmc_abduction", "mp_flexion", "ip_flexion",

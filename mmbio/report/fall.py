@@ -8,6 +8,7 @@ GRF per foot — with the controller's own numbers. ``metrics.json`` holds the s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 import mmbio
+from mmbio.io.atomic import atomic_path
 from mmbio.provenance import git_revision
 from mmbio.trial import Trial
 
@@ -44,11 +46,23 @@ def fall_summary(trial: Trial, controller: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_fall_report(trial: Trial, controller: dict[str, Any], out_dir: Path, *, pdf: bool = True) -> list[Path]:
-    """Write ``metrics.json`` (and ``report.pdf``) for a fallen run; returns the paths written."""
+def write_fall_report(
+    trial: Trial,
+    controller: dict[str, Any],
+    out_dir: Path,
+    *,
+    pdf: bool = True,
+    stage: Callable[[str], Path] | None = None,
+) -> list[Path]:
+    """Write ``metrics.json`` (and ``report.pdf``) for a fallen run, each atomically; returns the paths written.
+
+    stage: where to write each file name (e.g. :meth:`mmbio.report.output_dir.OutputDir.stage`); default
+    ``out_dir / name``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "metrics.json"]
-    paths[0].write_text(json.dumps(fall_summary(trial, controller), indent=2, default=_plain))
+    with atomic_path(stage("metrics.json") if stage else paths[0]) as tmp:
+        tmp.write_text(json.dumps(fall_summary(trial, controller), indent=2, default=_plain))
     if not pdf:
         return paths
     fig = Figure(figsize=A4)
@@ -94,7 +108,7 @@ def write_fall_report(trial: Trial, controller: dict[str, Any], out_dir: Path, *
         ax.tick_params(labelsize=7)
     fig.text(0.08, 0.03, f"mmbio {mmbio.__version__} · git {git_revision() or 'n/a'}", fontsize=6, color="grey")
     path = out_dir / "report.pdf"
-    with PdfPages(path) as pp:
+    with atomic_path(stage("report.pdf") if stage else path) as tmp, PdfPages(tmp) as pp:
         pp.savefig(fig)
     paths.append(path)
     return paths

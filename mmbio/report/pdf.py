@@ -32,6 +32,7 @@ from matplotlib.textpath import TextPath
 import mmbio
 from mmbio.analysis.result import CurvePair, ValidationResult, walk
 from mmbio.analysis.validate import STATIC_OPT_DOMAIN, STATIC_OPT_GAP
+from mmbio.io.atomic import atomic_path
 from mmbio.provenance import git_revision
 from mmbio.report import figures as F
 from mmbio.report.protocol import summarize
@@ -705,7 +706,7 @@ def write_report(result: ValidationResult, path: str | os.PathLike[str], *, seed
         if date is not None:
             meta["CreationDate"] = date
             meta["ModDate"] = date
-        with PdfPages(path, metadata=meta) as pdf:
+        with atomic_path(path) as tmp, PdfPages(tmp, metadata=meta) as pdf:
             for i, (section, fig) in enumerate(pages, 1):
                 _decorate(fig, result, seed, section, i, n)
                 pdf.savefig(fig)
@@ -729,7 +730,7 @@ def write_curves_csv(result: ValidationResult, path: str | os.PathLike[str]) -> 
     """Tidy table of every curve pair (columns :data:`CURVES_COLUMNS`; empty cell = not available)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(CURVES_COLUMNS)
         for c in result.curves:
@@ -785,5 +786,6 @@ def write_metrics_json(result: ValidationResult, path: str | os.PathLike[str]) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_clean(result.to_json_dict()), indent=2, allow_nan=False, default=_json_default)
-    path.write_text(text + "\n", encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
     return path

@@ -23,7 +23,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from mmbio.errors import MmbioError
+from mmbio.errors import Interrupted, MmbioError, printable
+from mmbio.io.atomic import FolderLock, OutputError, atomic_path, remove_stale_temps
 from mmbio.train.config import TrainConfig, to_dict
 from mmbio.train.ppo import RunnerState, Trainer, make_trainer
 from mmbio.train.vecenv import plain_obs_layout
@@ -158,6 +159,7 @@ def train(
     *,
     n_updates: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     log: Log | None = print,
     eval_hook: EvalHook | None = None,
     reference_motion: Any = None,
@@ -167,22 +169,91 @@ def train(
     """Train ``cfg`` on ``env`` (see :mod:`mmbio.train.vecenv`), writing checkpoints into ``out_dir``.
 
     n_updates: total updates (default ``cfg.ppo.n_updates``). resume: continue from ``out_dir/latest.pkl``
-    (its update counter counts towards ``n_updates``). Checkpoints every ``cfg.checkpoint_every`` updates
-    (0: only at the end) and at the end; a progress line every ``cfg.log_every`` updates. ``eval_hook(path)``
-    runs after each checkpoint (e.g. a validation of it). chunk: updates per jitted call (default
-    ``cfg.log_every``). ``progress(update, total, metrics, steps_per_s)`` runs after every chunk with the
-    chunk's mean metrics (e.g. the CLI's progress bar).
+    (its update counter counts towards ``n_updates``). Checkpoints every ``cfg.checkpoint_every`` updates,
+    at the end, and when the run is interrupted (Ctrl-C: the last completed update is saved, then
+    :class:`~mmbio.errors.Interrupted` says where); a progress line every ``cfg.log_every`` updates.
+    ``eval_hook(path)`` runs after each checkpoint (e.g. a validation of it). chunk: updates per jitted call
+    (default ``cfg.log_every``). ``progress(update, total, metrics, steps_per_s)`` runs after every chunk with
+    the chunk's mean metrics (e.g. the CLI's progress bar).
+
+    The run folder is checked before anything is created (see :func:`check_run_dir`) and locked while the run
+    lasts: a second run into it is refused; temporary files a killed run left behind are removed.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = check_run_dir(out, resume=resume, overwrite=overwrite)
+    try:
+        with FolderLock(out, "training run"):
+            remove_stale_temps(out)
+            return _train_locked(cfg, env, out, n_updates, resume, log, eval_hook, reference_motion, chunk, progress)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+
+
+def check_checkpoint_every(cfg: TrainConfig) -> None:
+    """A training run needs periodic checkpoints (``checkpoint_every`` ≥ 1)."""
+    if cfg.checkpoint_every < 1:
+        raise MmbioError(
+            "config checkpoint_every=0: a run that dies would keep nothing; give the updates between checkpoints "
+            "(a large number for few)"
+        )
+
+
+def check_run_dir(out: Path, *, resume: bool, overwrite: bool = False) -> bool:
+    """Refuse a run folder that cannot hold this run, before anything is created; create it. Returns whether
+    it was created.
+
+    ``resume`` needs ``out/latest.pkl``; a fresh run refuses a folder that already holds one (it would be
+    replaced) unless ``overwrite``; a path that is a file or cannot be created is refused.
+    """
+    latest = out / "latest.pkl"
+    shown = printable(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{shown}: exists and is not a folder; choose another --output")
+    if resume and not latest.is_file():
+        raise MmbioError(f"{printable(latest)}: nothing to resume from (no latest.pkl in {shown})")
+    if not resume and latest.exists() and not overwrite:
+        raise MmbioError(
+            f"{shown}: already holds a training run (latest.pkl); pass --resume to continue it, or choose another "
+            "--output"
+        )
+    if out.is_dir():
+        return False
+    try:
+        out.mkdir(parents=True)
+    except OSError as e:
+        raise OutputError(f"{shown}: cannot create the run folder: {e.strerror or e}") from None
+    return True
+
+
+def remove_if_empty(out: Path) -> None:
+    """Remove the run folder ``out`` when it holds nothing but mmbio's lock file (a run that did not start)."""
+    try:
+        (out / ".mmbio.lock").unlink(missing_ok=True)
+        out.rmdir()
+    except OSError:
+        pass
+
+
+def _train_locked(
+    cfg: TrainConfig, env: Any, out: Path, n_updates: int | None, resume: bool, log: Log | None,
+    eval_hook: EvalHook | None, reference_motion: Any, chunk: int | None, progress: Progress | None,
+) -> TrainResult:  # fmt: skip
+    check_checkpoint_every(cfg)
     trainer = make_trainer(cfg, env)
     total = int(n_updates if n_updates is not None else trainer.n_updates)
+    if total < 1:
+        raise MmbioError(f"the number of updates must be >= 1, got {total}")
     state = trainer.init(jax.random.key(cfg.ppo.seed))
     latest = out / "latest.pkl"
     if resume:
-        if not latest.is_file():
-            raise MmbioError(f"{latest}: nothing to resume from (no latest.pkl in {out})")
         state = load_training_state(latest, trainer, state, cfg)
+        if int(state.update) >= total:
+            raise MmbioError(
+                f"{printable(latest)}: the run is at update {int(state.update)} already; ask for more updates "
+                f"(--updates > {int(state.update)})"
+            )
         if log:
             log(f"resumed from {latest} at update {int(state.update)}")
     layout = plain_obs_layout(env)
@@ -192,26 +263,40 @@ def train(
     result = TrainResult(state=state)
     t0 = time.perf_counter()
     steps_per_update = trainer.config.n_envs * trainer.config.n_steps
-    next_ck = (int(state.update) // ck_every + 1) * ck_every if ck_every > 0 else None
-    while int(state.update) < total:
-        n = min(step, total - int(state.update))
-        t1 = time.perf_counter()
-        state, metrics = trainer.run(state, n)
-        jax.block_until_ready(state.params)
-        dt = time.perf_counter() - t1
-        rows = {k: np.asarray(jax.device_get(v)) for k, v in metrics.items()}
-        for i in range(n):
-            result.history.append({k: float(v[i]) for k, v in rows.items()})
+    next_ck = (int(state.update) // ck_every + 1) * ck_every
+    saved_at = int(state.update) if resume else None
+    try:
+        while int(state.update) < total:
+            n = min(step, total - int(state.update))
+            t1 = time.perf_counter()
+            new_state, metrics = trainer.run(state, n)
+            jax.block_until_ready(new_state.params)
+            state = new_state
+            dt = time.perf_counter() - t1
+            rows = {k: np.asarray(jax.device_get(v)) for k, v in metrics.items()}
+            for i in range(n):
+                result.history.append({k: float(v[i]) for k, v in rows.items()})
+            update = int(state.update)
+            result.env_steps += n * steps_per_update
+            last = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in rows.items()}
+            if log and (update % every == 0 or update == total):
+                log(_fmt_metrics(last, n * steps_per_update / dt, update, total))
+            if progress is not None:
+                progress(update, total, last, n * steps_per_update / dt)
+            if update >= next_ck and update < total:
+                result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
+                saved_at = update
+                next_ck += ck_every
+    except KeyboardInterrupt:
         update = int(state.update)
-        result.env_steps += n * steps_per_update
-        last = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in rows.items()}
-        if log and (update % every == 0 or update == total):
-            log(_fmt_metrics(last, n * steps_per_update / dt, update, total))
-        if progress is not None:
-            progress(update, total, last, n * steps_per_update / dt)
-        if next_ck is not None and update >= next_ck and update < total:
-            result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
-            next_ck += ck_every
+        if saved_at == update:
+            where = f"{latest} holds update {update}" if latest.is_file() else "no checkpoint was written"
+        elif update == 0:
+            where = "no update had finished, no checkpoint was written"
+        else:
+            _checkpoint(trainer, state, cfg, out, layout, reference_motion, None)
+            where = f"progress saved in {latest} at update {update} of {total}"
+        raise Interrupted(f"training interrupted; {where} (continue with --resume)") from None
     result.checkpoints.append(_checkpoint(trainer, state, cfg, out, layout, reference_motion, eval_hook))
     result.state = state
     result.wall_s = time.perf_counter() - t0
@@ -227,12 +312,19 @@ def _checkpoint(
     update = int(state.update)
     path = save_training_checkpoint(trainer, state, cfg, out / f"checkpoint_{update:06d}.pkl", obs_layout=layout,
                                     reference_motion=motion)  # fmt: skip
-    tmp = out / ".latest.pkl.tmp"
-    shutil.copyfile(path, tmp)
-    tmp.replace(out / "latest.pkl")  # atomic on POSIX
+    with atomic_path(out / "latest.pkl") as tmp:
+        shutil.copyfile(path, tmp)
     if eval_hook is not None:
         eval_hook(path)
     return path
 
 
-__all__ = ["TrainResult", "load_training_state", "progress_line", "save_training_checkpoint", "train"]
+__all__ = [
+    "TrainResult",
+    "check_run_dir",
+    "load_training_state",
+    "progress_line",
+    "remove_if_empty",
+    "save_training_checkpoint",
+    "train",
+]
