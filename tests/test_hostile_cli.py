@@ -267,3 +267,26 @@ def test_ctrl_c_saves_the_last_update_and_resume_continues(
     assert int(res.state.update) == 5
     with pytest.raises(MmbioError, match="at update 5 already"):
         driver.train(cfg, toy_env, tmp_path, n_updates=5, resume=True, log=None)
+
+
+@pytest.mark.shared
+def test_concurrent_runs_into_one_folder(shared: Path, tmp_path: Path) -> None:
+    """Four runs at once into one folder: each exits 0 or is refused (exit 2, the lock named); the folder ends with
+    one complete, readable set (the issue saw a corrupted report.pdf with every run exiting 0)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = shared / "schreiber2019" / "2014001" / "2014001_C4_05.c3d"
+    out = tmp_path / "shared-out"
+    argv = ["validate", str(a), "--output", str(out), "--no-spm", "--reference", "schreiber2019:c4"]
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        results = list(ex.map(lambda _: run_cli(argv, tmp_path), range(4)))
+    codes = sorted(r.rc for r in results)
+    assert set(codes) <= {0, 2} and 0 in codes, [r.describe() for r in results]
+    for r in results:
+        if r.rc == 2:
+            assert_bad_input(r, mentions="another mmbio validation is writing into this folder")
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    json.loads((out / "metrics.json").read_text())
+    assert json.loads((out / "mmbio-run.json").read_text())["files"] == ["metrics.json", "curves.csv", "report.pdf"]
+    assert not list(out.glob(".*mmbio-tmp"))
