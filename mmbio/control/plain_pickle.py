@@ -298,42 +298,57 @@ def _short(x: object, n: int = 60) -> str:
 _LEAVES = (str, int, float, bool, bytes, type(None))
 
 
+def _where(at: tuple[Any, ...] | str) -> str:
+    """The path of a value for a message, built only when a message needs it: ``checkpoint['a'][0]``."""
+    keys = []
+    while isinstance(at, tuple):
+        at, k = at
+        keys.append(k)
+    return str(at) + "".join(f"[{_short(k, 40)}]" for k in reversed(keys))
+
+
 def materialise(obj: object, path: PathArg, where: str = "checkpoint") -> Any:
     """Stage 3 (module docs): bounded, cycle-free plain data with numpy arrays; raises :class:`DataFileError`."""
     max_depth, max_items = limits.get("MAX_DEPTH"), limits.get("MAX_ITEMS")
     height: dict[int, int] = {}  # id → height of an already measured container
     size: dict[int, int] = {}  # id → expanded size
     active: set[int] = set()
+    leaves = (*_LEAVES, _Array, _Scalar)
 
-    def measure(x: object, depth: int, at: str) -> tuple[int, int]:
+    def measure(x: object, depth: int, at: tuple[Any, ...] | str) -> tuple[int, int]:
         t = type(x)
-        if t in _LEAVES or t in (_Array, _Scalar):
+        if t in leaves:
             return 0, 1
-        if t not in (dict, list, tuple):
+        if t is not dict and t is not list and t is not tuple:
             what = "a numpy dtype record" if t is _DType else t.__name__
-            raise _Bad(f"{at} is {what}, which a checkpoint may not contain (only plain values and numeric arrays)")
+            raise _Bad(f"{_where(at)} is {what}, which a checkpoint may not contain (only plain values and arrays)")
         i = id(x)
         if i in active:
-            raise _Bad(f"{at} contains itself (a reference cycle)")
+            raise _Bad(f"{_where(at)} contains itself (a reference cycle)")
         if i in height:
             h = height[i]
         else:
             if depth > max_depth:
-                raise _Bad(f"{at} is nested more than {max_depth} levels deep (limit MAX_DEPTH)")
+                raise _Bad(f"{_where(at)} is nested more than {max_depth} levels deep (limit MAX_DEPTH)")
             active.add(i)
             h, s = 0, 1
-            items = x.items() if t is dict else enumerate(x)  # type: ignore[attr-defined]
+            is_dict = t is dict
+            items = x.items() if is_dict else enumerate(x)  # type: ignore[attr-defined]
             for k, v in items:
-                if t is dict and type(k) not in (str, int):
-                    raise _Bad(f"{at} has a key of type {type(k).__name__}; keys must be str or int")
-                ch, cs = measure(v, depth + 1, f"{at}[{_short(k, 40)}]")
-                h, s = max(h, ch + 1), s + cs + (t is dict)
+                if is_dict and type(k) is not str and type(k) is not int:
+                    raise _Bad(f"{_where(at)} has a key of type {type(k).__name__}; keys must be str or int")
+                if type(v) in leaves:
+                    s += 1 + is_dict
+                    h = max(h, 1)
+                    continue
+                ch, cs = measure(v, depth + 1, (at, k))
+                h, s = max(h, ch + 1), s + cs + is_dict
                 if s > max_items:
-                    raise _Bad(f"{at} expands to more than {max_items:,} values (limit MAX_ITEMS)")
+                    raise _Bad(f"{_where(at)} expands to more than {max_items:,} values (limit MAX_ITEMS)")
             active.discard(i)
             height[i], size[i] = h, s
         if depth + h > max_depth:
-            raise _Bad(f"{at} is nested more than {max_depth} levels deep (limit MAX_DEPTH)")
+            raise _Bad(f"{_where(at)} is nested more than {max_depth} levels deep (limit MAX_DEPTH)")
         return h, size[i]
 
     arrays: dict[int, np.ndarray] = {}
