@@ -237,7 +237,7 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         write_fall_report(trial, ctl, Path(args.output), pdf=not args.no_pdf, stage=stage)
         paths = od.commit()  # type: ignore[attr-defined]
         print(f"mmbio: {printable(args.trial)}: the controller fell at {run.rollout.diverged_at_s:.2f} s "
-              f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(str(p) for p in paths)}",
+              f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(printable(p) for p in paths)}",
               file=sys.stderr)  # fmt: skip
         return 1
     result = validate(
@@ -265,7 +265,7 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print(format_table(doc))
-        print(f"\nwrote {', '.join(str(out / p.name) for p in written)}")
+        print(f"\nwrote {', '.join(printable(out / p.name) for p in written)}")
     if run is not None and run.fell:
         print(f"mmbio: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}); "
               "the report covers the simulation up to the fall", file=sys.stderr)  # fmt: skip
@@ -283,7 +283,8 @@ def format_table(doc: dict) -> str:
     """Human-readable summary of a metrics.json document: key metrics and the protocol verdict."""
     t = doc["trial"]
     ref = doc["reference"]
-    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {t['source']} vs {ref['name']}:{ref['condition']}", ""]
+    source = printable(t["source"], 300)
+    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {source} vs {ref['name']}:{ref['condition']}", ""]
     kin = doc.get("kinematics", {})
     rows = [(s, v, m) for s, vs in kin.items() for v, m in vs.items() if m.get("r", {}).get("value") is not None]
     if rows:
@@ -323,7 +324,7 @@ def format_table(doc: dict) -> str:
             for c in proto["checks"]
             if c["status"] == "fail"
         ]
-    lines += [f"note: {n}" for n in doc.get("notes", [])]
+    lines += [f"note: {printable(n, 2000)}" for n in doc.get("notes", [])]
     return "\n".join(lines)
 
 
