@@ -44,7 +44,7 @@ LIMITS: dict[str, Limit] = {
     for lim in (
         Limit("MAX_CHECKPOINT_MB", 1024, "MB", "checkpoint file size"),
         Limit("MAX_TEXT_MB", 1024, "MB", "OpenSim .mot/.sto/.trc file size"),
-        Limit("MAX_C3D_MB", 2048, "MB", "C3D file size"),
+        Limit("MAX_C3D_MB", 512, "MB", "C3D file size (ezc3d holds ≈ 9 bytes in memory per byte of file)"),
         Limit("MAX_C3D_PARAMS_KB", 1024, "count", "C3D parameter section size in KiB"),
         Limit("MAX_ARRAY_MB", 1024, "MB", "one array read from a file (declared shape × item size)"),
         Limit("MAX_NPZ_MB", 4096, "MB", "sum of the uncompressed members of an .npz archive"),

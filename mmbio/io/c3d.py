@@ -2,8 +2,9 @@
 
 What :func:`read_c3d` does, in order:
 
-1. **Validates the file** before ezc3d sees it (ezc3d silently returns fewer frames for a truncated
-   file): C3D key byte, processor type, and file size ≥ the data block the header announces.
+1. **Validates the file** from its raw bytes before ezc3d sees it (:func:`mmbio.io.c3d_check.check_c3d`):
+   C3D key byte, processor type, every parameter entry, header and parameters consistent, rates plausible,
+   the announced data present in the file (ezc3d silently returns fewer frames for a truncated file).
    Every expected problem is a :class:`~mmbio.errors.DataFileError` naming the file.
 2. **Frame.** Markers are converted to m. The lab's vertical must be z (true for Vicon/Schreiber). The
    direction of progression is the horizontal displacement of the pelvis markers (mean of
@@ -27,12 +28,28 @@ What :func:`read_c3d` does, in order:
    60·TIMES[0] + TIMES[1], absolute in the acquisition, converted to t = 0 at the first stored frame
    with ``TRIAL:ACTUAL_START_FIELD``, else the header's first frame); without events they are
    detected from the per-foot GRF (:func:`mmbio.gait.events.detect_events`).
+
+Threat model / what is checked. A C3D file is untrusted input: it may be truncated, bit-flipped or crafted.
+ezc3d (C++) would crash, hang or exhaust memory on some such files, so nothing reaches it before
+:mod:`mmbio.io.c3d_check` has walked the header and parameter section and bounded every size ezc3d will use
+(``MAX_C3D_MB``, ``MAX_C3D_PARAMS_KB``, ``MAX_FRAMES``, ``MAX_ARRAY_MB`` of :mod:`mmbio.limits`). What the
+results are computed from (header, POINT, ANALOG, FORCE_PLATFORM, TRIAL) must then be complete, consistent and
+physical, or the file is refused with one line: plates are level rectangles of plausible size, each analog
+channel serves one plate input, no force exceeds 25 kN. Optional metadata with a fallback is distrusted instead
+and said in ``trial.notes``: an inconsistent EVENT group or events out of strike/off order (events are then
+detected from the GRF); single events that are not Foot Strike/Foot Off, Left/Right or inside the recording
+(dropped); SUBJECT values that are inconsistent, in unknown units or implausible (body mass outside 20–300 kg,
+height outside 0.5–2.5 m: unknown); a body mass the plates disagree with (noted only). Marker coordinates beyond
+10 km are missing data; text from the file is made printable. Only ezc3d's own call is wrapped into a
+``DataFileError``; what mmbio derives is validated, not caught. Not detectable: a corrupted calibration
+(``ANALOG:SCALE``/``OFFSET``) or event time that stays plausible.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
-import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,27 +58,39 @@ from typing import Any
 
 import numpy as np
 
-from mmbio.errors import DataFileError
+from mmbio.errors import DataFileError, printable
 from mmbio.gait.events import detect_events
 from mmbio.io.axes import rotate_about_z, to_lab
+from mmbio.io.c3d_check import C3DLayout, check_c3d
 from mmbio.names import canonical_muscle
 from mmbio.trial import SIDES, Channels, Events, GroundReaction, Markers, Subject, Trial
 
 COP_THRESHOLD_N = 20.0
 _LENGTH_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
 _MOMENT_TO_NM = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0, "n*m": 1.0, "n·m": 1.0}
+_MASS_TO_KG = {"": 1.0, "kg": 1.0, "g": 1e-3, "lb": 0.45359237, "lbs": 0.45359237}
+_HEIGHT_TO_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+MASS_KG = (20.0, 300.0)  # plausible body mass; outside: treated as unknown (noted)
+HEIGHT_M = (0.5, 2.5)
+PEAK_BW = (0.8, 3.5)  # peak vertical force of a foot in walking or running, body weights
+PLATE_SIDE_M = (0.05, 10.0)  # plausible force-plate side length
+MAX_MARKER_M = 1e4  # a marker coordinate beyond 10 km is corrupt: treated as missing (noted)
+MAX_FORCE_N = 25e3  # no human movement loads a plate with 2.5 t: a larger force means corrupt calibration
 _PELVIS = re.compile(r"(^|_)(r|l)?_?(ias|ips|asi|psi)$|^sacr(um)?$", re.IGNORECASE)
 _FOOT = {
     "r": ("R_FCC", "R_FM1", "R_FM2", "R_FM5", "RHEE", "RTOE", "RMT1", "RMT5", "RMET"),
     "l": ("L_FCC", "L_FM1", "L_FM2", "L_FM5", "LHEE", "LTOE", "LMT1", "LMT5", "LMET"),
 }
 _SIDE_RE = re.compile(r"^(r|l|right|left)[_\W]|[_\W](r|l|right|left)$", re.IGNORECASE)
+#: errors ezc3d's reader (C++ via SWIG, and its Python wrapper) raises for a file it cannot parse
+_EZC3D_ERRORS = (RuntimeError, OSError, ValueError, IndexError, KeyError, TypeError, OverflowError, MemoryError)
 
 
 @dataclass
 class _Raw:
     """What ezc3d gave, as plain arrays (lab frame of the file, SI units)."""
 
+    path: Path
     params: Any
     point_rate: float
     points: np.ndarray  # (n_frames, m, 3) m, NaN gaps
@@ -71,123 +100,91 @@ class _Raw:
     analog_labels: list[str]
     analog_units: list[str]
     first_frame: int  # 1-based absolute frame number of the first stored frame
+    length_to_m: float  # POINT:UNITS → m
+    far_samples: int = 0  # marker samples beyond MAX_MARKER_M, set missing
+
+
+# ------------------------------------------------------------------------------------------ parameters
+
+
+def _param(params: Any, group: str, name: str) -> Any:
+    try:
+        return params[group][name]["value"]
+    except (KeyError, TypeError):
+        return None
+
+
+def _text(raw: _Raw, group: str, name: str) -> list[str] | None:
+    """Text values of ``group:name`` (stripped, made printable), None when absent; refuses numbers."""
+    v = _param(raw.params, group, name)
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise DataFileError(raw.path, f"{group}:{name} should be text")
+    out = [str(s).strip() for s in v]
+    return [t if t.isprintable() and len(t) <= 200 else printable(t, 200) for t in out]
+
+
+def _numbers(raw: _Raw, group: str, name: str) -> np.ndarray | None:
+    """Numeric values of ``group:name`` as floats (in the file's shape), None when absent; refuses text."""
+    v = _param(raw.params, group, name)
+    if v is None:
+        return None
+    if isinstance(v, list):
+        raise DataFileError(raw.path, f"{group}:{name} should be numbers")
+    return np.asarray(v, dtype=float)
 
 
 # ----------------------------------------------------------------------------------------------- file
 
 
-def _check_header(path: Path) -> tuple[float, int]:
-    """Reject non-C3D and truncated files before ezc3d reads them (it would return fewer frames).
-
-    Returns the header's point rate (Hz) and analog samples per frame (all channels together).
-    """
-    if not path.exists():
-        raise DataFileError(path, "file not found")
-    if not path.is_file():
-        raise DataFileError(path, "not a regular file")
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(512)
-        if len(head) < 512 or head[1] != 0x50:
-            raise DataFileError(path, "not a C3D file (no C3D header key 0x50 in byte 2)")
-        param_block = head[0]
-        fh.seek(max(param_block - 1, 0) * 512)
-        pblock = fh.read(4)
-    if param_block < 2 or len(pblock) < 4 or pblock[3] not in (84, 85, 86):
-        raise DataFileError(path, "not a C3D file (parameter section missing or unknown processor type)")
-    big = pblock[3] == 86  # MIPS
-    words = struct.unpack((">" if big else "<") + "9H", head[2:20])
-    n_points, n_analog_per_frame, first, last = words[0], words[1], words[2], words[3]
-    data_start = words[7]
-    raw_scale = head[12:16]
-    if pblock[3] == 84:
-        float_data = struct.unpack("<f", raw_scale)[0] < 0
-    elif pblock[3] == 85:  # DEC: sign bit is the top bit of the first 16-bit word
-        float_data = bool(raw_scale[1] & 0x80)
-    else:
-        float_data = struct.unpack(">f", raw_scale)[0] < 0
-    rate = struct.unpack(("<" if pblock[3] != 86 else ">") + "f", head[20:24])[0] if pblock[3] != 85 else float("nan")
-    n_frames = last - first + 1
-    if n_frames < 0 or data_start < 2:
-        raise DataFileError(path, f"corrupt C3D header (frames {first}..{last}, data block {data_start})")
-    frame_bytes = (4 * n_points + n_analog_per_frame) * (4 if float_data else 2)
-    need = (data_start - 1) * 512 + n_frames * frame_bytes
-    if last < 65535 and size < need:  # header frame counts saturate at 65535: then trust ezc3d
-        raise DataFileError(path, f"truncated C3D file: {size} bytes, header announces {need}")
-    return float(rate), int(n_analog_per_frame)
-
-
-def _param(params: Any, group: str, name: str, default: Any = None) -> Any:
-    try:
-        return params[group][name]["value"]
-    except (KeyError, TypeError):
-        return default
-
-
 def _load(path: Path) -> _Raw:
     import ezc3d  # imported lazily: reading other formats must not need it
 
-    header_rate, analog_per_frame = _check_header(path)
+    lay: C3DLayout = check_c3d(path)
     try:
         c = ezc3d.c3d(str(path))
-    except (RuntimeError, OSError, ValueError, IndexError) as e:
+        params = c["parameters"]
+        pts = np.asarray(c["data"]["points"], dtype=float)  # (4, m, n)
+        res = np.asarray(c["data"]["meta_points"]["residuals"], dtype=float)  # (1, m, n)
+        an = np.asarray(c["data"]["analogs"], dtype=float)  # (1, k, n · samples per frame)
+    except _EZC3D_ERRORS as e:
+        msg = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataFileError(path, f"ezc3d cannot read it: {msg}") from None
+    n_frames, n_samples = lay.n_frames, lay.n_frames * lay.samples_per_frame
+    if pts.shape != (4, lay.n_points, n_frames) and (lay.n_points or pts.size):
+        raise DataFileError(path, f"truncated C3D data: {pts.shape[-1]} frames read, header announces {n_frames}")
+    an = an[0].T if an.size else np.empty((n_samples, 0))  # (n_samples, k)
+    if an.shape != (n_samples, lay.n_analogs) and (lay.n_analogs or an.size):
         raise DataFileError(
-            path, f"ezc3d cannot read it: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        ) from None
-    p = c["parameters"]
-    hdr = c["header"]
-    point_rate = float(np.ravel(_param(p, "POINT", "RATE", [hdr["points"]["frame_rate"]]))[0])
-    pts = np.asarray(c["data"]["points"], dtype=float)  # (4, m, n)
-    res = np.asarray(c["data"]["meta_points"]["residuals"], dtype=float)  # (1, m, n)
-    n_frames = pts.shape[2]
-    want = hdr["points"]["last_frame"] - hdr["points"]["first_frame"] + 1
-    if n_frames != want:
-        raise DataFileError(path, f"truncated C3D data: {n_frames} frames read, header announces {want}")
-    units = str((_param(p, "POINT", "UNITS", ["mm"]) or ["mm"])[0]).strip().lower() or "mm"
+            path, f"truncated C3D data: {an.shape[0]} analog samples read, header announces {n_samples}"
+        )
+    raw = _Raw(path, params, lay.point_rate, np.empty((n_frames, 0, 3)), [], lay.analog_rate, an, [], [],
+               lay.first_frame, 1.0)  # fmt: skip
+    units = ((_text(raw, "POINT", "UNITS") or ["mm"])[0] or "mm").lower()
     if units not in _LENGTH_TO_M:
         raise DataFileError(path, f"unsupported POINT:UNITS {units!r}")
-    xyz = pts[:3].transpose(2, 1, 0) * _LENGTH_TO_M[units]  # (n, m, 3)
-    missing = ~np.isfinite(xyz).all(axis=2) | np.all(xyz == 0, axis=2)
-    if res.size:
-        missing |= (res[0].T < 0) | ~np.isfinite(res[0].T)
-    xyz[missing] = np.nan
-    labels = [str(s).strip() for s in (_param(p, "POINT", "LABELS", []) or [])][: xyz.shape[1]]
-    labels += [f"point{i + 1}" for i in range(len(labels), xyz.shape[1])]
+    raw.length_to_m = _LENGTH_TO_M[units]
+    if lay.n_points:
+        xyz = pts[:3].transpose(2, 1, 0) * raw.length_to_m  # (n, m, 3)
+        bad = ~(np.abs(xyz).max(axis=2) <= MAX_MARKER_M)  # NaN, ±inf or absurdly far
+        missing = bad | np.all(xyz == 0, axis=2)
+        if bad.any():
+            raw.far_samples = int((bad & np.isfinite(xyz).all(axis=2)).sum())
+        if res.size:
+            missing |= (res[0].T < 0) | ~np.isfinite(res[0].T)
+        xyz[missing] = np.nan
+        raw.points = xyz
+    raw.point_labels = _labels(_text(raw, "POINT", "LABELS"), raw.points.shape[1], "point")
+    raw.analog_labels = _labels(_text(raw, "ANALOG", "LABELS"), an.shape[1], "analog")
+    aunits = (_text(raw, "ANALOG", "UNITS") or [])[: an.shape[1]]
+    raw.analog_units = aunits + [""] * (an.shape[1] - len(aunits))
+    return raw
 
-    an = np.asarray(c["data"]["analogs"], dtype=float)
-    an = an[0].T if an.size else np.empty((0, 0))  # (n_samples, k)
-    analog_rate = float(np.ravel(_param(p, "ANALOG", "RATE", [hdr["analogs"]["frame_rate"]]))[0])
-    if np.isfinite(header_rate) and abs(header_rate - point_rate) > 1e-3 * point_rate:
-        raise DataFileError(path, f"mismatched rates: header {header_rate:g} Hz, POINT:RATE {point_rate:g} Hz")
-    if an.shape[1]:
-        ratio = analog_rate / point_rate
-        if analog_per_frame != round(ratio) * an.shape[1]:
-            raise DataFileError(
-                path,
-                f"mismatched rates: ANALOG:RATE/POINT:RATE = {ratio:g} but the header stores "
-                f"{analog_per_frame / an.shape[1]:g} samples per frame",
-            )
-        if abs(ratio - round(ratio)) > 1e-6 or abs(hdr["analogs"]["frame_rate"] - analog_rate) > 1e-6 * analog_rate:
-            raise DataFileError(
-                path,
-                f"mismatched rates: ANALOG:RATE {analog_rate:g} Hz vs POINT:RATE {point_rate:g} Hz and "
-                f"{hdr['analogs']['frame_rate']:g} Hz from the header",
-            )
-        if an.shape[0] != n_frames * round(ratio):
-            raise DataFileError(
-                path, f"mismatched rates: {an.shape[0]} analog samples for {n_frames} frames × {round(ratio)}"
-            )
-    alabels = [str(s).strip() for s in (_param(p, "ANALOG", "LABELS", []) or [])][: an.shape[1]]
-    alabels += [f"analog{i + 1}" for i in range(len(alabels), an.shape[1])]
-    aunits = [str(s).strip() for s in (_param(p, "ANALOG", "UNITS", []) or [])][: an.shape[1]]
-    aunits += [""] * (an.shape[1] - len(aunits))
-    start = _param(p, "TRIAL", "ACTUAL_START_FIELD")
-    if start is not None and np.size(start) >= 1:
-        s = np.ravel(start).astype(int)
-        first = int(s[0] + (65536 * s[1] if s.size > 1 else 0))
-    else:
-        first = int(hdr["points"]["first_frame"]) + 1  # ezc3d reports it 0-based
-    return _Raw(p, point_rate, xyz, labels, analog_rate, an, alabels, aunits, first)
+
+def _labels(labels: list[str] | None, n: int, stem: str) -> list[str]:
+    out = (labels or [])[:n]
+    return out + [f"{stem}{i + 1}" for i in range(len(out), n)]
 
 
 # ---------------------------------------------------------------------------------------------- frame
@@ -241,55 +238,130 @@ class _Plate:
     corners: np.ndarray  # (4, 3) m, mmbio lab frame
 
 
-def _plates(raw: _Raw, path: Path, rot: np.ndarray, notes: list[str], cop_threshold_n: float) -> list[_Plate]:
-    p = raw.params
-    used = int(np.ravel(_param(p, "FORCE_PLATFORM", "USED", [0]))[0]) if "FORCE_PLATFORM" in p else 0
+@dataclass
+class _PlateParams:
+    used: int
+    types: np.ndarray  # (used,)
+    channels: np.ndarray  # (6, used) 0-based analog indices, each used once
+    corners: np.ndarray  # (3, 4, used) m, file lab frame
+    origins: np.ndarray  # (3, used) m
+    skip: set[int]  # every analog channel the plates own (not EMG)
+
+
+def _plate_params(raw: _Raw, notes: list[str]) -> _PlateParams:
+    """The FORCE_PLATFORM group, complete and consistent for ``USED`` plates, or a DataFileError."""
+    path, g = raw.path, "FORCE_PLATFORM"
+    used_v = _numbers(raw, g, "USED")
+    used_f = float(used_v.ravel()[0]) if used_v is not None and used_v.size else 0.0
+    if not (0 <= used_f <= 64 and used_f == int(used_f)):
+        raise DataFileError(path, f"FORCE_PLATFORM:USED is {used_f:g}")
+    used = int(used_f)
+    chans = _shaped(raw, "CHANNEL", (6,))
+    described = chans.shape[1]
+    if used < described:
+        notes.append(f"c3d: FORCE_PLATFORM:USED is {used} but FORCE_PLATFORM:CHANNEL describes {described} plates: "
+                     f"only {used} read")  # fmt: skip
     if used == 0:
-        return []
-    types = np.ravel(_param(p, "FORCE_PLATFORM", "TYPE", []))
-    chans = np.asarray(_param(p, "FORCE_PLATFORM", "CHANNEL", []))
-    corners = np.asarray(_param(p, "FORCE_PLATFORM", "CORNERS", []), dtype=float)
-    origins = np.asarray(_param(p, "FORCE_PLATFORM", "ORIGIN", []), dtype=float)
-    if types.size < used or chans.ndim != 2 or chans.shape[1] < used or corners.size < 12 * used:
+        return _PlateParams(0, np.empty(0), np.empty((6, 0), int), np.empty((3, 4, 0)), np.empty((3, 0)), set())
+    types = _numbers(raw, g, "TYPE")
+    types = np.empty(0) if types is None else types.ravel()
+    corners = _shaped(raw, "CORNERS", (3, 4))
+    origins = _shaped(raw, "ORIGIN", (3,))
+    if origins.shape[1] < used:
+        origins = np.zeros((3, used))
+    if types.size < used or described < used or corners.shape[-1] < used:
         raise DataFileError(path, f"FORCE_PLATFORM group is incomplete for {used} plate(s)")
-    corners = corners.reshape(3, 4, -1, order="F") if corners.ndim != 3 else corners
-    origins = origins.reshape(3, -1, order="F") if origins.ndim != 2 else origins
-    pos_scale = _LENGTH_TO_M[str((_param(p, "POINT", "UNITS", ["mm"]) or ["mm"])[0]).strip().lower() or "mm"]
+    ch = chans[:6, :used]
+    if not np.isfinite(ch).all() or (ch != np.round(ch)).any() or ch.min() < 1 or ch.max() > raw.analogs.shape[1]:
+        raise DataFileError(path, "FORCE_PLATFORM:CHANNEL points past the analog channels")
+    flat = [int(v) for v in ch.ravel(order="F")]
+    if len(set(flat)) < len(flat):
+        twice = next(v for i, v in enumerate(flat) if v in flat[:i])
+        raise DataFileError(path, f"FORCE_PLATFORM:CHANNEL uses analog channel {twice} twice")
+    corners, origins = corners[..., :used], origins[:, :used]
+    if not np.isfinite(corners).all() or not np.isfinite(origins).all():
+        raise DataFileError(path, "FORCE_PLATFORM:CORNERS or ORIGIN is not finite")
+    owned = chans[:, :used]
+    skip = {int(v) - 1 for v in owned[np.isfinite(owned)].ravel()}
+    m = raw.length_to_m
+    return _PlateParams(used, types[:used], ch.astype(int) - 1, corners * m, origins * m, skip)
+
+
+def _shaped(raw: _Raw, name: str, lead: tuple[int, ...]) -> np.ndarray:
+    """FORCE_PLATFORM:``name`` as ``(*lead, n_plates)``: a stored shape of that form, or a flat list of whole
+    plates (Fortran order, as C3D stores it); anything else is refused."""
+    v = _numbers(raw, "FORCE_PLATFORM", name)
+    per = int(np.prod(lead))
+    if v is None or v.size == 0:
+        return np.empty((*lead, 0))
+    if v.ndim == len(lead) + 1 and v.shape[: len(lead)] == lead:
+        return v
+    if v.ndim == len(lead) + 1 and name == "CHANNEL" and v.shape[0] > lead[0]:
+        return v  # extra rows (other plate types) are kept for the EMG exclusion
+    if v.ndim != len(lead) + 1 and v.size % per == 0:
+        return v.reshape(*lead, -1, order="F")
+    raise DataFileError(
+        raw.path, f"FORCE_PLATFORM:{name} has shape {v.shape}, expected ({', '.join(map(str, lead))}, plates)"
+    )
+
+
+def _plate_axes(path: Path, k: int, c: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(3, 3) plate → file lab rotation from the corners (4, 3) m; refuses a degenerate or implausible plate."""
+    c0, c1, c2, c3 = c.tolist()
+    a, b = math.dist(c0, c1), math.dist(c0, c3)
+    if not (PLATE_SIDE_M[0] <= min(a, b) and max(a, b) <= PLATE_SIDE_M[1]):
+        raise DataFileError(path, f"force plate {k + 1}: FORCE_PLATFORM:CORNERS give sides of {a:.3g} m × {b:.3g} m")
+    skew = math.hypot(*(p - q + r - s for p, q, r, s in zip(c0, c1, c2, c3, strict=True)))  # (c0 − c1) − (c3 − c2)
+    dot = sum((p - q) * (p - r) for p, q, r in zip(c0, c1, c3, strict=True))
+    if skew > 0.02 * max(a, b) + 1e-3 or abs(dot) > 0.05 * a * b:
+        raise DataFileError(path, f"force plate {k + 1}: FORCE_PLATFORM:CORNERS do not describe a rectangle")
+    if (far := max(map(abs, origin.tolist()))) > max(a, b):
+        raise DataFileError(path, f"force plate {k + 1}: FORCE_PLATFORM:ORIGIN lies {far:.3g} m away")
+    ax, ay = c[0] - c[1], c[0] - c[3]
+    az = np.cross(ax, ay)
+    ay = np.cross(az, ax)
+    r_pl = np.column_stack([v / np.linalg.norm(v) for v in (ax, ay, az)])  # plate → file lab
+    if abs(r_pl[2, 2]) < 0.99:
+        raise DataFileError(path, f"force plate {k + 1}: corners do not describe a level plate")
+    return r_pl
+
+
+def _plates(raw: _Raw, pp: _PlateParams, rot: np.ndarray, notes: list[str], cop_threshold_n: float) -> list[_Plate]:
+    path, types, chans, corners, origins = raw.path, pp.types, pp.channels, pp.corners, pp.origins
+    if pp.used == 0:
+        return []
     n = raw.analogs.shape[0]
     time = np.arange(n) / raw.analog_rate
     out: list[_Plate] = []
-    for k in range(used):
-        if int(types[k]) != 2:
+    for k in range(pp.used):
+        if types[k] != 2:
             raise DataFileError(
-                path, f"force plate {k + 1}: FORCE_PLATFORM:TYPE {int(types[k])} is not supported (only 2)"
+                path, f"force plate {k + 1}: FORCE_PLATFORM:TYPE {types[k]:g} is not supported (only 2)"
             )
-        ch = chans[:6, k].astype(int) - 1
-        if ch.min() < 0 or ch.max() >= raw.analogs.shape[1]:
-            raise DataFileError(path, f"force plate {k + 1}: FORCE_PLATFORM:CHANNEL points past the analog channels")
+        ch = chans[:, k]
         fu = {raw.analog_units[i].strip().lower() for i in ch[:3]}
         mu = {raw.analog_units[i].strip().lower().replace(" ", "") for i in ch[3:]}
         if fu - {"n"} or len(mu) != 1 or next(iter(mu)) not in _MOMENT_TO_NM:
             raise DataFileError(path, f"force plate {k + 1}: unsupported units force {sorted(fu)} moment {sorted(mu)}")
         f_loc = raw.analogs[:, ch[:3]]
         m_loc = raw.analogs[:, ch[3:]] * _MOMENT_TO_NM[next(iter(mu))]
-        c = corners[:, :, k].T * pos_scale  # (4, 3) m, file lab frame
-        o = origins[:, k] * pos_scale if origins.shape[1] > k else np.zeros(3)
+        c = corners[:, :, k].T  # (4, 3) m, file lab frame
+        o = origins[:, k]
+        r_pl = _plate_axes(path, k, c, o)
         if o[2] > 0:
             o = -o
         m_loc = m_loc + np.cross(f_loc, o)  # moment about the surface centre
-        ax = c[0] - c[1]
-        ay = c[0] - c[3]
-        az = np.cross(ax, ay)
-        ay = np.cross(az, ax)
-        r_pl = np.column_stack([v / np.linalg.norm(v) for v in (ax, ay, az)])  # plate → file lab
         with np.errstate(all="ignore"):
             cop_loc = np.column_stack([-m_loc[:, 1] / f_loc[:, 2], m_loc[:, 0] / f_loc[:, 2], np.zeros(n)])
             tz_loc = m_loc[:, 2] - (cop_loc[:, 0] * f_loc[:, 1] - cop_loc[:, 1] * f_loc[:, 0])
         force = f_loc @ r_pl.T
+        peak = np.abs(force).max(initial=0.0)  # NaN where analog samples are NaN: then the NaN-aware maximum
+        if not peak <= MAX_FORCE_N and not (peak := np.nanmax(np.abs(force), initial=0.0)) <= MAX_FORCE_N:
+            raise DataFileError(
+                path, f"force plate {k + 1}: a force of {peak:.3g} N is not physical (calibration corrupt?)"
+            )
         cop = cop_loc @ r_pl.T + c.mean(axis=0)
         free = tz_loc * r_pl[2, 2]  # local z is ±lab z for a level plate
-        if abs(r_pl[2, 2]) < 0.99:
-            raise DataFileError(path, f"force plate {k + 1}: corners do not describe a level plate")
         fz = force[:, 2]
         loaded = np.abs(np.nan_to_num(fz)) > cop_threshold_n
         if loaded.any() and np.median(fz[loaded]) < 0:
@@ -439,69 +511,126 @@ def _side_from_events(events: Events, t0: float, t1: float, tol: float = 0.05) -
 # --------------------------------------------------------------------------------------- other groups
 
 
+def _quoted(items: list[str], n: int = 4) -> str:
+    return ", ".join(repr(s) for s in items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _event_table(raw: _Raw, notes: list[str]) -> tuple[list[str], list[str], np.ndarray] | None:
+    """EVENT labels, contexts and times (2, n) when the group is complete and consistent; None (noted) when not."""
+    g = "EVENT"
+    try:
+        labels, contexts = _text(raw, g, "LABELS"), _text(raw, g, "CONTEXTS")
+        times, used = _numbers(raw, g, "TIMES"), _numbers(raw, g, "USED")
+    except DataFileError as e:
+        problem = e.problem
+    else:
+        if not labels and (times is None or times.size == 0):
+            return None
+        n = len(labels or [])
+        if times is not None and times.ndim != 2 and times.size == 2 * n:
+            times = times.reshape(2, -1, order="F")
+        if times is None or times.shape != (2, n):
+            problem = f"EVENT:TIMES has shape {None if times is None else times.shape} for {n} labels"
+        elif contexts is None or len(contexts) != n:
+            problem = f"{0 if contexts is None else len(contexts)} EVENT:CONTEXTS for {n} labels"
+        elif used is not None and (used.size == 0 or used.ravel()[0] != n):
+            problem = f"EVENT:USED is {used.ravel()[:1]} for {n} labels"
+        else:
+            return labels, contexts, times  # type: ignore[return-value]
+    notes.append(f"c3d: EVENT group is inconsistent ({problem}): its events are not used")
+    return None
+
+
 def _events(raw: _Raw, t_end: float, notes: list[str]) -> Events:
-    p = raw.params
-    labels = _param(p, "EVENT", "LABELS", []) or []
-    contexts = _param(p, "EVENT", "CONTEXTS", []) or []
-    times = np.asarray(_param(p, "EVENT", "TIMES", np.empty((2, 0))), dtype=float)
-    if not len(labels) or times.size == 0:
+    """Foot strikes / foot offs of the EVENT group; what cannot be trusted is dropped and noted."""
+    table = _event_table(raw, notes)
+    if table is None:
         return Events()
-    times = times.reshape(2, -1, order="F") if times.ndim != 2 else times
+    labels, contexts, times = table
     t = 60.0 * times[0] + times[1] - (raw.first_frame - 1) / raw.point_rate
     hs: dict[str, list[float]] = {"r": [], "l": []}
     to: dict[str, list[float]] = {"r": [], "l": []}
-    dropped = 0
+    bad_label, bad_ctx, outside = [], [], 0
     for i, lab in enumerate(labels):
-        ctx = str(contexts[i]).strip().lower() if i < len(contexts) else ""
-        side = {"right": "r", "left": "l"}.get(ctx)
-        kind = re.sub(r"[\s\d_]+", "", str(lab).lower())
+        side = {"right": "r", "left": "l"}.get(contexts[i].lower())
+        kind = re.sub(r"[\s\d_]+", "", lab.lower())
         target = hs if kind == "footstrike" else to if kind == "footoff" else None
-        if side is None or target is None or i >= t.size:
-            continue
-        if -1e-6 <= t[i] <= t_end + 1e-6:
+        if target is None:
+            bad_label.append(lab)
+        elif side is None:
+            bad_ctx.append(contexts[i])
+        elif -1e-6 <= t[i] <= t_end + 1e-6:
             target[side].append(float(np.clip(t[i], 0.0, t_end)))
         else:
-            dropped += 1
-    if dropped:
-        notes.append(f"c3d: {dropped} event(s) outside the stored frames dropped")
+            outside += 1
+    if bad_label:
+        notes.append(f"c3d: {len(bad_label)} event(s) neither Foot Strike nor Foot Off ignored: {_quoted(bad_label)}")
+    if bad_ctx:
+        notes.append(f"c3d: {len(bad_ctx)} foot event(s) with a context neither Left nor Right ignored: "
+                     f"{_quoted(bad_ctx)}")  # fmt: skip
+    if outside:
+        notes.append(f"c3d: {outside} event(s) outside the stored frames dropped")
+    for s in SIDES:  # strike, off, strike...: a moved (corrupted) time breaks the alternation
+        seq = sorted([(v, "strike") for v in hs[s]] + [(v, "off") for v in to[s]])
+        for (t0, k0), (t1, k1) in itertools.pairwise(seq):
+            if t1 - t0 < 1e-6 or (k0 == k1 and hs[s] and to[s]):
+                word = "right" if s == "r" else "left"
+                notes.append(
+                    f"c3d: {word} foot events out of order (foot {k0} at {t0:.3f} s then foot {k1} at {t1:.3f} s): "
+                    "the file's events are not used"
+                )
+                return Events()
     return Events({s: np.array(v) for s, v in hs.items()}, {s: np.array(v) for s, v in to.items()}, "c3d")
 
 
-def _subject(raw: _Raw, name: str) -> Subject:
-    p = raw.params
-    sub = Subject(name=name)
+def _subject(raw: _Raw, notes: list[str]) -> Subject:
+    """Name, body mass and height (implausible or unknown-unit values: NaN, noted), other values in ``extra``."""
+    sub = Subject(name="")
     extra: dict[str, object] = {}
     units: dict[str, str] = {}
-    names = _param(p, "SUBJECT", "NAMES")
-    if names:
-        sub.name = str(names[0]).strip() or name
-    labels = _param(p, "SUBJECT", "LABELS")
-    values = _param(p, "SUBJECT", "VALUES")
     pairs: list[tuple[str, object, str]] = []
+    try:
+        names = _text(raw, "SUBJECT", "NAMES")
+        labels, uu = _text(raw, "SUBJECT", "LABELS"), _text(raw, "SUBJECT", "UNITS") or []
+        values = _param(raw.params, "SUBJECT", "VALUES")
+    except DataFileError as e:
+        notes.append(f"c3d: SUBJECT group ignored: {e.problem}")
+        names, labels, uu, values = None, None, [], None
+    if names:
+        sub.name = names[0]
+    if (labels is None) != (values is None):
+        notes.append(f"c3d: SUBJECT:{'VALUES' if values is None else 'LABELS'} is missing: subject values not used")
     if labels is not None and values is not None:
-        uu = list(_param(p, "SUBJECT", "UNITS", []) or [])
-        vals = np.ravel(values) if not isinstance(values, list) else values
-        for i, lab in enumerate(labels):
-            if i < len(vals):
-                pairs.append((str(lab).strip(), vals[i], str(uu[i]).strip() if i < len(uu) else ""))
-    for grp in ("PROCESSING",):
-        if grp in p:
-            for key, par in p[grp].items():
-                if key != "__METADATA__":
-                    v = par["value"]
-                    v = v[0] if isinstance(v, list) and len(v) == 1 else v
-                    pairs.append((key, np.ravel(v)[0] if isinstance(v, np.ndarray) and v.size == 1 else v, ""))
+        vals = list(np.ravel(values)) if not isinstance(values, list) else values
+        if len(vals) != len(labels) or len(uu) not in (0, len(labels)):
+            notes.append(f"c3d: SUBJECT has {len(labels)} LABELS, {len(vals)} VALUES and {len(uu)} UNITS: "
+                         "its values are not used")  # fmt: skip
+        else:
+            pairs = [(lab, vals[i], uu[i] if uu else "") for i, lab in enumerate(labels)]
+    if "PROCESSING" in raw.params:
+        for key, par in raw.params["PROCESSING"].items():
+            if key != "__METADATA__":
+                v = par["value"]
+                v = v[0] if isinstance(v, list) and len(v) == 1 else v
+                pairs.append((key, np.ravel(v)[0] if isinstance(v, np.ndarray) and v.size == 1 else v, ""))
     for lab, val, unit in pairs:
         key = lab.lower()
         try:
             fval = float(val)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            extra[lab] = val
+            extra[lab] = (
+                [printable(v, 200) for v in val]
+                if isinstance(val, list)
+                else printable(val, 200)
+                if isinstance(val, str)
+                else val
+            )
             continue
         if key in ("weight", "mass", "bodymass", "body_mass") and not np.isfinite(sub.mass_kg):
-            sub.mass_kg = fval / 1000 if unit.lower() == "g" else fval
+            sub.mass_kg = _plausible(lab, fval, unit, _MASS_TO_KG, MASS_KG, "kg", notes)
         elif key in ("height", "bodyheight", "body_height") and not np.isfinite(sub.height_m):
-            sub.height_m = fval / 1000 if (unit.lower() == "mm" or (not unit and fval > 3)) else fval
+            table = _HEIGHT_TO_M if unit else {"": 1e-3 if fval > 3 else 1.0}
+            sub.height_m = _plausible(lab, fval, unit, table, HEIGHT_M, "m", notes)
         else:
             extra[lab] = fval
             if unit:
@@ -510,6 +639,38 @@ def _subject(raw: _Raw, name: str) -> Subject:
         extra["units"] = units
     sub.extra = extra
     return sub
+
+
+def _check_body_weight(grf: dict[str, GroundReaction], subject: Subject, notes: list[str]) -> None:
+    """Note (only) when a loaded foot's peak vertical force is far from what walking or running gives for the
+    SUBJECT body mass: one of them (or the plate calibration) is then wrong."""
+    if not np.isfinite(subject.mass_kg):
+        return
+    for s, g in grf.items():
+        peak = float(np.nanmax(g.vertical, initial=0.0))
+        bw = peak / subject.weight_n
+        if peak > 10 * COP_THRESHOLD_N and not PEAK_BW[0] <= bw <= PEAK_BW[1]:
+            notes.append(
+                f"c3d: {'right' if s == 'r' else 'left'} vertical force peaks at {bw:.2f} body weights for the SUBJECT "
+                f"mass {subject.mass_kg:g} kg (gait gives {PEAK_BW[0]:g}–{PEAK_BW[1]:g}): body mass or plate "
+                "calibration may be wrong"
+            )
+
+
+def _plausible(
+    label: str, value: float, unit: str, to_si: dict[str, float], bounds: tuple[float, float], si: str, notes: list[str]
+) -> float:
+    """``value`` in SI units when its unit is known and it lies within ``bounds``; NaN (noted) otherwise."""
+    scale = to_si.get(unit.lower())
+    if scale is None:
+        notes.append(f"c3d: SUBJECT {label} has an unknown unit {unit!r}: treated as unknown")
+        return float("nan")
+    v = value * scale
+    if not bounds[0] <= v <= bounds[1]:
+        notes.append(f"c3d: SUBJECT {label} {v:g} {si} is implausible (outside {bounds[0]:g}–{bounds[1]:g} {si}): "
+                     "treated as unknown")  # fmt: skip
+        return float("nan")
+    return v
 
 
 def _emg(
@@ -568,7 +729,8 @@ def read_c3d(
     analog whose label is a recognisable muscle with a side (``R_tibialis_anterior``) is.
     Returns markers (n_frames, m, 3) m at the point rate; EMG (V) and per-plate / per-foot GRF
     (N, m, N·m) at the analog rate; events in s from the first frame; subject mass/height/speed.
-    Raises :class:`~mmbio.errors.DataFileError` for a missing, non-C3D, truncated or inconsistent file.
+    Raises :class:`~mmbio.errors.DataFileError` for a missing, non-C3D, truncated, inconsistent or
+    corrupted file (see "Threat model" in the module docstring).
     """
     path = Path(path)
     raw = _load(path)
@@ -577,6 +739,8 @@ def read_c3d(
     n_frames = raw.points.shape[0]
     t_pts = np.arange(n_frames) / raw.point_rate
     markers = Markers(t_pts, to_lab(raw.points, rot), raw.point_labels) if raw.points.shape[1] else None
+    if raw.far_samples:
+        notes.append(f"c3d: {raw.far_samples} marker samples more than {MAX_MARKER_M:g} m away treated as missing")
     if markers is not None:
         gaps = int(np.isnan(markers.positions[..., 0]).sum())
         if gaps:
@@ -584,21 +748,23 @@ def read_c3d(
     t_end = float(t_pts[-1]) if n_frames else 0.0
     c3d_events = _events(raw, t_end, notes)
 
-    plates = _plates(raw, path, rot, notes, cop_threshold_n)
-    plate_ch: set[int] = set()
-    if plates:
-        chans = np.asarray(_param(raw.params, "FORCE_PLATFORM", "CHANNEL"))
-        plate_ch = {int(v) - 1 for v in chans[:, : len(plates)].ravel()}
-    emg = _emg(raw, path, plate_ch, emg_labels, notes)
+    pp = _plate_params(raw, notes)
+    plates = _plates(raw, pp, rot, notes, cop_threshold_n)
+    emg = _emg(raw, path, pp.skip if plates else set(), emg_labels, notes)
 
     grf = _assign(plates, markers, c3d_events, notes, cop_threshold_n) if plates else {}
     events = c3d_events
     if not events and grf:
         events = detect_events(grf, threshold_n=cop_threshold_n)
-        notes.append("c3d: no events in the file: detected from the per-foot GRF")
+        notes.append("c3d: no usable events in the file: detected from the per-foot GRF")
 
-    subject = _subject(raw, "")
+    subject = _subject(raw, notes)
     subject.speed_m_s = speed
+    _check_body_weight(grf, subject, notes)
+    unknown = [w for w, v in (("body mass", subject.mass_kg), ("height", subject.height_m)) if not np.isfinite(v)]
+    if unknown and (plates or "SUBJECT" in raw.params):
+        notes.append(f"c3d: no usable {' or '.join(unknown)} in the file"
+                     + ("; forces cannot be expressed in body weights (pass --mass)" if plates and "body mass" in unknown else ""))  # fmt: skip
     return Trial(
         name=path.stem,
         source=str(path),
@@ -618,4 +784,4 @@ def read_c3d_plate_corners(path: str | Path) -> list[np.ndarray]:
     path = Path(path)
     raw = _load(path)
     rot, _ = _heading(raw, [])
-    return [p.corners for p in _plates(raw, path, rot, [], COP_THRESHOLD_N)]
+    return [p.corners for p in _plates(raw, _plate_params(raw, []), rot, [], COP_THRESHOLD_N)]

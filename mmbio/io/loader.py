@@ -55,7 +55,15 @@ def load_trial(
 
         trial = read_c3d(p)
         if mass_kg is not None:
+            said = trial.subject.mass_kg
             trial.subject.mass_kg = float(mass_kg)
+            trial.notes = [
+                n.replace("; forces cannot be expressed in body weights (pass --mass)", "") for n in trial.notes
+            ]
+            trial.notes.append(
+                f"body mass {float(mass_kg):g} kg from --mass"
+                + (f" (the file says {said:g} kg)" if said == said else " (the file gives none)")
+            )
         if speed_m_s is not None:
             trial.subject.speed_m_s = float(speed_m_s)
         return trial
