@@ -20,15 +20,39 @@ are CustomJoints rotating about z (right), then x (forward), then y (up), in the
   in flexion for Rajagopal's ``walker_knee`` and negative in flexion for gait2392 (Hamner 2013).
 
 The pelvis signs are checked against the markers of the Rajagopal trial in the tests (ASIS heights).
+
+Threat model / what is checked. The text-level bounds (file size, header and line lengths, column counts, ragged
+rows, binary or non-UTF-8 bytes, time finite and strictly increasing, streaming parse) are those of
+:mod:`mmbio.io.opensim_table`. This module judges the *values* of the columns it uses, because a number that
+parses can still be wrong, and a wrong number that passes silently changes a correlation or an RMSE:
+
+* Non-finite or absurd values in a used column are refused, with the column and the time of the first bad sample:
+  joint angles must be finite and within ±360 (in degrees or radians), pelvis translations within ±10 km, GRF
+  forces finite and within ±100 kN (COP finite and within ±100 m while the foot is loaded; an unloaded COP is
+  ignored, as it is NaN'd anyway), the free moment within ±10 kN·m, EMG finite and within ±10⁶, activations
+  within −0.05…1.05. Refusing rather than dropping samples: a gap in a cycle cannot be filled without inventing
+  data, and dropping frames would silently change the cycle timing; the fix (trim or fill) belongs to whoever
+  exported the file, and the message says where to look. Columns that mmbio ignores (unknown names, GRF
+  torques about x and z) are not judged.
+* Units against the header: in a radian file (``inDegrees=no``) a joint angle beyond 2π is refused as "looks like
+  degrees", except the patella ``*_beta`` columns, which Rajagopal-model files store in degrees whatever the header
+  says (kept unconverted, with a note, as before). In a degree file (``inDegrees=yes``, or a SIMM header) a trial
+  whose every joint angle stays within ±2π although it has a knee column (≈ 60° of range over a stride, ≥ 20° in a
+  single stance) is refused as "looks like radians"; without a knee column the values cannot tell. Both messages
+  say which header line to fix. Refusing rather than converting: a guess that is wrong either way scales every
+  angle by 57, and the fix is one header line that the user can check.
+* Time: a trial file needs at least two samples and a median step of at most 0.2 s (a coarser step is a time
+  column in ms); GRF, EMG and activation files must overlap the kinematics in time (refused when they do not, a
+  note when they cover only part of it). Body mass and speed must be finite and plausible.
+* Lists of column names in notes and messages are shortened, so a file with 20 000 unknown columns cannot flood
+  a report or a terminal.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
-from dataclasses import dataclass, field
+from collections import Counter
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -39,8 +63,10 @@ import pandas as pd
 from mmbio.errors import DataFileError, MmbioError
 from mmbio.gait.events import detect_events, detect_events_combined
 from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
+from mmbio.io.opensim_table import Storage, read_storage, read_trc
+from mmbio.io.opensim_write import write_opensim_trial, write_storage
 from mmbio.names import canonical_muscle
-from mmbio.trial import SIDES, Channels, GroundReaction, Markers, Subject, Trial
+from mmbio.trial import SIDES, Channels, GroundReaction, Subject, Trial
 
 PathArg = str | PathLike[str]
 KneeSign = Literal["auto", 1, -1]
@@ -59,374 +85,6 @@ __all__ = [
     "write_opensim_trial",
     "write_storage",
 ]
-
-# --------------------------------------------------------------------------------------------------
-# Storage tables
-# --------------------------------------------------------------------------------------------------
-
-_SIMM_KEYS = frozenset({"name", "datacolumns", "datarows", "range", "otherdata", "wrapping", "keys"})
-_ENDHEADER = re.compile(r"^[ \t]*endheader[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
-_BAD_NAME = re.compile(r"[\t\r\n]")
-
-
-@dataclass
-class Storage:
-    """An OpenSim table as stored: no unit conversion.
-
-    columns: k names, ``columns[0] == 'time'``. data: (n, k) float. in_degrees: the header's
-    ``inDegrees`` (``None`` when absent). header: ``key=value`` and SIMM ``key value`` lines;
-    comments: other header lines; warnings: inconsistencies that were tolerated.
-    """
-
-    name: str
-    header: dict[str, str]
-    columns: list[str]
-    data: np.ndarray
-    in_degrees: bool | None = None
-    comments: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    path: str = ""
-
-    @property
-    def time(self) -> np.ndarray:
-        """(n,) s."""
-        return self.data[:, 0]
-
-    def column(self, name: str) -> np.ndarray:
-        """(n,) values of one column (as stored)."""
-        try:
-            return self.data[:, self.columns.index(name)]
-        except ValueError:
-            raise DataFileError(self.path or self.name, f"no column {name!r}") from None
-
-    def to_frame(self) -> pd.DataFrame:
-        """DataFrame of the non-time columns, indexed by ``time``."""
-        return pd.DataFrame(self.data[:, 1:], index=pd.Index(self.data[:, 0], name="time"), columns=self.columns[1:])
-
-
-def _parse_bool(value: str) -> bool | None:
-    v = value.strip().lower()
-    if v in ("yes", "true", "1"):
-        return True
-    if v in ("no", "false", "0"):
-        return False
-    return None
-
-
-def _parse_int(path: PathArg, key: str, value: str) -> int:
-    try:
-        return int(value.split()[0])
-    except (ValueError, IndexError):
-        raise DataFileError(path, f"header {key}={value!r} is not an integer") from None
-
-
-def _read_text(path: PathArg) -> str:
-    p = Path(path)
-    if not p.is_file():
-        raise DataFileError(path, "no such file" if not p.exists() else "not a regular file")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise DataFileError(path, f"cannot read: {e.strerror or e}") from None
-    if b"\x00" in raw:
-        raise DataFileError(path, "binary data (NUL bytes): not a text table")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _diagnose_rows(path: PathArg, body: str, k: int, first_line: int) -> DataFileError | None:
-    """Slow path: find the first malformed data row (wrong field count or non-numeric cell)."""
-    row = 0
-    for i, line in enumerate(body.splitlines()):
-        toks = line.split()
-        if not toks:
-            continue
-        if len(toks) != k:
-            return DataFileError(
-                path, f"data row {row + 1} (line {first_line + i}) has {len(toks)} values, expected {k} (truncated?)"
-            )
-        for j, tok in enumerate(toks):
-            try:
-                float(tok)
-            except ValueError:
-                return DataFileError(
-                    path, f"non-numeric value {tok!r} in data row {row + 1} (line {first_line + i}), column {j + 1}"
-                )
-        row += 1
-    return None
-
-
-def read_storage(path: PathArg) -> Storage:
-    """Read an OpenSim ``.sto``/``.mot`` table (``version=1``/``version=3`` or the old SIMM header).
-
-    Returns a :class:`Storage` with the values as stored (no degree conversion). Raises
-    :class:`DataFileError` for a missing file, a missing ``endheader``, declared row/column counts
-    that do not match the data (a truncated file), non-numeric cells, ragged rows, a first column
-    other than time, non-increasing time or duplicate column names.
-    """
-    text = _read_text(path)
-    m = _ENDHEADER.search(text)
-    if m is None:
-        raise DataFileError(path, "no 'endheader' line: not an OpenSim storage/motion file")
-    header_lines = text[: m.start()].splitlines()
-    rest = text[m.end() :]
-    line_no = len(header_lines) + 1  # 1-based number of the endheader line
-    # column names: first non-blank line after endheader
-    pos = 0
-    col_line = ""
-    while pos < len(rest):
-        nl = rest.find("\n", pos)
-        end = len(rest) if nl < 0 else nl
-        candidate = rest[pos:end].strip()
-        pos = end + 1
-        line_no += 1
-        if candidate:
-            col_line = candidate
-            break
-    if not col_line:
-        raise DataFileError(path, "no column-name line after 'endheader'")
-    body = rest[pos:] if pos <= len(rest) else ""
-
-    name = ""
-    header: dict[str, str] = {}
-    comments: list[str] = []
-    warnings: list[str] = []
-    for i, raw_line in enumerate(header_lines):
-        line = raw_line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            comments.append(line)
-        elif "=" in line:
-            k, v = line.split("=", 1)
-            header[k.strip()] = v.strip()
-        else:
-            toks = line.split(None, 1)
-            key = toks[0].lower()
-            if key in _SIMM_KEYS:
-                header[key] = toks[1].strip() if len(toks) > 1 else ""
-                if key == "name" and not name:
-                    name = header[key]
-            elif i == 0 or (not name and not header):
-                name = line
-            else:
-                comments.append(line)
-
-    in_degrees: bool | None = None
-    if "inDegrees" in header:
-        in_degrees = _parse_bool(header["inDegrees"])
-        if in_degrees is None:
-            warnings.append(f"unrecognised inDegrees={header['inDegrees']!r}")
-    else:
-        for c in comments:
-            low = c.lower()
-            if "angles are in degrees" in low:
-                in_degrees = True
-            elif "angles are in radians" in low:
-                in_degrees = False
-
-    columns = [c.strip() for c in (col_line.split("\t") if "\t" in col_line else col_line.split())]
-    if any(not c for c in columns):
-        raise DataFileError(path, "empty column name in the column-name line")
-    dup = sorted({c for c in columns if columns.count(c) > 1})
-    if dup:
-        raise DataFileError(path, f"duplicate column names: {', '.join(dup)}")
-    if columns[0].lower() != "time":
-        raise DataFileError(path, f"first column must be 'time', got {columns[0]!r}")
-    columns[0] = "time"
-    k = len(columns)
-
-    if body.strip():
-        try:
-            df = pd.read_csv(
-                io.StringIO(body),
-                sep=r"\s+",
-                header=None,
-                names=range(k),
-                dtype=np.float64,
-                engine="c",
-                skip_blank_lines=True,
-                quoting=csv.QUOTE_NONE,
-            )
-        except pd.errors.ParserError as e:
-            msg = str(e).strip().splitlines()[-1] if str(e).strip() else "malformed data"
-            raise DataFileError(path, f"data rows have more values than the {k} column names ({msg})") from None
-        except (ValueError, OverflowError):
-            raise _diagnose_rows(path, body, k, line_no + 1) or DataFileError(path, "malformed numeric data") from None
-        data = df.to_numpy(dtype=float, copy=True)
-        if np.isnan(data).any():  # NaN written in the file, or the missing cells of a short row
-            err = _diagnose_rows(path, body, k, line_no + 1)
-            if err is not None:
-                raise err
-    else:
-        data = np.empty((0, k))
-
-    n = data.shape[0]
-    # Row counts guard against truncation: a mismatch is an error. Column counts are unreliable in
-    # real files (Rajagopal's coordinates.sto says nColumns=40 over 32 rectangular columns; Hamner's
-    # SIMM headers say datacolumns 173 over 24): every row already matched the names, so only warn.
-    declared_rows = [(key, _parse_int(path, key, header[key])) for key in ("nRows", "datarows") if key in header]
-    if declared_rows:
-        key, rows = declared_rows[0]  # nRows wins over the SIMM datarows
-        if rows != n:
-            raise DataFileError(
-                path, f"header says {key}={rows} but the file has {n} data rows" + (" (truncated?)" if n < rows else "")
-            )
-        warnings += [
-            f"header {k2} {r2} disagrees with the {n} data rows; ignored" for k2, r2 in declared_rows[1:] if r2 != n
-        ]
-    for key in ("nColumns", "datacolumns"):
-        if key in header and (cols := _parse_int(path, key, header[key])) != k:
-            warnings.append(f"header says {key}={cols} but the column-name line and every data row have {k} columns")
-
-    t = data[:, 0]
-    if n > 1:
-        bad = np.flatnonzero(~(np.diff(t) > 0))
-        if bad.size:
-            i = int(bad[0])
-            raise DataFileError(
-                path, f"time is not strictly increasing at data row {i + 2} ({t[i]!r} then {t[i + 1]!r})"
-            )
-    return Storage(
-        name=name,
-        header=header,
-        columns=columns,
-        data=data,
-        in_degrees=in_degrees,
-        comments=comments,
-        warnings=warnings,
-        path=str(path),
-    )
-
-
-def _check_name(label: str, what: str) -> None:
-    if not label or label != label.strip() or _BAD_NAME.search(label):
-        raise MmbioError(f"write_storage: invalid {what} {label!r} (empty, padded, or with tab/newline)")
-
-
-def write_storage(
-    path: PathArg, frame_or_storage: pd.DataFrame | Storage, *, in_degrees: bool, name: str | None = None
-) -> Path:
-    """Write an OpenSim 4 ``version=1`` table (tab-separated, full float precision).
-
-    frame_or_storage: a :class:`Storage`, or a DataFrame with a ``time`` column or a time index
-    (s, strictly increasing). ``in_degrees`` is written as the ``inDegrees`` flag; values are not
-    converted. Returns the path written. Round-trips with :func:`read_storage`.
-    """
-    if isinstance(frame_or_storage, Storage):
-        columns = list(frame_or_storage.columns)
-        data = np.asarray(frame_or_storage.data, dtype=float)
-        name = name if name is not None else frame_or_storage.name
-    else:
-        df = frame_or_storage
-        if "time" in df.columns:
-            cols = [str(c) for c in df.columns if c != "time"]
-            t = df["time"].to_numpy(dtype=float)
-            vals = df[[c for c in df.columns if c != "time"]].to_numpy(dtype=float)
-        else:
-            cols = [str(c) for c in df.columns]
-            t = df.index.to_numpy(dtype=float)
-            vals = df.to_numpy(dtype=float)
-        columns = ["time", *cols]
-        data = np.column_stack([t, vals.reshape(len(t), -1)])
-    if data.ndim != 2 or data.shape[1] != len(columns):
-        raise MmbioError(f"write_storage: data shape {data.shape} does not match {len(columns)} columns")
-    for c in columns:
-        _check_name(c, "column name")
-    if len(set(columns)) != len(columns):
-        raise MmbioError("write_storage: duplicate column names")
-    if data.shape[0] > 1 and not np.all(np.diff(data[:, 0]) > 0):
-        raise MmbioError("write_storage: time must be strictly increasing")
-    name = (name or Path(path).stem or "mmbio").strip()
-    first = name.split(None, 1)[0].lower() if name else ""
-    if (
-        not name
-        or "=" in name
-        or _BAD_NAME.search(name)
-        or first in _SIMM_KEYS
-        or first == "endheader"
-        or name.startswith("#")
-    ):
-        name = "mmbio"
-    n, k = data.shape
-    head = (
-        f"{name}\nversion=1\nnRows={n}\nnColumns={k}\ninDegrees={'yes' if in_degrees else 'no'}\nendheader\n"
-        + "\t".join(columns)
-        + "\n"
-    )
-    body = pd.DataFrame(data).to_csv(sep="\t", header=False, index=False, lineterminator="\n", na_rep="NaN")
-    p = Path(path)
-    p.write_text(head + body, encoding="utf-8")
-    return p
-
-
-# --------------------------------------------------------------------------------------------------
-# TRC markers
-# --------------------------------------------------------------------------------------------------
-
-_LENGTH_UNITS = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
-
-
-def read_trc(path: PathArg) -> Markers:
-    """Read a TRC marker file into :class:`Markers` in the lab frame, in m.
-
-    The file is assumed in the OpenSim convention (Y up, x forward, z right); ``Units`` (mm, cm, m)
-    is honoured. Empty cells (marker gaps) become NaN. Raises :class:`DataFileError` on a malformed
-    header, a marker-count or frame-count mismatch, or non-numeric data.
-    """
-    text = _read_text(path)
-    lines = text.splitlines()
-    if len(lines) < 5 or not lines[0].startswith("PathFileType"):
-        raise DataFileError(path, "not a TRC file (no 'PathFileType' line or fewer than 5 lines)")
-    meta = dict(zip(lines[1].split(), lines[2].split(), strict=False))  # some writers double the tabs
-    units = meta.get("Units", "mm").lower()
-    if units not in _LENGTH_UNITS:
-        raise DataFileError(path, f"unknown Units {meta.get('Units')!r} (expected mm, cm or m)")
-    names = [s.strip() for s in lines[3].split("\t")[2:] if s.strip()]
-    try:
-        n_markers = int(float(meta.get("NumMarkers", len(names))))
-        n_frames = int(float(meta["NumFrames"])) if "NumFrames" in meta else None
-    except (ValueError, OverflowError):
-        raise DataFileError(path, "NumMarkers/NumFrames are not numbers") from None
-    if n_markers != len(names):
-        raise DataFileError(path, f"header says NumMarkers={n_markers} but {len(names)} marker names are listed")
-    start = 5
-    while start < len(lines) and not lines[start].strip():
-        start += 1
-    body = "\n".join(lines[start:])
-    k = 2 + 3 * len(names)
-    if body.strip():
-        try:
-            df = pd.read_csv(
-                io.StringIO(body),
-                sep="\t",
-                header=None,
-                names=range(k),
-                usecols=range(k),
-                dtype=np.float64,
-                engine="c",
-                quoting=csv.QUOTE_NONE,
-            )
-        except (ValueError, OverflowError):
-            raise DataFileError(path, "non-numeric or malformed marker data") from None
-        data = df.to_numpy(dtype=float)
-    else:
-        data = np.empty((0, k))
-    if n_frames is not None and n_frames != data.shape[0]:
-        raise DataFileError(
-            path,
-            f"header says NumFrames={n_frames} but the file has {data.shape[0]} frames"
-            + (" (truncated?)" if data.shape[0] < n_frames else ""),
-        )
-    pos = data[:, 2:].reshape(-1, 3) * _LENGTH_UNITS[units]
-    pos = to_lab(pos, OPENSIM_TO_LAB).reshape(data.shape[0], len(names), 3)
-    try:
-        return Markers(data[:, 1], pos, names)
-    except MmbioError as e:
-        raise DataFileError(path, str(e)) from None
-
 
 # --------------------------------------------------------------------------------------------------
 # Coordinates → clinical angles
@@ -476,40 +134,161 @@ def _split_coord(bare: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (bare, None)
 
 
+# Plausibility bounds of the values mmbio uses (see the module docstring): beyond them a number is corrupt data or
+# in other units than the file says.
+MAX_ANGLE = 360.0  # |joint angle| in degrees; in radians the bound is 2π (a larger value looks like degrees)
+MAX_TRANSLATION_M = 1e4
+MAX_FORCE_N = 1e5
+MAX_COP_M = 100.0
+MAX_MOMENT_NM = 1e4
+MAX_EMG = 1e6
+ACTIVATION_RANGE = (-0.05, 1.05)
+MAX_MASS_KG = 1000.0
+MAX_SPEED_M_S = 20.0
+#: Coarsest median time step of a trial file (s): 5 Hz; a coarser one is a time column in ms.
+MAX_TIME_STEP_S = 0.2
+_PATELLA = re.compile(r"_beta$")  # coupled patella coordinates: stored in degrees even in a radian file
+_SENTINEL = "knee_angle"  # ≥ 20° of range in any gait trial, even a single stance; ≈ 60° over a stride
+
+
+def _names(items: list[str], limit: int = 8) -> str:
+    """``'a, b, c'``, shortened to ``limit`` names: a file's column list must not flood a note or a terminal."""
+    shown = ", ".join(items[:limit])
+    return shown + (f", … ({len(items) - limit:,} more)" if len(items) > limit else "")
+
+
+def _check_values(
+    path: PathArg,
+    time: np.ndarray,
+    column: str,
+    values: np.ndarray,
+    lo: float,
+    hi: float,
+    what: str,
+    where: np.ndarray | None = None,
+) -> None:
+    """Refuse the first sample of ``values`` (rows ``where``, default all) that is NaN, infinite or outside [lo, hi]."""
+    ok = (values >= lo) & (values <= hi)  # False for NaN
+    if where is not None:
+        ok |= ~where
+    if ok.all():
+        return
+    i = int(np.argmin(ok))
+    v = float(values[i])
+    if math.isnan(v):
+        why = "is not a number (NaN): mmbio does not analyse gaps; fill or trim the file"
+    elif math.isinf(v):
+        why = f"is infinite: not {what}"
+    else:
+        why = f"is outside {lo:g}…{hi:g}: not {what}"
+    raise DataFileError(path, f"column {column!r}: {v!r} at t = {float(time[i]):.6g} s (data row {i + 1}) {why}")
+
+
+def _check_time_base(path: PathArg, time: np.ndarray, what: str) -> None:
+    """A trial file's time: at least two samples, at a plausible rate (read_storage made it finite and increasing)."""
+    if time.size < 2:
+        n = "no data rows" if time.size == 0 else "only one data row"
+        raise DataFileError(path, f"{n}: {what} need a time series of at least two samples")
+    step = float(np.median(np.diff(time)))
+    if step > MAX_TIME_STEP_S:
+        raise DataFileError(
+            path,
+            f"the median time step is {step:.4g} s ({1 / step:.3g} Hz), too coarse for {what} of gait "
+            f"(at least {1 / MAX_TIME_STEP_S:g} Hz): is the time column in milliseconds?",
+        )
+
+
+def _classify(bare: str) -> str:
+    """``'mapped'`` (a clinical joint angle), ``'extra'`` (known but not mapped) or ``'unknown'``."""
+    base, side = _split_coord(bare)
+    if base in OPENSIM_TO_CLINICAL and (side is not None or base in _BODY_COORDS):
+        return "mapped"
+    return "extra" if _KNOWN_UNMAPPED.match(bare) else "unknown"
+
+
+def _peak(v: np.ndarray) -> float:
+    return float(np.nanmax(np.abs(v), initial=0.0))
+
+
 def coordinate_degrees(storage: Storage, notes: list[str] | None = None) -> pd.DataFrame:
     """All coordinate values of a kinematics table with bare names; rotations in deg, translations in m.
 
     Speed columns of OpenSim-4 state tables are dropped. The patella trap is handled: in a radian
-    file (``inDegrees=no``) a rotational column with values beyond 2π in magnitude (the Rajagopal
+    file (``inDegrees=no``) a ``*_beta`` column with values beyond 2π in magnitude (the Rajagopal
     ``knee_angle_*_beta`` columns) is already in degrees and is left as it is (noted). When the header
     has no ``inDegrees``, a SIMM header means degrees; otherwise values beyond 2π mean degrees.
     Index: ``time`` (s).
+
+    The recognised coordinates (joint angles, pelvis translations, arm and patella angles; not unknown
+    columns, which are ignored downstream) must be finite and plausible, and must agree with the header's
+    units: :class:`DataFileError` otherwise (see the module docstring).
     """
     notes = notes if notes is not None else []
+    path = storage.path or storage.name
+    fname = Path(storage.path).name or storage.name
     cols: dict[str, np.ndarray] = {}
+    source: dict[str, str] = {}  # bare name → the file's column name
     for c in storage.columns[1:]:
         bare = _bare_name(c)
         if bare is None:
             continue
         if bare in cols:
-            raise DataFileError(storage.path or storage.name, f"coordinate {bare!r} appears twice")
+            raise DataFileError(path, f"coordinate {bare!r} appears twice")
         cols[bare] = storage.column(c)
+        source[bare] = c
+    t = storage.time
+    kind = {c: _classify(c) for c in cols}
     rot = [c for c in cols if not _TRANSLATION.search(c)]
+    for c in cols:
+        if kind[c] == "unknown":
+            continue
+        if c in rot:  # beyond 360 is no angle in degrees nor in radians
+            _check_values(path, t, source[c], cols[c], -MAX_ANGLE, MAX_ANGLE, "a joint angle in degrees or radians")
+        else:
+            _check_values(path, t, source[c], cols[c], -MAX_TRANSLATION_M, MAX_TRANSLATION_M, "a translation in m")
+    # the columns that decide and must agree with the units: recognised rotations, except the patella quirk
+    judged = [c for c in rot if kind[c] != "unknown" and not _PATELLA.search(c)]
     in_deg = storage.in_degrees
+    if "inDegrees" in storage.header:
+        said = f"the header says inDegrees={storage.header['inDegrees']}"
+    else:
+        said = f"the header says angles are in {'degrees' if in_deg else 'radians'}"
     if in_deg is None:
-        big = max((float(np.nanmax(np.abs(cols[c]), initial=0.0)) for c in rot), default=0.0)
+        basis = judged or [c for c in rot if not _PATELLA.search(c)]
+        big = max((_peak(cols[c]) for c in basis), default=0.0)
         simm = "datacolumns" in storage.header
         in_deg = simm or big > 2 * math.pi
         why = "SIMM header" if simm else f"largest rotational |value| {big:.3g}"
-        notes.append(
-            f"{Path(storage.path).name or storage.name}: no inDegrees in the header; assumed "
-            f"{'degrees' if in_deg else 'radians'} ({why})"
-        )
+        notes.append(f"{fname}: no inDegrees in the header; assumed {'degrees' if in_deg else 'radians'} ({why})")
+        said = "the SIMM header (no inDegrees) means degrees" if simm else ""
+    if not in_deg:
+        for c in judged:
+            peak = _peak(cols[c])
+            if peak > 2 * math.pi:
+                i = int(np.nanargmax(np.abs(cols[c])))
+                raise DataFileError(
+                    path,
+                    f"{said} but {source[c]!r} reaches {float(cols[c][i]):.4g} at t = {float(t[i]):.6g} s, "
+                    f"{math.degrees(peak):.0f}° as radians: the values look like degrees; if so, set inDegrees=yes "
+                    "in the header",
+                )
+    elif said:  # degrees by the header (or a SIMM header), not by the values
+        mapped = [c for c in judged if kind[c] == "mapped"]
+        sentinels = [c for c in mapped if _split_coord(c)[0] == _SENTINEL]
+        peak = max((_peak(cols[c]) for c in mapped), default=0.0)
+        if sentinels and t.size >= 2 and peak <= 2 * math.pi:
+            s0 = max(sentinels, key=lambda c: float(np.ptp(cols[c])))
+            raise DataFileError(
+                path,
+                f"{said} but every joint angle stays within ±{peak:.3g} ({source[s0]!r} spans "
+                f"{float(np.ptp(cols[s0])):.3g}, a knee spans ≥ 20° in any gait trial): the values look like radians; "
+                "if so, set inDegrees=no in the header",
+            )
     out = {}
     for c, v in cols.items():
         if c in rot and not in_deg:
-            peak = float(np.nanmax(np.abs(v), initial=0.0))
-            if peak > 2 * math.pi:
+            peak = _peak(v)
+            if peak > 2 * math.pi:  # a patella *_beta column (or an unknown one, ignored downstream)
                 notes.append(f"{c}: values up to {peak:.1f} in a radian file: already in degrees, not converted")
                 out[c] = v.copy()
             else:
@@ -554,17 +333,18 @@ def coordinates_to_angles(
     extra: list[str] = []
     unknown: list[str] = []
     for c in coords.columns:
-        base, side = _split_coord(c)
-        if base in OPENSIM_TO_CLINICAL and (side is not None or base in _BODY_COORDS):
+        kind = _classify(c)
+        if kind == "mapped":
+            base, side = _split_coord(c)
             mapped.append((c, OPENSIM_TO_CLINICAL[base][0], base, side))
-        elif _KNOWN_UNMAPPED.match(c):
+        elif kind == "extra":
             extra.append(c)
         else:
             unknown.append(c)
     if unknown:
         if strict:
-            raise DataFileError(path, f"unknown coordinate columns: {', '.join(unknown)}")
-        notes.append(f"ignored unknown columns: {', '.join(unknown)}")
+            raise DataFileError(path, f"unknown coordinate columns: {_names(unknown)}")
+        notes.append(f"ignored unknown columns: {_names(unknown)}")
     knee_cols = [c for c, _, base, _ in mapped if base == "knee_angle"]
     if knee_sign == "auto":
         hint = ""
@@ -628,6 +408,7 @@ def read_opensim_grf(
     st = read_storage(path)
     notes += [f"{Path(path).name}: {w}" for w in st.warnings]
     groups: dict[str, dict[str, np.ndarray]] = {}
+    names: dict[tuple[str, str], str] = {}  # (set, component) → the file's column name
     other = []
     for j, c in enumerate(st.columns[1:], start=1):
         m = _GRF_COL.match(c.lower())
@@ -637,12 +418,14 @@ def read_opensim_grf(
         key = "_".join([s for s in (m["pre"].strip("_"), m["mid"].strip("_")) if s])
         comp = m["comp"] if m["kind"] == "force" else "m" + m["comp"]
         groups.setdefault(key, {})[comp] = st.data[:, j]
+        names[key, comp] = c
     if not groups:
         raise DataFileError(path, "no ground_force_* columns found")
     if other:
-        notes.append(f"{Path(path).name}: ignored non-GRF columns {', '.join(other)}")
+        notes.append(f"{Path(path).name}: ignored non-GRF columns {_names(other)}")
     t = st.time
     n = t.size
+    _check_time_base(path, t, "ground reaction forces")
     out: dict[str, GroundReaction] = {}
     unsided: dict[str, GroundReaction] = {}
     flipped = False
@@ -650,8 +433,18 @@ def read_opensim_grf(
         missing = [c for c in ("vx", "vy", "vz", "px", "py", "pz") if c not in g]
         if missing:
             raise DataFileError(path, f"ground force set {key or '(unnamed)'!r} lacks {', '.join(missing)}")
+        for c in ("vx", "vy", "vz"):
+            _check_values(path, t, names[key, c], g[c], -MAX_FORCE_N, MAX_FORCE_N, "a ground reaction force in N")
+        if "my" in g:
+            _check_values(path, t, names[key, "my"], g["my"], -MAX_MOMENT_NM, MAX_MOMENT_NM, "a free moment in N·m")
+        loaded = np.abs(g["vy"]) >= threshold_n  # OpenSim y is up; an unloaded COP is discarded below
+        for c in ("px", "py", "pz"):
+            _check_values(
+                path, t, names[key, c], g[c], -MAX_COP_M, MAX_COP_M, "a centre of pressure in m (mm?)", loaded
+            )
         f_os = np.column_stack([g["vx"], g["vy"], g["vz"]])
         p_os = np.column_stack([g["px"], g["py"], g["pz"]])
+        p_os[~loaded] = np.nan  # an unloaded COP is meaningless (and may be inf); NaN'd below in any case
         mz = g.get("my", np.zeros(n))
         force = to_lab(f_os, OPENSIM_TO_LAB)
         cop = to_lab(p_os, OPENSIM_TO_LAB)
@@ -720,9 +513,13 @@ def read_opensim_emg(
             unknown.append(c)
         names.append(f"{canon}_{s or side}")
     if unknown:
-        notes.append(f"{Path(path).name}: EMG labels not in mmbio.names kept as given: {', '.join(unknown)}")
-    if len(set(names)) != len(names):
-        raise DataFileError(path, f"EMG columns map to duplicate muscles: {names}")
+        notes.append(f"{Path(path).name}: EMG labels not in mmbio.names kept as given: {_names(unknown)}")
+    dup = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dup:
+        raise DataFileError(path, f"EMG columns map to duplicate muscles: {_names(dup)}")
+    _check_time_base(path, st.time, "EMG envelopes")
+    for j, c in enumerate(st.columns[1:], start=1):
+        _check_values(path, st.time, c, st.data[:, j], -MAX_EMG, MAX_EMG, "an EMG value")
     return Channels(st.time.copy(), st.data[:, 1:].copy(), names, [units] * len(names))
 
 
@@ -735,6 +532,10 @@ def read_opensim_activations(path: PathArg) -> Channels:
         names.append(parts[-2] if c.startswith("/") and len(parts) >= 2 else c)
     if len(set(names)) != len(names):
         raise DataFileError(path, "activation columns map to duplicate names")
+    _check_time_base(path, st.time, "muscle activations")
+    lo, hi = ACTIVATION_RANGE
+    for j, c in enumerate(st.columns[1:], start=1):
+        _check_values(path, st.time, c, st.data[:, j], lo, hi, "a muscle activation (a fraction 0–1; percent?)")
     return Channels(st.time.copy(), st.data[:, 1:].copy(), names, ["1"] * len(names))
 
 
@@ -767,13 +568,16 @@ def read_opensim_trial(
     column raises :class:`DataFileError`.
     """
     notes: list[str] = []
+    _check_scalar(mass_kg, "body mass (--mass)", "kg", MAX_MASS_KG)
+    _check_scalar(speed_m_s, "speed (--speed)", "m/s", MAX_SPEED_M_S)
     st = read_storage(kinematics)
     notes += [f"{Path(kinematics).name}: {w}" for w in st.warnings]
     angles, extra = coordinates_to_angles(st, knee_sign=knee_sign, strict=strict, notes=notes)
     if len(angles) == 0:
         raise DataFileError(
-            kinematics, f"no recognised joint-angle columns (found: {', '.join(st.columns[1:]) or 'none'})"
+            kinematics, f"no recognised joint-angle columns (found: {_names(st.columns[1:]) or 'none'})"
         )
+    _check_time_base(kinematics, st.time, "joint angles")
     subject = Subject(name=st.name)
     if mass_kg is not None:
         subject.mass_kg = float(mass_kg)
@@ -795,6 +599,7 @@ def read_opensim_trial(
     )
     if grf is not None:
         feet = read_opensim_grf(grf, notes=notes)
+        _overlap(kinematics, st.time, grf, next(iter(feet.values())).time, "the ground reaction forces", notes)
         trial.grf = {s: g for s, g in feet.items() if s in SIDES}
         trial.plates = [g for s, g in feet.items() if s not in SIDES]
         if trial.grf:
@@ -807,60 +612,40 @@ def read_opensim_trial(
             )
     if emg is not None:
         trial.emg = read_opensim_emg(emg, side=emg_side, notes=notes)
+        _overlap(kinematics, st.time, emg, trial.emg.time, "the EMG", notes)
     if activations is not None:
         trial.activations = read_opensim_activations(activations)
+        _overlap(kinematics, st.time, activations, trial.activations.time, "the activations", notes)
         trial.kind = "simulated"
     return trial
 
 
-def _on_time(g: GroundReaction, t: np.ndarray) -> np.ndarray:
-    """(n, 7) force, COP (NaN → 0) and free moment of ``g`` on time base ``t``."""
-    cols = np.column_stack([g.force, np.nan_to_num(g.cop, nan=0.0), g.free_moment])
-    if g.time.size == t.size and np.array_equal(g.time, t):
-        return cols
-    return np.column_stack([np.interp(t, g.time, cols[:, j], left=0.0, right=0.0) for j in range(cols.shape[1])])
+def _check_scalar(value: float | None, what: str, units: str, hi: float) -> None:
+    if value is None:
+        return
+    try:
+        ok = 0 < float(value) <= hi  # False for NaN
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise MmbioError(f"{what} must be a number of {units} in (0, {hi:g}], got {value!r}")
 
 
-def write_opensim_trial(trial: Trial, directory: PathArg) -> dict[str, Path]:
-    """Write a trial as OpenSim files in ``directory`` (created); returns ``{'coordinates'|'grf'|'emg'|'activations': path}``.
-
-    * ``coordinates.mot``: clinical angles back to OpenSim names and signs (Rajagopal convention:
-      knee flexion +), ``inDegrees=yes``; angles without an OpenSim counterpart are skipped.
-    * ``grf.mot``: ``ground_force_{r,l}_v{x,y,z}``, ``_p{x,y,z}``, ``ground_torque_{r,l}_{x,y,z}``, Y up;
-      NaN COP written as 0; the left foot is interpolated onto the right foot's time base if they differ.
-    * ``emg.sto`` / ``activations.sto``: channels as named in the trial, ``inDegrees=no``.
-    """
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path] = {}
-    c_inv = OPENSIM_TO_LAB.T
-    if trial.angles is not None and len(trial.angles):
-        cols, vals = [], []
-        for nm in trial.angles.names:
-            base, side = (nm, None) if nm in _CLINICAL_TO_OPENSIM else _split_coord(nm)
-            if base not in _CLINICAL_TO_OPENSIM:
-                continue
-            os_base, sign = _CLINICAL_TO_OPENSIM[base]
-            cols.append(os_base if side is None else f"{os_base}_{side}")
-            vals.append(sign * trial.angles[nm])
-        if cols:
-            df = pd.DataFrame(np.column_stack(vals), index=trial.angles.time, columns=cols)
-            out["coordinates"] = write_storage(d / "coordinates.mot", df, in_degrees=True, name="coordinates")
-    if trial.grf:
-        sides = [s for s in SIDES if s in trial.grf]
-        t = trial.grf[sides[0]].time
-        frames = {}
-        for s in sides:
-            a = _on_time(trial.grf[s], t)
-            f_os, p_os = to_lab(a[:, 0:3], c_inv), to_lab(a[:, 3:6], c_inv)
-            z = np.zeros(t.size)
-            block = np.column_stack([f_os, p_os, z, a[:, 6], z])
-            labels = [f"ground_force_{s}_v{c}" for c in "xyz"] + [f"ground_force_{s}_p{c}" for c in "xyz"]
-            labels += [f"ground_torque_{s}_{c}" for c in "xyz"]
-            frames.update(dict(zip(labels, block.T, strict=True)))
-        out["grf"] = write_storage(d / "grf.mot", pd.DataFrame(frames, index=t), in_degrees=False, name="grf")
-    for key in ("emg", "activations"):
-        ch: Channels | None = getattr(trial, key)
-        if ch is not None and len(ch):
-            out[key] = write_storage(d / f"{key}.sto", ch.to_frame(), in_degrees=False, name=key)
-    return out
+def _overlap(
+    kinematics: PathArg, t_kin: np.ndarray, other: PathArg, t: np.ndarray, what: str, notes: list[str]
+) -> None:
+    """Refuse a file whose time range misses the kinematics; note one that covers only part of it."""
+    k0, k1, o0, o1 = float(t_kin[0]), float(t_kin[-1]), float(t[0]), float(t[-1])
+    lo, hi = max(k0, o0), min(k1, o1)
+    if hi <= lo:
+        raise DataFileError(
+            other,
+            f"{what} cover {o0:.6g}–{o1:.6g} s but the kinematics ({Path(kinematics).name}) cover {k0:.6g}–{k1:.6g} s: "
+            "the time ranges do not overlap (a shifted or rescaled time column?)",
+        )
+    tol = 1.5 * float(np.median(np.diff(t_kin)))
+    if o0 > k0 + tol or o1 < k1 - tol:
+        notes.append(
+            f"{Path(other).name}: {what} cover {o0:.4g}–{o1:.4g} s, {100 * (hi - lo) / (k1 - k0):.0f} % of the "
+            f"kinematics ({k0:.4g}–{k1:.4g} s); cycles outside {lo:.4g}–{hi:.4g} s have no {what.split()[-1]}"
+        )

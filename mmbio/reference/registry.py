@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from mmbio.errors import UnknownReferenceError
+from mmbio.io.yaml_safe import load_yaml
 
 CURVE_COLUMNS: tuple[str, ...] = (
     "condition",
@@ -116,7 +116,7 @@ class ReferenceDataset:
 
     @classmethod
     def from_folder(cls, folder: Path) -> ReferenceDataset:
-        prov = yaml.safe_load((folder / "provenance.yaml").read_text(encoding="utf-8")) or {}
+        prov = load_yaml(folder / "provenance.yaml")  # bounded (mmbio.io.yaml_safe); a mapping, {} when empty
         conds = prov.get("conditions") or {}
         sc = prov.get("sign_conventions") or {}
         return cls(

@@ -22,22 +22,30 @@ a metric path whose wildcards take the matched parts of the checked metric, e.g.
 
 Protocol files are found in ``$MMBIO_VALIDATION_DIR`` if set, else the package data
 ``mmbio._data.validation`` (installed wheel), else ``<repo>/validation`` (source checkout).
+
+Threat model / what is checked. A protocol named with ``--protocol`` is untrusted input. It is read by
+:func:`mmbio.io.yaml_safe.load_yaml` (size, expanded-node, depth, alias, tag and duplicate-key limits: a 600-byte
+"billion laughs" file is refused instead of taking gigabytes), then checked field by field: only the keys above
+(a misspelt ``requried:`` would otherwise be ignored silently), strings where strings go (at most
+:data:`MAX_FIELD_CHARS`), ``required`` a real boolean, thresholds real numbers (not ``yes``), finite and within
+±:data:`MAX_THRESHOLD`, ``between`` with lo ≤ hi, ``variables`` a mapping of strings, numbers or lists of them.
+Each problem is one :class:`~mmbio.errors.DataFileError` naming the file and the field.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mmbio.analysis.result import Metric, ValidationResult
-from mmbio.errors import MmbioError
+from mmbio.errors import DataFileError, MmbioError, printable
+from mmbio.io.yaml_safe import load_yaml
 
 ENV_VAR = "MMBIO_VALIDATION_DIR"
 OPS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=", "abs<=", "between", "within")
@@ -143,9 +151,24 @@ def _g(x: Any) -> str:
 # loading
 # --------------------------------------------------------------------------------------------------
 
+#: The keys a protocol may have, at the top, in a check and in a rule: anything else is a typo to report.
+TOP_KEYS = ("name", "description", "reference", "variables", "checks")
+CHECK_KEYS = ("metric", "pass", "warn", "required", "label")
+RULE_KEYS = ("op", "value", "of")
+#: Largest |threshold| (metrics are correlations, degrees, body weights, seconds, per cent).
+MAX_THRESHOLD = 1e6
+#: Longest name, reference, metric path or label; and description.
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 10_000
+
 
 def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
-    """A protocol by shipped name (``walking``) or by path to a YAML file; :class:`MmbioError` otherwise."""
+    """A protocol by shipped name (``walking``) or by path to a YAML file; :class:`MmbioError` otherwise.
+
+    The file is read with :func:`mmbio.io.yaml_safe.load_yaml` (size, node, depth and alias limits) and
+    checked field by field by :func:`parse_protocol`: every problem is one :class:`DataFileError` naming the
+    file and the field.
+    """
     s = str(name_or_path)
     p = Path(s)
     looks_like_path = p.suffix in (".yaml", ".yml") or os.sep in s or "/" in s
@@ -153,30 +176,36 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
         p = protocols_dir() / f"{s}.yaml"
         if not p.is_file():
             have = ", ".join(list_protocols()) or f"(none found in {protocols_dir()})"
-            raise MmbioError(f"unknown validation protocol {s!r}; choose from: {have}")
+            raise MmbioError(f"unknown validation protocol {printable(s, 100)!r}; choose from: {have}")
     elif not p.is_file():
-        raise MmbioError(f"{p}: protocol file not found")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise MmbioError(f"{p}: invalid YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise MmbioError(f"{p}: cannot read protocol: {e}") from None
-    return parse_protocol(doc, source=str(p))
+        raise DataFileError(p, "protocol file not found")
+    return parse_protocol(load_yaml(p, mapping=False), source=str(p))
+
+
+def _type(v: Any) -> str:
+    return "a list" if isinstance(v, list) else "a mapping" if isinstance(v, Mapping) else f"{reprlib.repr(v)}"
 
 
 def parse_protocol(doc: Any, source: str = "<protocol>") -> Protocol:
-    """A :class:`Protocol` from the mapping of a YAML document; errors name ``source``."""
+    """A :class:`Protocol` from the mapping of a YAML document; errors (:class:`DataFileError`) name ``source``
+    and the field."""
 
-    def bad(problem: str) -> MmbioError:
-        return MmbioError(f"{source}: {problem}")
+    def bad(problem: str) -> DataFileError:
+        return DataFileError(source, problem)
+
+    def text(v: Any, field_: str, limit: int = MAX_FIELD_CHARS) -> str:
+        if not isinstance(v, str):
+            raise bad(f"{field_!r} must be a string, got {_type(v)}")
+        if len(v) > limit:
+            raise bad(f"{field_!r} is {len(v):,} characters long (at most {limit:,})")
+        return v
 
     if not isinstance(doc, Mapping):
         raise bad("a protocol must be a mapping with name, reference and checks")
-    name = str(doc.get("name") or Path(source).stem)
+    _known_keys(doc, TOP_KEYS, "the protocol", bad)
+    name = text(doc["name"], "name") if doc.get("name") is not None else Path(source).stem
+    description = text(doc.get("description") or "", "description", MAX_DESCRIPTION_CHARS)
+    reference = text(doc.get("reference") or "", "reference")
     raw_checks = doc.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise bad("'checks' must be a non-empty list")
@@ -184,50 +213,83 @@ def parse_protocol(doc: Any, source: str = "<protocol>") -> Protocol:
     for i, c in enumerate(raw_checks, 1):
         if not isinstance(c, Mapping) or "metric" not in c or "pass" not in c:
             raise bad(f"check {i} needs 'metric' and 'pass'")
-        metric = str(c["metric"])
-        if len(metric.split(".")) != 4:
+        _known_keys(c, CHECK_KEYS, f"check {i}", bad)
+        metric = text(c["metric"], f"checks[{i}].metric")
+        if len(metric.split(".")) != 4 or not all(metric.split(".")):
             raise bad(f"check {i}: metric must be domain.side.variable.name, got {metric!r}")
         pr = _rule(c["pass"], f"check {i} ({metric}) pass", bad)
         wr = _rule(c["warn"], f"check {i} ({metric}) warn", bad) if c.get("warn") is not None else None
-        checks.append(Check(metric, pr, wr, bool(c.get("required", True)), str(c.get("label", ""))))
+        required = c.get("required", True)
+        if not isinstance(required, bool):
+            raise bad(f"check {i} ({metric}): 'required' must be true or false, got {_type(required)}")
+        label = text(c.get("label", ""), f"checks[{i}].label")
+        checks.append(Check(metric, pr, wr, required, label))
     variables = doc.get("variables") or {}
     if not isinstance(variables, Mapping):
         raise bad("'variables' must be a mapping")
+    for key, v in variables.items():
+        if not isinstance(key, str):
+            raise bad(f"'variables' keys must be strings, got {_type(key)}")
+        for item in v if isinstance(v, list) else [v]:
+            if not (item is None or isinstance(item, str | bool) or _is_num(item, limit=math.inf)):
+                raise bad(
+                    f"'variables.{printable(key, 60)}' must be a string, a number or a list of them, got {_type(item)}"
+                )
     return Protocol(
         name=name,
-        description=" ".join(str(doc.get("description", "")).split()),
-        reference=str(doc.get("reference", "")),
+        description=" ".join(description.split()),
+        reference=reference,
         checks=checks,
         variables=dict(variables),
         path=source,
     )
 
 
+def _known_keys(m: Mapping, allowed: tuple[str, ...], where: str, bad: Any) -> None:
+    unknown = [k for k in m if k not in allowed]
+    if unknown:
+        raise bad(f"{where}: unknown key {reprlib.repr(unknown[0])}; expected: {', '.join(allowed)}")
+
+
 def _rule(raw: Any, what: str, bad: Any) -> Rule:
     if not isinstance(raw, Mapping) or "op" not in raw or "value" not in raw:
         raise bad(f"{what}: a rule needs 'op' and 'value'")
-    op = str(raw["op"])
-    if op not in OPS:
-        raise bad(f"{what}: unknown op {op!r}; choose from: {', '.join(OPS)}")
+    _known_keys(raw, RULE_KEYS, what, bad)
+    op = raw["op"]
+    if not isinstance(op, str) or op not in OPS:
+        raise bad(f"{what}: unknown op {reprlib.repr(op)}; choose from: {', '.join(OPS)}")
     value = raw["value"]
     if op == "between":
         if not (isinstance(value, list) and len(value) == 2 and all(_is_num(v) for v in value)):
-            raise bad(f"{what}: 'between' needs value: [lo, hi]")
+            raise bad(f"{what}: 'between' needs value: [lo, hi], two numbers within ±{MAX_THRESHOLD:g}")
         value = [float(value[0]), float(value[1])]
+        if value[0] > value[1]:
+            raise bad(f"{what}: 'between' needs lo ≤ hi, got [{value[0]:g}, {value[1]:g}]")
     elif not _is_num(value):
-        raise bad(f"{what}: value must be a number, got {value!r}")
+        raise bad(f"{what}: value must be a finite number within ±{MAX_THRESHOLD:g}, got {_type(value)}")
     else:
         value = float(value)
+        if op in ("abs<=", "within") and value < 0:
+            raise bad(f"{what}: {op!r} needs a value ≥ 0, got {value:g}")
     of = raw.get("of")
     if op == "within":
-        if of is None or not (_is_num(of) or (isinstance(of, str) and len(of.split(".")) == 4)):
+        if of is None or not (
+            _is_num(of) or (isinstance(of, str) and len(of) <= MAX_FIELD_CHARS and len(of.split(".")) == 4)
+        ):
             raise bad(f"{what}: 'within' needs of: a number or a metric path domain.side.variable.name")
         of = float(of) if _is_num(of) else str(of)
+    elif of is not None:
+        raise bad(f"{what}: 'of' is for the 'within' op only")
     return Rule(op, value, of)
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and math.isfinite(float(v))
+def _is_num(v: Any, limit: float = MAX_THRESHOLD) -> bool:
+    """A real number (not a bool: YAML reads ``yes`` as true), finite and within ±``limit``."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    if isinstance(v, int):
+        return limit == math.inf or abs(v) <= limit  # no float(): a 400-digit int would overflow
+    return math.isfinite(v) and abs(v) <= limit
 
 
 # --------------------------------------------------------------------------------------------------
