@@ -172,8 +172,12 @@ def test_validate_refuses_broken_checkpoints(tmp_path: Path, capsys, content: by
 
 
 def test_policy_checkpoint_without_its_motion_is_refused(tmp_path: Path, capsys) -> None:
-    ckpt = make_checkpoint("policy", {"architecture": {"hidden": [8]}, "params": {"w": np.zeros((2, 2))}})
-    p = save_checkpoint(ckpt, tmp_path / "pol.pkl")
+    import pickle
+
+    good = make_checkpoint("open_loop", {"excitations": np.zeros((2, 354)), "rate_hz": 100.0})
+    d = {**good.to_dict(), "kind": "policy", "controller": {"architecture": {}, "params": {}}}
+    p = tmp_path / "pol.pkl"
+    p.write_bytes(pickle.dumps(d, protocol=5))  # written by hand: save_checkpoint refuses it too
     assert main(["validate", str(p), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "reference motion" in err and "pol.pkl" in err
