@@ -20,9 +20,12 @@ from os import PathLike
 
 from mmbio.errors import DataFileError
 
-__all__ = ["LIMITS", "Limit", "check_count", "check_size", "fmt_bytes", "get"]
+__all__ = ["LIMITS", "MAX_RATE_HZ", "MIN_RATE_HZ", "Limit", "check_count", "check_size", "fmt_bytes", "get"]
 
 MIB = 1 << 20
+#: Sampling rates a signal, motion or excitation table from a file may have (Hz): below, a planner sized by the
+#: rate explodes (10⁻⁶ Hz planned a 19 GB rollout); above, no gait recording exists.
+MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 100_000.0
 
 
 @dataclass(frozen=True)

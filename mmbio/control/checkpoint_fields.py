@@ -28,11 +28,10 @@ import numpy as np
 
 from mmbio import limits
 from mmbio.errors import MmbioError
+from mmbio.limits import MAX_RATE_HZ, MIN_RATE_HZ
 
 __all__ = ["MAX_RATE_HZ", "MIN_RATE_HZ", "check_checkpoint_dict", "check_model_sizes"]
 
-#: Sampling rates a reference motion or excitation table may have (Hz).
-MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 100_000.0
 KINDS: tuple[str, ...] = ("policy", "tracking", "open_loop")
 FORMAT_VERSION = 1
 _FORMAT_RE = re.compile(r"^mmbio\.checkpoint/(\d{1,4})$")

@@ -36,26 +36,34 @@ How an evalkit episode becomes a :class:`Rollout` (:func:`read_rollout_npz`):
   are evaluated with it. Ground reaction forces come from MuJoCo contact forces of the recorded states
   (:mod:`mmbio.sim.extract`); mm-evalkit's touch sensors are only summarised in the notes.
 
-Every structural problem (unreadable file, missing key, dt ≠ 0.01, widths that do not match the model,
-non-finite values in the selected episode) raises :class:`~mmbio.errors.DataFileError` whose one-line
-message names the file and the key. Shapes of all episodes are read from the ``.npy`` headers (no data
-loaded); values are checked for the selected episode only. Pickled object arrays are refused, never
-unpickled.
+Threat model / what is checked. The archive is untrusted input. It is read through
+:class:`mmbio.io.npz_safe.NpzArchive` (zip structure, member count and sizes, zip bombs, ``.npy`` headers and
+dtypes, declared sizes against :mod:`mmbio.limits`, bounded reads; pickled object arrays are refused, never
+unpickled). Here, before any loop or allocation that a value from the file sizes: ``n_episodes`` is an integer in
+[1, ``MAX_EPISODES``] and its keys are looked up one by one (a loop that stops at the first missing key, so its
+length is bounded by the archive's members); ``traj_length`` is in [1, ``MAX_FRAMES``]; ``dt`` is 0.01;
+``joint_names`` has exactly the model's joint count (checked on the header before its data is read); every
+episode array has the shape the model implies (from the headers, no data loaded); the selected episode's values
+are finite (within ±10⁹) with a unit root quaternion. An mmbio rollout file is read by :meth:`Rollout.load
+<mmbio.sim.rollout_data.Rollout.load>` (typed metadata, consistent widths, increasing times) and, on its way to a
+trial, checked against its registry model's sizes; a motion file by :meth:`Motion.load
+<mmbio.sim.motion.Motion.load>`. Every problem is one :class:`~mmbio.errors.DataFileError` whose one-line message
+names the file and the key.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-import zlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from mmbio.errors import DataFileError
+from mmbio.errors import DataFileError, MmbioError
+from mmbio.io.npz_safe import NpzArchive
+from mmbio.limits import check_count
 from mmbio.sim.rollout_cpu import Rollout, finite_difference_qvel
 from mmbio.trial import Trial
 
@@ -82,6 +90,8 @@ EVALKIT_TOUCH_THRESHOLD = 0.05
 
 _MODEL, _VARIANT = "myofullbody", "nofingers"
 _EPISODE_FIELDS = ("traj_id", "traj_length", "joint_positions", "traj_qpos", "muscle_activations", "touch_observations")
+_EPISODE_KEY = re.compile(r"episode_(0|[1-9][0-9]{0,8})_(" + "|".join(_EPISODE_FIELDS) + ")")
+_LAYOUT = "a complete mm-evalkit rollout archive"
 _KINETICS_KEY = "kinetics_sample_phase"
 _PHASES = ("pre_step", "post_step")
 _CONTACT_NOTE = (
@@ -107,99 +117,13 @@ class EpisodeInfo:
         return self.frames >= self.traj_length - 1
 
 
-# ---------------------------------------------------------------------------------------------- archive access
-
-
-class _Archive:
-    """Lazy ``.npz`` access: shapes from the ``.npy`` headers, arrays on demand, errors as DataFileError."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        if not path.is_file():
-            raise DataFileError(path, "no such file")
-        try:
-            self._zip = zipfile.ZipFile(path)
-            self.keys = {n.removesuffix(".npy") for n in self._zip.namelist() if n.endswith(".npy")}
-        except (OSError, zipfile.BadZipFile, ValueError) as exc:
-            raise DataFileError(path, f"not a readable .npz archive ({exc})") from None
-        self._headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
-
-    def close(self) -> None:
-        self._zip.close()
-
-    def __enter__(self) -> _Archive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def fail(self, key: str, problem: str) -> DataFileError:
-        return DataFileError(self.path, f"key {key!r}: {problem}")
-
-    def require(self, *keys: str) -> None:
-        missing = [k for k in keys if k not in self.keys]
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise self.fail(missing[0], f"missing{more}; not a complete mm-evalkit rollout archive")
-
-    def header(self, key: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
-        """(shape, dtype) of ``key`` without reading its data."""
-        if key not in self._headers:
-            try:
-                with self._zip.open(f"{key}.npy") as fh:
-                    version = np.lib.format.read_magic(fh)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-                    elif version == (2, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-                    else:
-                        a = self.array(key)
-                        shape, dtype = a.shape, a.dtype
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                raise self.fail(key, f"unreadable ({exc})") from None
-            self._headers[key] = (tuple(int(s) for s in shape), np.dtype(dtype))
-        return self._headers[key]
-
-    def array(self, key: str) -> np.ndarray:
-        """The array ``key`` (object arrays are refused: mmbio does not unpickle)."""
-        try:
-            with self._zip.open(f"{key}.npy") as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)
-        except ValueError as exc:
-            if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                raise self.fail(key, "stored as a pickled object array; mmbio does not unpickle "
-                                     "(save names as a string array)") from None  # fmt: skip
-            raise self.fail(key, f"unreadable ({exc})") from None
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise self.fail(key, f"unreadable ({exc})") from None
-
-    def int_scalar(self, key: str) -> int:
-        a = self.array(key)
-        v = a.item() if a.size == 1 else None
-        if (
-            isinstance(v, bool | np.bool_)
-            or not isinstance(v, int | float | np.integer | np.floating)
-            or not np.isfinite(v)
-            or int(v) != v
-        ):
-            raise self.fail(key, f"must be an integer scalar, got {v if a.size == 1 else f'shape {a.shape}'!r}")
-        return int(v)
-
-    def str_scalar(self, key: str) -> str:
-        a = self.array(key)
-        v = a.item() if a.size == 1 else None
-        if not isinstance(v, str):
-            raise self.fail(key, f"must be a string scalar, got {v if a.size == 1 else f'shape {a.shape}'!r}")
-        return v
-
-
 def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     """``'mmbio'`` (key ``meta``) or ``'evalkit'`` (key ``n_episodes``); DataFileError otherwise."""
-    with _Archive(Path(path)) as ar:
+    with NpzArchive(path) as ar:
         return _kind(ar)
 
 
-def _kind(ar: _Archive) -> ArchiveKind:
+def _kind(ar: NpzArchive) -> ArchiveKind:
     if "n_episodes" in ar.keys:
         return "evalkit"
     if "meta" in ar.keys:
@@ -220,24 +144,42 @@ def _model() -> Any:
     return load_model(_MODEL, _VARIANT).model
 
 
-def _check_top(ar: _Archive, model: Any) -> tuple[int, str]:
-    """Validate the top-level keys; returns (n_episodes, activation_sample_phase)."""
-    ar.require("n_episodes", "dt", "joint_names")
-    n = ar.int_scalar("n_episodes")
-    if n < 1:
-        raise ar.fail("n_episodes", f"must be ≥ 1, got {n}")
-    dt_arr = ar.array("dt")
-    if dt_arr.size != 1 or dt_arr.dtype.kind not in "iuf":
-        raise ar.fail("dt", f"must be a number, got shape {dt_arr.shape} dtype {dt_arr.dtype}")
-    dt = float(dt_arr.item())
-    if not (np.isfinite(dt) and np.isclose(dt, EVALKIT_DT)):
+def _structure(ar: NpzArchive) -> tuple[Any, str, list[EpisodeInfo]]:
+    """(model, activation_sample_phase, episodes) of an evalkit archive, all checked on scalars and headers.
+
+    Counts, keys and scalars come first: an absurd archive is refused before the model is compiled."""
+    phase, scalars = _check_top(ar)
+    model = _model()
+    _check_joint_names(ar, model)
+    return model, phase, _check_episodes(ar, scalars, model)
+
+
+def _check_top(ar: NpzArchive) -> tuple[str, list[tuple[int, int]]]:
+    """Top-level keys, then every episode's keys and scalars; returns (activation_sample_phase,
+    [(traj_id, traj_length)] per episode)."""
+    ar.require("n_episodes", "dt", "joint_names", what=_LAYOUT)
+    n = ar.int_scalar("n_episodes", lo=1)
+    check_count(ar.path, n, "MAX_EPISODES", "key 'n_episodes'")
+    dt = ar.float_scalar("dt")
+    if not np.isclose(dt, EVALKIT_DT):
         raise ar.fail("dt", f"must be {EVALKIT_DT} s (mm-evalkit's policy step), got {dt!r}")
-    names_arr = ar.array("joint_names")
-    if names_arr.ndim != 1 or names_arr.dtype.kind not in "US":
-        raise ar.fail(
-            "joint_names", f"must be a vector of strings, got shape {names_arr.shape} dtype {names_arr.dtype}"
-        )
-    names = [str(s) for s in names_arr.astype(str).tolist()]
+    phase = "post_step"
+    if "activation_sample_phase" in ar.keys:
+        phase = ar.str_scalar("activation_sample_phase", max_chars=64)
+        if phase not in _PHASES:
+            raise ar.fail("activation_sample_phase", f"must be one of {', '.join(_PHASES)}, got {phase!r}")
+    _require_episodes(ar, n)
+    scalars = []
+    for i in range(n):
+        traj_id = ar.int_scalar(f"episode_{i}_traj_id")
+        length = ar.int_scalar(f"episode_{i}_traj_length", lo=1)
+        check_count(ar.path, length, "MAX_FRAMES", f"key 'episode_{i}_traj_length'")
+        scalars.append((traj_id, length))
+    return phase, scalars
+
+
+def _check_joint_names(ar: NpzArchive, model: Any) -> None:
+    names = ar.str_vector("joint_names", model.njnt, max_chars=256)
     expected = [model.joint(i).name for i in range(model.njnt)]
     if names != expected:
         diff = next((i for i, (a, b) in enumerate(zip(names, expected, strict=False)) if a != b), None)
@@ -247,24 +189,27 @@ def _check_top(ar: _Archive, model: Any) -> tuple[int, str]:
             else f"name {diff} is {names[diff]!r}, the model's is {expected[diff]!r}"
         )
         raise ar.fail("joint_names", f"do not match MyoFullBody {_VARIANT} ({where})")
-    phase = "post_step"
-    if "activation_sample_phase" in ar.keys:
-        phase = ar.str_scalar("activation_sample_phase")
-        if phase not in _PHASES:
-            raise ar.fail("activation_sample_phase", f"must be one of {', '.join(_PHASES)}, got {phase!r}")
-    return n, phase
 
 
-def _check_episodes(ar: _Archive, n: int, model: Any) -> list[EpisodeInfo]:
-    """Keys and shapes (from headers) of every episode."""
-    ar.require(*(f"episode_{i}_{f}" for i in range(n) for f in _EPISODE_FIELDS))
-    out = []
+def _require_episodes(ar: NpzArchive, n: int) -> None:
+    """Every episode key of ``n`` episodes is present. Looked up one by one: the loop stops at the first missing
+    key, so it runs at most once per member of the archive whatever ``n`` declares; the number of missing keys
+    is counted from the keys that are there."""
     for i in range(n):
+        for f in _EPISODE_FIELDS:
+            key = f"episode_{i}_{f}"
+            if key not in ar.keys:
+                present = sum(1 for k in ar.keys if (m := _EPISODE_KEY.fullmatch(k)) and int(m.group(1)) < n)
+                rest = n * len(_EPISODE_FIELDS) - present - 1
+                more = f" (and {rest:,} more)" if rest > 0 else ""
+                raise ar.fail(key, f"missing{more}; not {_LAYOUT}")
+
+
+def _check_episodes(ar: NpzArchive, scalars: list[tuple[int, int]], model: Any) -> list[EpisodeInfo]:
+    """Shapes (from the headers, no data read) of every episode's arrays against the model and traj_length."""
+    out = []
+    for i, (traj_id, length) in enumerate(scalars):
         p = f"episode_{i}"
-        traj_id = ar.int_scalar(f"{p}_traj_id")
-        length = ar.int_scalar(f"{p}_traj_length")
-        if length < 1:
-            raise ar.fail(f"{p}_traj_length", f"must be positive, got {length}")
         shapes = {}
         for f, width, what in (
             ("joint_positions", model.nq, f"nq = {model.nq}"),
@@ -273,7 +218,8 @@ def _check_episodes(ar: _Archive, n: int, model: Any) -> list[EpisodeInfo]:
             ("touch_observations", len(TOUCH_COLUMNS), f"touch sensors {', '.join(TOUCH_COLUMNS)}"),
         ):
             key = f"{p}_{f}"
-            shape, dtype = ar.header(key)
+            h = ar.header(key)
+            shape, dtype = h.shape, h.dtype
             if len(shape) != 2 or dtype.kind not in "iuf":
                 raise ar.fail(key, f"must be a 2-D numeric array, got shape {shape} dtype {dtype}")
             if shape[1] != width:
@@ -307,13 +253,8 @@ def _choose(path: Path, episodes: list[EpisodeInfo], episode: int | None) -> tup
     return best, f"default: no episode of {n} ran to completion, the longest one"
 
 
-def _finite(ar: _Archive, key: str) -> np.ndarray:
-    a = np.asarray(ar.array(key), dtype=np.float64)
-    bad = ~np.isfinite(a)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise ar.fail(key, f"{int(bad.sum())} non-finite values (first at frame {r}, column {c})")
-    return a
+def _finite(ar: NpzArchive, key: str) -> np.ndarray:
+    return ar.float_array(key, ar.header(key).shape)
 
 
 # ---------------------------------------------------------------------------------------------- public API
@@ -321,12 +262,10 @@ def _finite(ar: _Archive, key: str) -> np.ndarray:
 
 def list_episodes(path: str | os.PathLike[str]) -> list[EpisodeInfo]:
     """The episodes of an mm-evalkit archive (structure validated, no data loaded)."""
-    with _Archive(Path(path)) as ar:
+    with NpzArchive(path) as ar:
         if _kind(ar) != "evalkit":
             raise DataFileError(ar.path, "not an mm-evalkit archive (no key 'n_episodes')")
-        model = _model()
-        n, _ = _check_top(ar, model)
-        return _check_episodes(ar, n, model)
+        return _structure(ar)[2]
 
 
 def format_episodes(path: str | os.PathLike[str]) -> str:
@@ -356,7 +295,7 @@ def read_rollout_npz(path: str | os.PathLike[str], *, episode: int | None = None
             MyoFullBody nofingers, non-finite values, an episode that is not there (one line, names the key).
     """
     p = Path(path)
-    with _Archive(p) as ar:
+    with NpzArchive(p) as ar:
         if _kind(ar) == "evalkit":
             return _read_evalkit(ar, episode)
     if episode not in (None, 0):
@@ -364,10 +303,9 @@ def read_rollout_npz(path: str | os.PathLike[str], *, episode: int | None = None
     return Rollout.load(p)
 
 
-def _read_evalkit(ar: _Archive, episode: int | None) -> Rollout:
-    model = _model()
-    n, phase = _check_top(ar, model)
-    episodes = _check_episodes(ar, n, model)
+def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
+    model, phase, episodes = _structure(ar)
+    n = len(episodes)
     ep, why = _choose(ar.path, episodes, episode)
     pre = f"episode_{ep.index}"
     qpos = _finite(ar, f"{pre}_joint_positions")
@@ -450,23 +388,44 @@ def npz_to_trial(path: str | os.PathLike[str], *, episode: int | None = None, ma
     from mmbio.sim.extract import rollout_to_trial
 
     p = Path(path)
-    with _Archive(p) as ar:
+    with NpzArchive(p) as ar:
         kind = _kind(ar)
-        fmt = ""
-        if kind == "mmbio":
-            try:
-                fmt = str(json.loads(str(ar.array("meta").item())).get("format", ""))
-            except (ValueError, AttributeError):
-                fmt = ""
+        if kind == "evalkit":
+            r = _read_evalkit(ar, episode)
+        else:
+            fmt = ar.json_dict("meta").get("format")
+    if kind == "evalkit":
+        trial = rollout_to_trial(r, mass_kg=mass_kg, name=f"{p.stem} episode {r.notes['episode']}")
+        trial.notes = list(r.notes["messages"]) + trial.notes
+        return trial
+    if episode not in (None, 0):
+        what = "motion" if fmt == "mmbio.motion/1" else "rollout"
+        raise DataFileError(p, f"an mmbio {what} file holds one {what}; episode {episode} does not exist")
     if fmt == "mmbio.motion/1":
         from mmbio.sim.motion import Motion
 
-        if episode not in (None, 0):
-            raise DataFileError(p, f"an mmbio motion file holds one motion; episode {episode} does not exist")
         return rollout_to_trial(Motion.load(p), mass_kg=mass_kg, name=p.stem)
-    r = read_rollout_npz(p, episode=episode)
-    if r.notes.get("backend") != "mm-evalkit":
-        return rollout_to_trial(r, mass_kg=mass_kg, name=p.stem)
-    trial = rollout_to_trial(r, mass_kg=mass_kg, name=f"{p.stem} episode {r.notes['episode']}")
-    trial.notes = list(r.notes["messages"]) + trial.notes
-    return trial
+    r = Rollout.load(p)
+    _check_model_sizes(p, r)
+    return rollout_to_trial(r, mass_kg=mass_kg, name=p.stem)
+
+
+def _check_model_sizes(path: Path, r: Rollout) -> None:
+    """An mmbio rollout on its way to a trial: its registry model exists and has the rollout's widths."""
+    from mmbio.models.registry import load_model
+
+    try:
+        m = load_model(r.model_name, r.variant).model
+    except MmbioError as exc:
+        raise DataFileError(path, f"key 'meta': model_name/variant: {exc}") from None
+    if r.n_frames < 2:
+        why = f" (the rollout diverged: {r.reason})" if r.diverged else ""
+        raise DataFileError(path, f"holds {r.n_frames} frame(s){why}; a trial needs at least 2")
+    widths = {"qpos": m.nq, "qvel": m.nv, "act": m.na, "ctrl": m.nu, "qfrc_applied": m.nv}
+    for key, want in widths.items():
+        arr = getattr(r, key)
+        if arr is None or arr.shape[1] == want or (key == "ctrl" and arr.shape[1] == 0):
+            continue
+        raise DataFileError(
+            path, f"key {key!r}: has {arr.shape[1]} columns; model {r.model_name!r} ({r.variant}) needs {want}"
+        )

@@ -18,26 +18,27 @@ fastest human joint motions stay below ~50 rad/s). The rollout then stops; the r
 last record at or before the last state that passed the check, with ``diverged=True``, ``diverged_at_s`` (the
 end of the control interval in which it was detected) and a ``reason``. A non-finite excitation from the
 controller counts as divergence too. Nothing non-finite is ever returned.
+
+The :class:`Rollout` container and its ``.npz`` file live in :mod:`mmbio.sim.rollout_data` (imported here too).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import mujoco
 import mujoco.rollout
 import numpy as np
 
-from mmbio.errors import DataFileError, MmbioError
+from mmbio.errors import MmbioError
 from mmbio.sim.controller import Controller, OpenLoop, clip_excitations, observation
+from mmbio.sim.rollout_data import Rollout  # re-exported: imported from here across mmbio and the tests
 
 __all__ = [
     "QVEL_LIMIT",
@@ -54,132 +55,8 @@ QVEL_LIMIT = 1e3
 """Default bound on ``|qvel|`` (rad/s for hinges, m/s for slides) above which a rollout counts as diverged."""
 
 _CHUNK_STEPS = 2000  # physics steps per mujoco.rollout call on the open-loop path (≈ 11 MB of states for MyoFullBody)
-_FORMAT = "mmbio.rollout/1"
 
 Observe = Callable[[mujoco.MjModel, mujoco.MjData], np.ndarray]
-
-
-# ---------------------------------------------------------------------------------------------- container
-
-
-@dataclass
-class Rollout:
-    """A simulated trajectory sampled at the record rate.
-
-    Attributes:
-        model_name: registry name of the model (e.g. ``"myofullbody"``) or the MJCF model name.
-        variant: model variant (e.g. ``"full"``, ``"nofingers"``) or None.
-        time: (T,) s, record times from 0 at ``1/record_hz`` spacing.
-        qpos: (T, nq) generalised positions. qvel: (T, nv). act: (T, na) muscle activations.
-        ctrl: (T, nu) excitations in [0, 1] held over the physics step that starts at ``time[k]`` (the last
-            record repeats the last applied excitation).
-        diverged: True when the simulation diverged; the arrays then stop at the last good record.
-        diverged_at_s: time (s) at which divergence was detected, or None.
-        reason: why it diverged ("" when it did not).
-        physics_dt: physics timestep (s). control_dt: control interval (s).
-        notes: JSON-serialisable provenance (backend, seed, limits …).
-        qfrc_applied: optional (T, nv) generalised forces applied besides the muscles (a tracking
-            controller's reserves and root residuals), held like ``ctrl``; extraction applies them again so
-            that the contact forces it recomputes are the simulated ones.
-    """
-
-    model_name: str
-    variant: str | None
-    time: np.ndarray
-    qpos: np.ndarray
-    qvel: np.ndarray
-    act: np.ndarray
-    ctrl: np.ndarray
-    diverged: bool = False
-    diverged_at_s: float | None = None
-    reason: str = ""
-    physics_dt: float = 0.0
-    control_dt: float = 0.0
-    notes: dict[str, Any] = field(default_factory=dict)
-    qfrc_applied: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        n = len(self.time)
-        for name in ("qpos", "qvel", "act", "ctrl", "qfrc_applied"):
-            arr = getattr(self, name)
-            if arr is None and name == "qfrc_applied":
-                continue
-            if arr.ndim != 2 or arr.shape[0] != n:
-                raise MmbioError(f"Rollout.{name} must be (T={n}, k), got shape {arr.shape}")
-
-    @property
-    def n_frames(self) -> int:
-        """Number of records T."""
-        return len(self.time)
-
-    @property
-    def record_hz(self) -> float:
-        """Record rate (Hz), from ``notes`` (set by every constructor in this module)."""
-        return float(self.notes.get("record_hz", float("nan")))
-
-    @property
-    def duration_s(self) -> float:
-        """Time of the last record (s); 0 for an empty rollout."""
-        return float(self.time[-1]) if len(self.time) else 0.0
-
-    def __repr__(self) -> str:
-        status = f"DIVERGED at {self.diverged_at_s:.3f} s: {self.reason}" if self.diverged else "ok"
-        return (
-            f"Rollout({self.model_name!r}, variant={self.variant!r}, {self.n_frames} frames over "
-            f"{self.duration_s:.3f} s, nq={self.qpos.shape[1]}, nu={self.ctrl.shape[1]}, {status})"
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write a compressed ``.npz`` (arrays + JSON metadata); returns the path written."""
-        path = Path(path)
-        meta = {
-            "format": _FORMAT,
-            "model_name": self.model_name,
-            "variant": self.variant,
-            "diverged": bool(self.diverged),
-            "diverged_at_s": self.diverged_at_s,
-            "reason": self.reason,
-            "physics_dt": self.physics_dt,
-            "control_dt": self.control_dt,
-            "notes": self.notes,
-        }
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                time=self.time,
-                qpos=self.qpos,
-                qvel=self.qvel,
-                act=self.act,
-                ctrl=self.ctrl,
-                meta=np.array(json.dumps(meta)),
-                **({} if self.qfrc_applied is None else {"qfrc_applied": self.qfrc_applied}),
-            )
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Rollout:
-        """Read a file written by :meth:`save`."""
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arrays = {k: np.array(z[k]) for k in ("time", "qpos", "qvel", "act", "ctrl")}
-                if "qfrc_applied" in z.files:
-                    arrays["qfrc_applied"] = np.array(z["qfrc_applied"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise DataFileError(path, f"not a rollout file ({exc})") from exc
-        if meta.get("format") != _FORMAT:
-            raise DataFileError(path, f"unknown rollout format {meta.get('format')!r}")
-        return cls(
-            model_name=meta["model_name"],
-            variant=meta["variant"],
-            diverged=meta["diverged"],
-            diverged_at_s=meta["diverged_at_s"],
-            reason=meta["reason"],
-            physics_dt=meta["physics_dt"],
-            control_dt=meta["control_dt"],
-            notes=meta["notes"],
-            **arrays,
-        )
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -818,23 +695,4 @@ def finite_difference_qvel(
         return 0.5 * (steps[off - 1 : off - 1 + t] + steps[off : off + t])
     v[0], v[-1] = steps[0], steps[-1]
     v[1:-1] = 0.5 * (steps[:-1] + steps[1:])
-    return v
-    periodic = period_shift is not None and t >= 3
-    ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift]) if periodic else np.asarray(qpos)
-    steps = np.empty((len(ext) - 1, model.nv))
-    for k in range(len(ext) - 1):
-        mujoco.mj_differentiatePos(model, steps[k], dt, ext[k], ext[k + 1])
-    if periodic:
-        return 0.5 * (steps[:-1] + steps[1:])
-    v[0], v[-1] = steps[0], steps[-1]
-    v[1:-1] = 0.5 * (steps[:-1] + steps[1:])
-    return v
-    if period_shift is not None and t >= 3:
-        ext = np.vstack([qpos[-2] - period_shift, qpos, qpos[1] + period_shift])
-        for i in range(t):
-            mujoco.mj_differentiatePos(model, v[i], 2.0 * dt, ext[i], ext[i + 2])
-        return v
-    for i in range(t):
-        a, b = max(i - 1, 0), min(i + 1, t - 1)
-        mujoco.mj_differentiatePos(model, v[i], (b - a) * dt, qpos[a], qpos[b])
     return v
