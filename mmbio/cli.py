@@ -176,8 +176,10 @@ def _check_input(path: str) -> None:
         raise DataFileError(
             p, "is a folder; mmbio takes a trial file (.c3d, .mot/.sto, .npz) or an mmbio checkpoint (.pkl)"
         )
-    if not p.is_file():
+    if not p.exists():
         raise DataFileError(p, "no such file")
+    if not p.is_file():
+        raise DataFileError(p, "is not a regular file (a device, pipe or socket); mmbio reads files")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
