@@ -45,6 +45,20 @@ def _limits() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _run(argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mmbio.cli", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=TIME_CAP_S,
+        preexec_fn=_limits,
+        input=stdin,
+    )
+
+
 def run_cli(argv: list[str], cwd: Path, *, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
     """``python -m mmbio.cli *argv`` in ``cwd`` with :data:`MEMORY_CAP`, :data:`CPU_CAP_S` and :data:`TIME_CAP_S`."""
     e = dict(os.environ)
@@ -54,17 +68,7 @@ def run_cli(argv: list[str], cwd: Path, *, env: dict[str, str] | None = None, st
         e.update(env)
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(
-            [sys.executable, "-m", "mmbio.cli", *argv],
-            cwd=cwd,
-            env=e,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=TIME_CAP_S,
-            preexec_fn=_limits,
-            input=stdin,
-        )
+        p = _run(argv, cwd, e, stdin)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")

@@ -172,12 +172,11 @@ def test_validate_refuses_broken_checkpoints(tmp_path: Path, capsys, content: by
 
 
 def test_policy_checkpoint_without_its_motion_is_refused(tmp_path: Path, capsys) -> None:
-    import pickle
-
-    good = make_checkpoint("open_loop", {"excitations": np.zeros((2, 354)), "rate_hz": 100.0})
-    d = {**good.to_dict(), "kind": "policy", "controller": {"architecture": {}, "params": {}}}
-    p = tmp_path / "pol.pkl"
-    p.write_bytes(pickle.dumps(d, protocol=5))  # written by hand: save_checkpoint refuses it too
+    n_obs, n_act = 8, 354
+    out = {"kernel": np.zeros((n_obs, n_act)), "bias": np.zeros(n_act)}
+    ctl = {"architecture": {"activation": "silu", "layer_norm": False},
+           "params": {"actor": {"layers": [], "out": out}, "log_std": np.zeros(n_act)}}  # fmt: skip
+    p = save_checkpoint(make_checkpoint("policy", ctl), tmp_path / "pol.pkl")  # a valid policy, no motion
     assert main(["validate", str(p), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "reference motion" in err and "pol.pkl" in err

@@ -232,8 +232,6 @@ def _policy(ctl: dict[str, Any], d: dict[str, Any], c: Checker) -> None:
     from mmbio.train.config import ConfigError, from_dict
     from mmbio.train.policy_numpy import numpy_policy
 
-    if d.get("reference_motion") is None:
-        raise c("reference_motion", "a policy checkpoint needs its reference motion (its observation is built from it)")
     for k in ("architecture", "params"):
         if k not in ctl:
             raise c("controller", f"a policy checkpoint lacks {k}")
