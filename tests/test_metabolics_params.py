@@ -1,19 +1,20 @@
-"""Muscle masses for the Umberger energy model: the Rajagopal et al. (2016) fibre-length table (mmbio.sim.metabolics).
+"""Muscle masses for the Umberger energy model: the Rajagopal et al. (2016) fibre-length table and specific tension
+(mmbio.sim.metabolics).
 
 * The shipped table has the 80 lower-limb muscles of ``Rajagopal2015.osim`` with positive values, and spot values
   equal the published ones (read from opensim-org/opensim-models at commit 11a6203a).
 * Every Rajagopal name is a MyoFullBody actuator (no exceptions), and exactly those 80 actuators take their mass
   from the table.
+* Specific tension (issue 13): the mass ρ F_max l_opt / σ is the muscle's volume × ρ only with the σ the model's
+  F_max were derived with. Rajagopal et al. (2016) used 60 N/cm²; at that σ their table gives the soleus and the
+  gastrocnemii the volumes measured by MRI (Fukunaga et al. 1992, J Orthop Res 10:928–934: soleus 489, medial
+  gastrocnemius 245, lateral 140 cm³, 12 subjects) within 15 %, and at Umberger's 0.25 MPa more than twice them.
 * Mass plausibility. Literature: whole-body MRI of 468 adults gives men 33.0 kg of skeletal muscle, 38.4 % of body
   mass (Janssen et al. 2000, J Appl Physiol 89:81–88), i.e. ≈ 32 kg for MyoFullBody's 84.3 kg; about half or a bit more
   of it lies in the lower body (hips included), ≈ 16–19 kg for both legs. Rajagopal's 40 muscles per leg omit a
   few small ones (popliteus, gemelli, obturators, quadratus femoris, pectineus, foot intrinsics), so the plausible
-  band for their summed mass is taken as 12–22 kg.
-  The table removes the length-range excess (legs 44.7 → 34.5 kg), but at Umberger's specific tension
-  σ = 0.25 MPa the legs still weigh ≈ 2× the literature: the models' F_max follow from MRI volumes with a specific
-  tension near 0.6 MPa, and ``ρ F_max l_opt / σ`` with σ = 0.6 MPa gives ≈ 14 kg, inside the band. That remaining
-  gap is σ, not fibre length (σ = 0.25 MPa is kept: OpenSim's Umberger2010 probe uses it, so numbers stay
-  comparable with OpenSim metabolic analyses).
+  band for their summed mass is taken as 12–22 kg. The table removes the length-range excess (legs 44.7 → 34.5 kg
+  at σ = 0.25 MPa) and Rajagopal's σ the rest (34.5 → 14.4 kg, inside the band).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from mmbio.models.registry import load_model
 from mmbio.sim import metabolics as met
 
 LITERATURE_LEG_MUSCLE_KG = (12.0, 22.0)  # both legs, 84 kg man: see the module docstring
-MODEL_SPECIFIC_TENSION_PA = 0.6e6  # the tension implied by the models' force/volume relation (module docstring)
+FUKUNAGA1992_VOLUME_CM3 = {"soleus_r": 489.0, "gasmed_r": 245.0, "gaslat_r": 140.0}  # MRI, mean of 12 subjects
 
 
 @cache
-def _params(fibre_lengths: str) -> met.MuscleParameters:
-    return met.muscle_parameters(load_model().model, fibre_lengths=fibre_lengths)
+def _params(fibre_lengths: str, specific_tensions: str = "model") -> met.MuscleParameters:
+    return met.muscle_parameters(load_model().model, fibre_lengths=fibre_lengths, specific_tensions=specific_tensions)
 
 
 def _leg_mask(p: met.MuscleParameters) -> np.ndarray:
@@ -85,7 +86,7 @@ def test_every_rajagopal_muscle_is_a_myofullbody_actuator() -> None:
 
 
 def test_table_changes_only_the_mass_of_leg_muscles() -> None:
-    new, old = _params("rajagopal2016"), _params("mujoco")
+    new, old = _params("rajagopal2016", "umberger2003"), _params("mujoco", "umberger2003")
     leg = _leg_mask(new)
     assert leg.sum() == 80
     np.testing.assert_array_equal(new.l_opt, old.l_opt)  # fibre states stay MuJoCo's
@@ -100,10 +101,34 @@ def test_table_changes_only_the_mass_of_leg_muscles() -> None:
         met.muscle_parameters(load_model().model, fibre_lengths="bogus")
 
 
-def test_leg_muscle_mass_plausible_at_the_models_specific_tension() -> None:
+def test_rajagopal_specific_tension_reproduces_mri_volumes() -> None:
+    table = met.rajagopal_muscle_table()
+    for name, measured in FUKUNAGA1992_VOLUME_CM3.items():
+        row = table[name]
+        volume = row.max_isometric_force_n * row.optimal_fiber_length_m * 1e6  # N·m → cm³ per Pa of σ
+        assert volume / met.RAJAGOPAL_SPECIFIC_TENSION_PA == pytest.approx(measured, rel=0.15), name
+        assert volume / met.SPECIFIC_TENSION_PA > 2.0 * measured, name  # Umberger's σ: more than twice the muscle
+
+
+def test_specific_tension_per_muscle() -> None:
+    new, old = _params("rajagopal2016"), _params("rajagopal2016", "umberger2003")
+    leg = _leg_mask(new)
+    assert new.specific_tension is not None and old.specific_tension is not None
+    np.testing.assert_array_equal(new.specific_tension[leg], met.RAJAGOPAL_SPECIFIC_TENSION_PA)
+    np.testing.assert_array_equal(new.specific_tension[~leg], met.SPECIFIC_TENSION_PA)  # no source value for these
+    np.testing.assert_array_equal(old.specific_tension, met.SPECIFIC_TENSION_PA)
+    np.testing.assert_allclose(new.mass, met.muscle_mass(new.f_max, new.l_opt_mass, new.specific_tension))
+    np.testing.assert_allclose(new.mass[leg], old.mass[leg] * 0.25 / 0.60)
+    np.testing.assert_array_equal(new.mass[~leg], old.mass[~leg])
+    assert old.mass.sum() == pytest.approx(59.5, abs=0.1) and new.mass.sum() == pytest.approx(39.4, abs=0.1)
+    with pytest.raises(MmbioError):
+        met.muscle_parameters(load_model().model, specific_tensions="bogus")
+
+
+def test_leg_muscle_mass_plausible() -> None:
     p = _params("rajagopal2016")
     leg = _leg_mask(p)
-    legs_kg = float(np.sum(met.muscle_mass(p.f_max[leg], p.l_opt_mass[leg]))) * met.SPECIFIC_TENSION_PA
-    legs_kg /= MODEL_SPECIFIC_TENSION_PA
     lo, hi = LITERATURE_LEG_MUSCLE_KG
-    assert lo <= legs_kg <= hi, legs_kg
+    assert lo <= float(np.sum(p.mass[leg])) <= hi
+    old = _params("rajagopal2016", "umberger2003")
+    assert float(np.sum(old.mass[leg])) > hi  # σ = 0.25 MPa: 34.5 kg
