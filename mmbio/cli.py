@@ -253,6 +253,8 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         static_opt_source=None
         if so is None
         else "static optimisation of the simulated motion with its GRF: " + so.summary(),
+        simulation=run.credibility if run is not None else None,
+        built_from=run.built_from if run is not None else (),
     )
     if run is not None:
         result.trial["controller"] = _controller_summary(run)
@@ -266,13 +268,36 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     if args.format == "json":
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
-        print(format_table(doc))
+        cred = format_credibility(doc)
+        print((cred + "\n\n" if cred else "") + format_table(doc))
         print(f"\nwrote {', '.join(printable(out / p.name) for p in written)}")
     if run is not None and run.fell:
         print(f"mmbio: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}); "
               "the report covers the simulation up to the fall", file=sys.stderr)  # fmt: skip
         return 1
-    return 1 if result.passed is False else 0
+    if result.credible is False:
+        print("mmbio: the simulation fails its credibility checks (see the first lines of the report)", file=sys.stderr)
+    return 1 if result.passed is False or result.credible is False else 0
+
+
+def format_credibility(doc: dict) -> str:
+    """The credibility checks of a metrics.json document, failures first (empty for measured trials)."""
+    cred = doc.get("credibility") or {}
+    checks = cred.get("checks") or []
+    if not checks:
+        return ""
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    word = "PASS" if cred.get("passed") else "FAIL"
+    order = {"fail": 0, "warn": 1, "pass": 2, "n/a": 3}
+    lines = [f"simulation credibility: {word} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})"]
+    for c in sorted(checks, key=lambda c: order.get(c["status"], 9)):
+        name = c["metric"].split(".")[2]
+        value = "n/a" if c.get("value") is None else f"{c['value']:.3g} {c.get('units', '')}"
+        tail = c.get("reason") if c.get("value") is None else c.get("rule")
+        lines.append(f"  {c['status']:<4} {name:<26} {value:<28} {printable(tail or '', 160)}")
+    return "\n".join(lines)
 
 
 def _fmt(q: dict | None, spec: str = ".3f") -> str:
@@ -281,12 +306,28 @@ def _fmt(q: dict | None, spec: str = ".3f") -> str:
     return format(q["value"], spec)
 
 
+#: vertical-GRF rows of the text table, per activity (metrics absent from the result are skipped)
+_WALKING_GRF_ROWS = ("first_peak_bw", "valley_bw", "second_peak_bw", "stance_time_s", "double_peak", "r")
+_RUNNING_GRF_ROWS = (
+    "active_peak_bw",
+    "impact_peak_bw",
+    "impact_stance_fraction",
+    "loading_rate_bw_s",
+    "stance_time_s",
+    "r",
+)
+
+
 def format_table(doc: dict) -> str:
     """Human-readable summary of a metrics.json document: key metrics and the protocol verdict."""
     t = doc["trial"]
     ref = doc["reference"]
     source = printable(t["source"], 300)
-    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {source} vs {ref['name']}:{ref['condition']}", ""]
+    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {source} vs {ref['name']}:{ref['condition']}"]
+    mass = (t.get("subject") or {}).get("mass") or {}
+    if mass.get("estimated"):
+        lines.append(f"body mass {mass['value']:.1f} kg ESTIMATED ({printable(mass.get('method', ''), 300)})")
+    lines.append("")
     kin = doc.get("kinematics", {})
     rows = [(s, v, m) for s, vs in kin.items() for v, m in vs.items() if m.get("r", {}).get("value") is not None]
     if rows:
@@ -299,11 +340,19 @@ def format_table(doc: dict) -> str:
         lines.append("(no joint angles compared)")
     grf = doc.get("grf", {})
     if grf:
-        lines += ["", f"{'side':<6} {'vertical GRF':<24} {'trial':>7} {'ref':>7}"]
+        # the rows of the activity analysed: a running stance has no first peak, valley or second peak
+        running = ref.get("activity") == "running" or any(
+            "active_peak_bw" in vs.get("vertical", {}) for vs in grf.values()
+        )
+        keys = _RUNNING_GRF_ROWS if running else _WALKING_GRF_ROWS
+        lines += [
+            "",
+            f"{'side':<6} {'vertical GRF (' + ('running' if running else 'walking') + ')':<24} {'trial':>7} {'ref':>7}",
+        ]
         for side, vs in grf.items():
             v, r = vs.get("vertical", {}), vs.get("vertical_reference", {})
-            for k in ("first_peak_bw", "valley_bw", "second_peak_bw", "active_peak_bw", "stance_time_s", "double_peak"):
-                if k in v and (v[k].get("value") is not None or k != "active_peak_bw"):
+            for k in keys:
+                if k in v:
                     lines.append(f"{side:<6} {k:<24} {_fmt(v[k]):>7} {_fmt(r.get(k)):>7}")
     emg = doc.get("emg", {})
     rows = [(s, mu, m) for s, ms in emg.items() for mu, m in ms.items() if m.get("r", {}).get("value") is not None]

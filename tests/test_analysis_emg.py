@@ -264,3 +264,27 @@ def test_rajagopal_emg_against_santuz(shared: Path) -> None:
     print({k: round(v.value, 3) for k, v in syn.items()})
     assert len(muscles) == 10 and 2 <= syn["n_synergies_emg"].value <= 6
     assert syn["similarity"].value > 0.6  # human vs human synergies are alike
+
+
+def test_startup_notes_mark_cycles_inside_the_filter_transient() -> None:
+    from mmbio.analysis.emg import startup_notes
+
+    assert startup_notes([(0.2, 1.2)], 0.0, 2.0, 0.083, "right") == []
+    first, last = startup_notes([(0.05, 1.0), (1.0, 1.95)], 0.0, 2.0, 0.083, "right")
+    assert (
+        first.startswith("right: EMG cycle 0.050-1.000 s starts 50 ms after the EMG record begins") and "83 ms" in first
+    )
+    assert "1.000-1.950 s ends 50 ms before the EMG record ends" in last
+
+
+@pytest.mark.shared
+def test_schreiber_cycles_at_the_record_edges_are_marked(shared: Path) -> None:
+    """Schreiber trials start at a foot strike 50 ms into the record: that cycle's EMG envelope begins inside
+    the 83 ms start-up transient of the 6 Hz envelope filter and is marked (kept)."""
+    from mmbio.io.loader import load_trial
+
+    tr = load_trial(shared / "schreiber2019" / "2014001" / "2014001_C4_05.c3d")
+    metrics, _, notes = compare_emg(tr, "schwartz2008", "free")
+    marked = [n for n in notes if "start-up transient" in n]
+    assert len(marked) == 1 and marked[0].startswith("right: EMG cycle 0.050-1.010 s starts 50 ms after")
+    assert metrics["right"]["tibialis_anterior"]["r"].available  # kept

@@ -11,8 +11,10 @@ from scipy.optimize import brentq
 
 from mmbio.analysis.grf import (
     AP_UNITS,
+    RUNNING_PROFILE_UNITS,
     RUNNING_UNITS,
     VERTICAL_UNITS,
+    WALKING_ONLY,
     ap_profile,
     compare_grf,
     reference_stance,
@@ -69,10 +71,11 @@ def test_single_hump_is_not_double_peaked_and_gives_the_active_peak() -> None:
     T = 0.25
     f = 2.5 * np.sin(np.pi * X)
     p = vertical_profile(f, T, running=True)
-    assert list(p) == [*VERTICAL_UNITS, *RUNNING_UNITS]
+    # a running stance has no first peak / valley / second peak: its "first peak" would repeat the active peak
+    assert list(p) == list(RUNNING_PROFILE_UNITS) and list(RUNNING_UNITS) == list(p)[:4]
+    assert not set(WALKING_ONLY) & set(p)
     assert p["double_peak"].value == 0.0
-    assert p["valley_depth_ratio"].value == 1.0
-    assert not p["valley_bw"].available and not p["second_peak_bw"].available
+    assert vertical_profile(f, T, running=False)["valley_depth_ratio"].value == 1.0
     assert p["active_peak_bw"].value == pytest.approx(2.5) and p["active_peak_pct_stance"].value == 50.0
     assert not p["impact_peak_bw"].available and "no impact" in p["impact_peak_bw"].reason
     assert p["impulse_bw_s"].value == pytest.approx(T * 2.5 * 2 / np.pi, rel=1e-3)
@@ -225,11 +228,88 @@ def test_dorn_rearfoot_running_has_an_impact_transient_sprinting_has_none(shared
 
 
 @pytest.mark.shared
-def test_grf_without_body_mass_is_not_available(rajagopal) -> None:
+def test_grf_without_body_mass_keeps_what_needs_no_mass(rajagopal) -> None:
+    """Stance time, timing and r need no mass: the same numbers without it; BW values n/a with the reason."""
     tr = rajagopal.replace()
     tr.subject = type(rajagopal.subject)()
+    with_mass, _, _ = compare_grf(rajagopal, "rajagopal2016_walk", "free", running=False)
     metrics, curves, notes = compare_grf(tr, "rajagopal2016_walk", "free", running=False)
     for side in ("right", "left"):
         for var in ("vertical", "ap"):
-            assert all(not m.available and m.reason == "body mass unknown" for m in metrics[side][var].values())
-    assert curves == [] and any("body mass" in n for n in notes)
+            for k, m in metrics[side][var].items():
+                ref = with_mass[side][var][k]
+                if m.units in ("BW", "BW/s", "BW·s", "bool"):
+                    assert not m.available and m.reason.startswith("body mass unknown"), (side, var, k)
+                else:  # seconds, % stance, ratio, r, count: identical to the analysis with the mass
+                    assert m.available == ref.available and (not m.available or m.value == pytest.approx(ref.value))
+    v = metrics["right"]["vertical"]
+    assert v["stance_time_s"].value == pytest.approx(0.757, abs=0.01) and v["r"].value > 0.999
+    assert v["first_peak_pct_stance"].value == pytest.approx(27, abs=3)
+    assert curves == [] and any("body mass is unknown" in n for n in notes)
+
+
+# --------------------------------------------------------------------------------------------- issue 13 audit
+
+
+@pytest.mark.shared
+def test_schreiber_slow_walker_stance_at_the_force_restores_shape_and_timing(shared: Path) -> None:
+    """2015043 C4 (0.75 m/s): foot offs 82–94 ms after the force; cut at the events, stance was 1.05 s, r 0.82
+    against Schwartz free and the second peak at 68 % of stance."""
+    from mmbio.io.loader import load_trial
+
+    tr = load_trial(shared / "schreiber2019" / "2015043" / "2015043_C4_04.c3d")
+    metrics, _, notes = compare_grf(tr, "schwartz2008", "free", running=False)
+    v = metrics["right"]["vertical"]
+    assert v["stance_time_s"].value == pytest.approx(0.953, abs=0.003)  # 0.804–1.756 s at 20 N
+    assert v["r"].value > 0.92 and metrics["left"]["vertical"]["r"].value > 0.86
+    assert v["second_peak_pct_stance"].value >= 73
+    assert any("+94 ms" in n for n in notes) and any("+82 ms" in n for n in notes)
+
+
+@pytest.fixture(scope="module")
+def hamner_3(shared: Path) -> dict[str, object]:
+    from mmbio.io.loader import load_trial
+
+    out = {}
+    for d in sorted((shared / "hamner2013_run").glob("subject*")):
+        tr = load_trial(d / "Run_3_ik.mot", grf=d / "Run_3_grf.mot")
+        c = json.loads((d / "gait_times.json").read_text())["run3"]
+        tr.subject.mass_kg = _treadmill_mass(tr, c["cycle1"]["initialTime"], c["cycle3"]["finalTime"])
+        out[d.name] = compare_grf(tr, "hamner2013_run", "3", running=True)[0]
+    return out
+
+
+@pytest.mark.shared
+def test_hamner_impact_transient_decided_per_stance_same_rule_both_feet(hamner_3) -> None:
+    """At 3 m/s every shared runner gets the same answer on both feet (the mean-curve rule found subject04's
+    on the right only); the transient precedes the active peak and its fraction of stances is reported."""
+    assert set(hamner_3) >= {"subject01", "subject02", "subject03", "subject04", "subject08"}
+    for subj, metrics in hamner_3.items():
+        r, lft = metrics["right"]["vertical"], metrics["left"]["vertical"]
+        assert r["impact_peak_bw"].available == lft["impact_peak_bw"].available, subj
+        for v in (r, lft):
+            frac = v["impact_stance_fraction"]
+            assert frac.units == "1" and frac.value == pytest.approx(np.mean(frac.cycles))
+            found = np.isfinite(v["impact_peak_bw"].cycles)
+            assert np.array_equal(found, frac.cycles == 1.0)
+            if v["impact_peak_bw"].available:
+                assert frac.value >= 0.5
+                assert v["impact_peak_bw"].value == pytest.approx(np.median(v["impact_peak_bw"].cycles[found]))
+                assert v["impact_peak_pct_stance"].value < v["active_peak_pct_stance"].value
+                assert v["impact_peak_bw"].value < v["active_peak_bw"].value
+            else:
+                assert frac.value < 0.5 and "of" in v["impact_peak_bw"].reason
+    s4 = hamner_3["subject04"]
+    assert s4["right"]["vertical"]["impact_stance_fraction"].value == pytest.approx(6 / 7)
+    assert s4["left"]["vertical"]["impact_stance_fraction"].value == pytest.approx(4 / 8)
+    assert not hamner_3["subject03"]["left"]["vertical"]["impact_peak_bw"].available  # no transient: 0 of 8
+
+
+@pytest.mark.shared
+def test_hamner_running_metrics_say_what_they_are(hamner_3) -> None:
+    for metrics in hamner_3.values():
+        for side in ("right", "left"):
+            v = metrics[side]["vertical"]
+            assert not set(WALKING_ONLY) & set(v)  # no "first peak" that repeats the active peak
+            assert {"active_peak_bw", "impact_peak_bw", "impact_stance_fraction", "stance_time_s"} <= set(v)
+            assert not set(WALKING_ONLY) & set(metrics[side]["vertical_reference"])

@@ -319,7 +319,7 @@ def test_bool_within_between_and_na() -> None:
         ("grf.left.vertical.first_peak_bw", "pass"),
     ]
     assert checks[4]["status"] == "n/a" and checks[4]["value"] is None and checks[4]["reason"] == "silent signal"
-    assert checks[5]["status"] == "fail"  # required: n/a fails
+    assert checks[5]["status"] == "n/a" and checks[5]["reason"] == "silent signal"  # n/a is n/a, even required
     assert checks[6]["status"] == "n/a" and checks[6]["metric"] == "synergies.*.*.similarity"
     assert checks[7]["status"] == "fail" and "no such metric" in checks[7]["reason"]
     json.dumps(res.to_json_dict(), allow_nan=False)
@@ -340,6 +340,60 @@ def test_within_metric_path() -> None:
         ),
     )
     assert checks[0]["status"] == "pass"
+
+
+def test_within_pi_is_the_reference_spread_at_the_band_condition() -> None:
+    """mean ± t(n−1, (1+c)/2)·SD·√(1+1/n) of the reference scalar at ``band_condition``, side first, then 'both'.
+
+    Hamner grf_vertical_max at 2 m/s, right: 2.0263 ± 0.1377 BW, n 5 (scalars.csv) → t(4, 0.975) = 2.7764:
+    half-width 2.7764 × 0.1377 × √1.2 = 0.4188 → 1.6075–2.4451 BW. Left 2.0127 ± 0.1788: 95 % 1.469–2.557,
+    99 % (t(4, 0.995) = 4.6041) 1.111–2.915 BW, so 1.45 BW warns.
+    """
+    res = ValidationResult(
+        trial={"name": "t"}, reference={"name": "hamner2013_run", "condition": "3", "band_condition": "2"}
+    )
+    res.add("grf", "right", "vertical", {"active_peak_bw": Metric(1.62, "BW"), "stance_time_s": Metric.na("s", "x")})
+    res.add("grf", "left", "vertical", {"active_peak_bw": Metric(1.45, "BW")})
+    proto = _proto(
+        [
+            {
+                "metric": "grf.*.vertical.active_peak_bw",
+                "pass": {"op": "within_pi", "value": 0.95, "of": "grf_vertical_max"},
+                "warn": {"op": "within_pi", "value": 0.99, "of": "grf_vertical_max"},
+            },
+            {
+                "metric": "grf.right.vertical.stance_time_s",
+                "pass": {"op": "within_pi", "value": 0.95, "of": "stance_time"},
+            },
+            {
+                "metric": "grf.right.vertical.active_peak_bw",
+                "pass": {"op": "within_pi", "value": 0.95, "of": "nothing"},
+            },
+        ]
+    )
+    checks = evaluate(res, proto)
+    assert [c["status"] for c in checks] == ["pass", "warn", "n/a", "n/a"]
+    assert "1.607–2.445 (95 % PI of hamner2013_run:2 grf_vertical_max 2.026 ± 0.1377 SD, t, n 5)" in checks[0]["rule"]
+    assert checks[2]["reason"] == "x"  # the value is n/a: the check is n/a with the value's reason, never fail
+    assert checks[3]["reason"] == "hamner2013_run:2 has no nothing scalar to set a band"
+    assert res.passed is True and any("2 required check(s) n/a" in n for n in res.notes)
+    for bad, msg in (
+        ({"op": "within_pi", "value": 2, "of": "grf_vertical_max"}, "coverage value between 0 and 1"),
+        ({"op": "within_pi", "value": 0.95, "of": "grf.*.vertical.x"}, "name of a reference scalar"),
+    ):
+        with pytest.raises(MmbioError, match=msg):
+            _proto([{"metric": "grf.*.vertical.active_peak_bw", "pass": bad}])
+
+
+def test_shipped_protocol_bands_follow_the_reference() -> None:
+    """No threshold of a speed-dependent GRF metric is a number in the shipped protocols."""
+    for name, metrics in (
+        ("running", ("active_peak_bw", "stance_time_s")),
+        ("walking", ("first_peak_bw", "second_peak_bw")),
+    ):
+        for c in load_protocol(name).checks:
+            if c.metric.split(".")[-1] in metrics:
+                assert c.pass_rule.op == "within_pi" and c.warn_rule is not None and c.warn_rule.op == "within_pi"
 
 
 def test_unknown_protocol_lists_choices() -> None:

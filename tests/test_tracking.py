@@ -140,6 +140,22 @@ def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     # 127 unmapped trunk/leg muscles per side: the notes name a few and give the true count, once
     cut = [n for n in doc["notes"] if n.endswith(" in all)")]
     assert cut and all(int(n.rsplit("(", 1)[1].split()[0]) == 127 for n in cut)
+    # the simulation's own credibility (Hicks 2015), with its own verdict: the demo leans on its root residual
+    # (peak ≈ 100 N against the OpenSim checklist's 10-25 N) and on reserves larger than the joints' net moments
+    cred = doc["credibility"]
+    checks = {c["metric"].split(".")[2]: c for c in cred["checks"]}
+    assert cred["passed"] is False and code == 1
+    assert checks["residual_force_peak"]["status"] == "fail" and checks["residual_force_peak"]["value"] > 25
+    assert checks["residual_force_peak"]["source"] == "opensim_best_practices" and "hicks2015" in cred["sources"]
+    assert checks["reserve_peak_pct"]["status"] == "fail" and checks["joint_limit_excess"]["status"] == "pass"
+    assert 0.8 < doc["provenance"]["credibility_inputs"]["com_height_m"] < 1.1  # MyoFullBody's COM, walking
+    assert checks["metabolic_power"]["value"] > 3 * 2.9  # far above a human's ≈ 2.9 W/kg net at 1.25 m/s
+    # scored against its own source (a walk synthesised from schwartz2008, validated against it): said first
+    from mmbio.control.run import motion_sources
+
+    own = "schwartz2008" in motion_sources(load_checkpoint(DEMO).motion())
+    assert ("by_construction" in doc["trial"]) == own
+    assert doc["notes"][0].startswith("KINEMATIC FIDELITY BY CONSTRUCTION") == own
 
 
 def test_a_controller_that_falls_gets_a_fall_report(tmp_path: Path, walk, capsys: pytest.CaptureFixture[str]) -> None:

@@ -103,3 +103,75 @@ def test_quantity_formats_with_units() -> None:
     assert f"{q:.2f}" == "1.13 BW"
     assert q.to_dict() == {"value": 1.1349, "units": "BW"}
     assert Quantity(float("nan"), "deg").to_dict()["value"] is None
+
+
+# --------------------------------------------------------------------------------------------- stance at the force
+
+
+def _force_edges(t: np.ndarray, fz: np.ndarray, level: float = 20.0) -> list[tuple[float, float]]:
+    """Independent answer: first sample at or above ``level`` and first sample back below it, per loaded run."""
+    above = fz >= level
+    d = np.diff(above.astype(int))
+    ons, offs = np.flatnonzero(d == 1) + 1, np.flatnonzero(d == -1) + 1
+    return [(t[a], t[b]) for a, b in zip(ons, offs, strict=False) if t[b] - t[a] > 0.1]
+
+
+def test_stance_is_cut_at_the_force_not_at_late_events() -> None:
+    """Events 40 ms after the force has gone would add 40 ms of zero force to every stance."""
+    tr = make_trial()
+    tr.events = Events(tr.events.heel_strike, {"r": tr.events.toe_off["r"] + 0.04, "l": np.empty(0)}, "file")
+    notes: list[str] = []
+    c, win = stance_curve(tr, "r", notes=notes)
+    # the force is 800 sin(π ph / 0.6) N: it is above 20 N from asin(0.025)/π·0.6 after heel strike to as long before
+    d = np.arcsin(20 / 800) / np.pi * 0.6
+    assert c.n_cycles == 4
+    np.testing.assert_allclose([b - a for a, b in win], 0.6 - 2 * d, atol=2e-3)
+    assert c.cycles[:, -1].max() < 0.05  # ends at the force's edge, not in a tail of zero force
+    assert len(notes) == 4 and all("toe off event" in n and "(+4" in n for n in notes)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    "c3d, foot_off_late_ms",
+    [("2015043/2015043_C4_04.c3d", {"r": 94, "l": 82}), ("2015032/2015032_C4_03.c3d", {"r": 73, "l": 48})],
+)
+def test_schreiber_stance_follows_the_plate_force(shared, c3d: str, foot_off_late_ms: dict[str, int]) -> None:
+    from mmbio.io.loader import load_trial
+
+    tr = load_trial(shared / "schreiber2019" / c3d)
+    notes: list[str] = []
+    for side in ("r", "l"):
+        c, win = stance_curve(tr, side, notes=notes)
+        g = tr.grf[side]
+        edges = _force_edges(g.time, g.vertical)
+        assert len(win) == len(edges) == 1  # one plate contact per foot
+        assert win[0][0] == pytest.approx(edges[0][0], abs=1e-3) and win[0][1] == pytest.approx(edges[0][1], abs=1e-3)
+        assert c.cycles[0, -1] < 0.05  # ends at ≈ 20 N (< 0.05 BW), not in ≈ 9 % of zero force
+        off = tr.events.toe_off[side]
+        late = 1e3 * (off[np.argmin(np.abs(off - win[0][1]))] - win[0][1])
+        assert late == pytest.approx(foot_off_late_ms[side], abs=1.5)
+        assert any("toe off event" in n and f"({late:+.0f} ms)" in n for n in notes)
+    assert len(notes) == 2
+
+
+@pytest.mark.shared
+def test_schreiber_events_within_20_ms_of_the_force_are_not_noted(shared) -> None:
+    from mmbio.io.loader import load_trial
+
+    tr = load_trial(shared / "schreiber2019" / "2014001" / "2014001_C4_05.c3d")
+    notes: list[str] = []
+    for side in ("r", "l"):
+        stance_curve(tr, side, notes=notes)
+    assert notes == []
+
+
+def test_a_gap_in_the_force_is_not_a_stance_edge() -> None:
+    tr = make_trial()
+    g = tr.grf["r"]
+    f = g.force.copy()
+    f[(g.time > 1.3) & (g.time < 1.45), 2] = np.nan  # 150 ms of missing samples inside the 2nd stance
+    tr.grf["r"] = GroundReaction(g.time, f, g.cop)
+    notes: list[str] = []
+    c, win = stance_curve(tr, "r", notes=notes)
+    assert c.n_cycles == 3 and all(not (a < 1.4 < b) for a, b in win)
+    assert len(notes) == 2 and all("missing force samples" in n for n in notes)

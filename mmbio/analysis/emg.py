@@ -53,7 +53,7 @@ from mmbio.analysis.result import CurvePair, Metric
 from mmbio.analysis.stats import circular_xcorr_lag, pearson_r, rmse
 from mmbio.errors import MmbioError, UnknownReferenceError
 from mmbio.gait.cycles import N_POINTS, Curve, segment, toe_off_pct
-from mmbio.gait.emg import EnvelopeSettings, envelope_channels
+from mmbio.gait.emg import EnvelopeSettings, envelope_channels, startup_transient_s
 from mmbio.reference.registry import load_curves, load_table, parse_spec
 from mmbio.trial import SIDE_WORD, SIDES, Channels, Trial
 
@@ -67,6 +67,8 @@ FLAT_PTP = 1e-6
 MAX_LAG_MS = 100.0
 #: Units of raw (not enveloped) EMG channels.
 RAW_EMG_UNITS = frozenset({"V", "mV", "uV", "µV", "μV"})
+#: How a trial's raw EMG is enveloped before the comparison (peak-normalised over the record).
+TRIAL_ENVELOPE = EnvelopeSettings(normalisation="peak", long_gap="nan")
 #: Units whose scale makes :data:`SILENT_LEVEL` meaningful (activation, peak-normalised envelope).
 ABSOLUTE_UNITS = frozenset({"1", "", "fraction of max"})
 
@@ -260,8 +262,9 @@ def normal_windows(muscle: str) -> tuple[list[tuple[float, float]] | None, str]:
 # --- a trial against a reference --------------------------------------------------------------------
 
 
-def _trial_group(trial: Trial, use: str, notes: list[str]) -> tuple[Channels | None, str]:
-    """The channel group to compare (raw EMG enveloped and peak-normalised) and its name."""
+def _trial_group(trial: Trial, use: str, notes: list[str]) -> tuple[Channels | None, str, frozenset[str]]:
+    """The channel group to compare (raw EMG enveloped with :data:`TRIAL_ENVELOPE`), its name and the names
+    of the channels enveloped here."""
     if use == "auto":
         use = "activations" if trial.activations is not None else "emg"
     ch: Channels | None = getattr(trial, use, None) if use in ("activations", "emg") else None
@@ -269,18 +272,18 @@ def _trial_group(trial: Trial, use: str, notes: list[str]) -> tuple[Channels | N
         raise MmbioError(f"compare_emg: use must be 'activations', 'emg' or 'auto', not {use!r}")
     if ch is None:
         notes.append(f"EMG comparison skipped: the trial has no {use}")
-        return None, use
+        return None, use, frozenset()
     if use == "emg":
         raw = [n for n, u in zip(ch.names, ch.units, strict=True) if u in RAW_EMG_UNITS]
         if raw:
-            settings = EnvelopeSettings(normalisation="peak", long_gap="nan")
+            settings = TRIAL_ENVELOPE
             env_notes: list[str] = []
             try:
                 env = envelope_channels(ch.select(raw), settings, env_notes)
             except MmbioError as err:
                 notes.append(f"raw EMG not enveloped ({err}): those channels are left out")
                 keep = [n for n in ch.names if n not in raw]
-                return ch.select(keep), use
+                return ch.select(keep), use, frozenset()
             notes.append(
                 f"{len(raw)} raw EMG channel(s) enveloped (band-pass {settings.band_hz} Hz, low-pass "
                 f"{settings.lowpass_hz:g} Hz, zero lag) and divided by each channel's peak over the record"
@@ -293,7 +296,32 @@ def _trial_group(trial: Trial, use: str, notes: list[str]) -> tuple[Channels | N
                 vals[:, i] = env.values[:, j]
                 units[i] = env.units[j]
             ch = Channels(ch.time, vals, ch.names, units)
-    return ch, use
+            return ch, use, frozenset(raw)
+    return ch, use, frozenset()
+
+
+def startup_notes(
+    windows: Sequence[tuple[float, float]], t_first: float, t_last: float, span_s: float, word: str
+) -> list[str]:
+    """Notes for the gait cycles ``(t0, t1)`` that begin or end within ``span_s`` of the EMG record's ends.
+
+    Their envelope there is shaped by the zero-lag filter's edge (:func:`mmbio.gait.emg.startup_transient_s`),
+    not by measured EMG alone: the cycles are kept and marked.
+    """
+    out = []
+    for t0, t1 in windows:
+        where = []
+        if t0 - t_first < span_s:
+            where.append(f"starts {1e3 * (t0 - t_first):.0f} ms after the EMG record begins")
+        if t_last - t1 < span_s:
+            where.append(f"ends {1e3 * (t_last - t1):.0f} ms before the EMG record ends")
+        if where:
+            out.append(
+                f"{word}: EMG cycle {t0:.3f}-{t1:.3f} s {' and '.join(where)}, inside the envelope filter's start-up "
+                f"transient ({1e3 * span_s:.0f} ms at each end): its envelope there is shaped by the filter's edge "
+                "padding, not by measured EMG alone (kept, marked)"
+            )
+    return out
 
 
 def _ref_emg(
@@ -332,7 +360,10 @@ def compare_emg(
     (simulated), ``'emg'`` (measured: raw channels in V/mV/µV are enveloped with the
     :class:`~mmbio.gait.emg.EnvelopeSettings` defaults and divided by their peak over the record;
     envelopes already normalised are used as they are) or ``'auto'`` (activations when present).
-    Cycles: heel strike to heel strike of each side (``trial.events``). Reference muscles pair with
+    Cycles: heel strike to heel strike of each side (``trial.events``); a cycle of EMG enveloped here that
+    begins or ends inside the envelope filter's start-up transient (the first / last
+    :func:`~mmbio.gait.emg.startup_transient_s` of the record, 83 ms) is kept and marked in the notes
+    (:func:`startup_notes`). Reference muscles pair with
     trial muscles through :func:`~mmbio.analysis.muscles.match_muscles`; a reference side ``'both'``
     serves both trial sides. normal_timing: also score against the normal *walking* windows.
     channels: other activations to compare instead of the trial's own group (``use`` is then ignored),
@@ -348,10 +379,12 @@ def compare_emg(
     notes: list[str] = []
     metrics: dict[str, dict[str, dict[str, Metric]]] = {}
     curves: list[CurvePair] = []
+    enveloped: frozenset[str] = frozenset()
     if channels is not None:
         ch, group = channels, "activations"
     else:
-        ch, group = _trial_group(trial, use, notes)
+        ch, group, enveloped = _trial_group(trial, use, notes)
+    span = startup_transient_s(TRIAL_ENVELOPE)
     group = label or group
     if ch is None:
         return metrics, curves, notes
@@ -378,9 +411,12 @@ def compare_emg(
         miss_ref, miss_trial = unmatched(list(rmus), list(tmus), pairs)
         out: dict[str, dict[str, Metric]] = {}
         strikes = trial.events.heel_strike[side]
+        marked: list[str] = []
         for rname, tname, how in pairs:
             x = np.mean([ch[n] for n in tmus[tname]], axis=0)
             cyc, win = segment(ch.time, x, strikes)
+            if enveloped.intersection(tmus[tname]):
+                marked += [n for n in startup_notes(win, ch.time[0], ch.time[-1], span, word) if n not in marked]
             if how == "equivalent":
                 notes.append(f"{word}: reference {rname} compared with the trial's {tname} (equivalent sites)")
             if cyc.shape[0] == 0:
@@ -412,6 +448,7 @@ def compare_emg(
                     toe_offs=toe_off_pct(win, trial.events.toe_off[side]),
                 )
             )
+        notes += marked
         for rname in miss_ref:
             out[rname] = na_metrics(f"the trial has no {rname} ({word}) {group} channel")
         for tname in miss_trial:

@@ -161,6 +161,18 @@ class ValidationResult:
     protocol: dict[str, Any] | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: simulation credibility (:mod:`mmbio.analysis.credibility`): ``{"checks": [...], "sources": {...}}`` or None
+    credibility: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        t, r = self.trial or {}, self.reference or {}
+        n = sum(1 for _ in walk(self.metrics))
+        verdict = {None: "no protocol", True: "PASS", False: "FAIL"}[self.passed]
+        cred = "" if self.credible is None else f", credibility {'PASS' if self.credible else 'FAIL'}"
+        return (
+            f"<ValidationResult {t.get('name', '?')!r} vs {r.get('name', '?')}:{r.get('condition', '?')}: {n} metrics, "
+            f"{len(self.curves)} curves, {verdict}{cred}, {len(self.notes)} notes>"
+        )
 
     def add(self, domain: str, side: str, variable: str, metrics: dict[str, Metric]) -> None:
         self.metrics.setdefault(domain, {}).setdefault(side, {}).setdefault(variable, {}).update(metrics)
@@ -180,6 +192,13 @@ class ValidationResult:
             return None
         return not any(c["status"] == "fail" for c in self.checks)
 
+    @property
+    def credible(self) -> bool | None:
+        """Simulation-credibility verdict: ``None`` when not assessed (measured trials), else no check failed."""
+        if self.credibility is None:
+            return None
+        return not any(c["status"] == "fail" for c in self.credibility.get("checks", []))
+
     def to_json_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "schema": "mmbio.metrics/1",
@@ -188,6 +207,8 @@ class ValidationResult:
             "reference": self.reference,
         }
         out.update(tree_to_dict(self.metrics))
+        if self.credibility is not None:
+            out.setdefault("credibility", {}).update(passed=self.credible, **self.credibility)
         if self.protocol is not None:
             out["protocol"] = {**self.protocol, "passed": self.passed, "checks": self.checks}
         out["notes"] = list(self.notes)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,8 @@ def validate(
     seed: int | None = 0,
     static_opt: Channels | None = None,
     static_opt_source: str | None = None,
+    simulation: dict[str, Any] | None = None,
+    built_from: Sequence[str] = (),
 ) -> ValidationResult:
     """Compare ``trial`` with ``reference`` (``NAME[:CONDITION]``): kinematics, GRF, activation vs EMG,
     synergies, the redundancy gap, human ceilings, SPM and (with ``protocol``) the pass/warn/fail checks.
@@ -84,8 +87,19 @@ def validate(
     ``redundancy.<side>.static_opt.*`` (the redundancy gap with these activations in place of the
     trial's). static_opt_source: where they came from (e.g. ``StaticOptResult.summary()``), for the
     notes and ``provenance.static_opt``. Without ``static_opt`` the result is exactly as before.
+
+    simulation: what the simulation itself measured for the credibility checks (residuals, reserves, contact,
+    joint ranges, metabolic power: :data:`mmbio.analysis.credibility.INPUT_KEYS`, e.g. from
+    :func:`mmbio.sim.credibility.credibility_inputs`). Given (or for any trial of kind ``'simulated'``), the
+    result carries ``credibility`` (checks with cited bands, their own verdict :attr:`ValidationResult.credible`)
+    and the metrics ``credibility.whole.*``; what the simulation did not provide is n/a with the reason.
+
+    built_from: reference datasets the validated motion was built from (e.g. a controller tracking a walk
+    synthesised from ``schwartz2008``). Validating against one of them scores the motion against its own source:
+    the result says so first (``trial['by_construction']``, the first note, page 1 of the report).
     """
     from mmbio.analysis.ceiling import apply_ceilings
+    from mmbio.analysis.conditions import speed_condition
     from mmbio.analysis.emg import compare_emg
     from mmbio.analysis.grf import compare_grf, infer_running
     from mmbio.analysis.kinematics import compare_kinematics
@@ -93,10 +107,12 @@ def validate(
     from mmbio.analysis.spm import spm_available, spm_one_sample, spm_version
     from mmbio.analysis.synergies import synergies_from_curves
     from mmbio.errors import MmbioError, NoGaitCycleError
+    from mmbio.gait.body_mass import with_estimated_mass
     from mmbio.reference.registry import get_reference, parse_spec
 
     name, condition = parse_spec(reference)
     ref = get_reference(name)
+    trial, mass_estimate = with_estimated_mass(trial)  # body mass unknown: from the force when it can be (flagged)
     result = ValidationResult(
         trial=trial_summary(trial),
         reference={
@@ -117,8 +133,22 @@ def validate(
             result.notes.insert(0, "CONTROLLER FELL — metrics cover the trial up to the fall: " + what)
         else:
             result.notes.insert(0, "SIMULATION DIVERGED — metrics cover the trial up to the cut: " + what)
+    if mass_estimate is not None:
+        result.trial["subject"]["mass"].update(estimated=True, method=mass_estimate.method)
+        result.notes.append(f"body mass ESTIMATED as {mass_estimate.mass_kg:.1f} kg ({mass_estimate.method}): every "
+                            "value in BW rests on this estimate")  # fmt: skip
     running = infer_running(trial, name, condition)
     result.reference["activity"] = "running" if running else "walking"
+    if name in set(built_from):
+        result.trial["by_construction"] = (
+            f"the validated motion was built from {name} itself: its kinematic fidelity against {name}:{condition} "
+            "is by construction, not evidence (validate against an independent reference)"
+        )
+        result.notes.insert(0, "KINEMATIC FIDELITY BY CONSTRUCTION: " + result.trial["by_construction"])
+    bands = speed_condition(trial, name, condition)  # the protocol's speed-dependent bands follow the trial's speed
+    result.reference["band_condition"] = bands.band
+    if bands.note:
+        result.notes.append(bands.note)
 
     kin, kin_curves, notes = compare_kinematics(trial, name, condition)
     result.notes += notes
@@ -204,6 +234,19 @@ def validate(
             "time_s": [_finite(t[0]), _finite(t[-1])] if t.size else None,
             "compared": STATIC_OPT_DOMAIN in result.metrics,
         }
+    if simulation is not None or trial.kind == "simulated":
+        from mmbio.analysis.credibility import assess_credibility
+
+        cm, checks, sources, notes = assess_credibility(simulation or {}, trial, running=running)
+        for var, ms in cm.items():
+            result.add("credibility", "whole", var, ms)
+        result.credibility = {"checks": checks, "sources": sources}
+        result.notes += notes
+        if simulation is None:
+            result.notes.append("credibility: the simulation's own figures (residuals, reserves, contact) were not "
+                                "given: those checks are n/a")  # fmt: skip
+        else:
+            result.provenance["credibility_inputs"] = {k: v for k, v in simulation.items() if k != "reserves"}
     if protocol is not None:
         from mmbio.report.protocol import evaluate
 

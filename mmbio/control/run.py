@@ -13,6 +13,7 @@ Kinds: ``'tracking'`` (:mod:`mmbio.control.tracking`, MuJoCo C), ``'open_loop'``
 
 from __future__ import annotations
 
+import re
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ DEVICES = ("cpu", "gpu")
 class CheckpointRun:
     """A checkpoint rolled out: its rollout, simulated Trial and the by-products.
 
-    tracking: the :class:`~mmbio.control.tracking.TrackingResult` (tracking checkpoints). static_opt: the
+    tracking: the :class:`~mmbio.control.tracking.TrackingResult` (tracking checkpoints). credibility: what the
+    simulation measured for the credibility checks (:func:`mmbio.sim.credibility.credibility_inputs`). built_from:
+    the reference datasets the controller's reference motion was built from (:func:`motion_sources`). static_opt: the
     :class:`~mmbio.control.static_opt.StaticOptResult` on the simulated motion, or None. wall_s: seconds per
     stage ('rollout', 'extract', 'static_opt'). notes: what the run did, for the report.
     """
@@ -44,6 +47,8 @@ class CheckpointRun:
     static_opt: Any = None
     wall_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    credibility: dict[str, Any] = field(default_factory=dict)
+    built_from: list[str] = field(default_factory=list)
 
     @property
     def fell(self) -> bool:
@@ -93,6 +98,25 @@ def tracking_checkpoint(
         config={"tracking": settings.to_dict()},
         metadata=metadata,
     )
+
+
+#: folder names of ../shared/reference whose data became a reference dataset of another name
+_FOLDER_ALIASES = {"santuz2020": "santuz2020_emg"}
+
+
+def motion_sources(motion: Any) -> list[str]:
+    """Reference datasets a motion was built from, read from its ``source`` and ``notes`` (a synthesised walk says
+    ``from schwartz2008:free``; a motion from a file names the dataset's folder): validating the motion against
+    one of them scores it against its own source."""
+    from mmbio.reference.registry import list_references
+
+    if motion is None:
+        return []
+    text = " ".join([str(getattr(motion, "source", ""))] + [str(n) for n in getattr(motion, "notes", [])])
+    names = [r.name for r in list_references(include_auxiliary=True)]
+    found = [n for n in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9])", text)]
+    found += [alias for folder, alias in _FOLDER_ALIASES.items() if folder in text and alias not in found]
+    return sorted(set(found))
 
 
 def _cycle_s(motion: Any) -> float:
@@ -211,6 +235,15 @@ def run_checkpoint(
     if roll.diverged:
         trial.notes.insert(0, f"FELL at {roll.diverged_at_s:.2f} s: {roll.reason}")
     trial.notes += notes + [f"MuJoCo warned: {w}" for w in drain()]
+    from mmbio.sim.credibility import credibility_inputs
+
+    t3 = _time.perf_counter()
+    cred = credibility_inputs(roll, trial, tracking=tracking, controller=f"{ckpt.kind} controller")
+    if prescribed:
+        for k in ("penetration_max_m", "sliding_mean_m_s"):
+            cred.pop(k, None)
+        cred["na"] = {k: "GRF prescribed: floor contact off" for k in ("foot_penetration_max", "foot_sliding_mean")}
+    wall["credibility"] = _time.perf_counter() - t3
     so = None
     if static_opt and trial.grf and not roll.diverged:
         t2 = _time.perf_counter()
@@ -218,7 +251,7 @@ def run_checkpoint(
         wall["static_opt"] = _time.perf_counter() - t2
         trial.notes.append("static optimisation on the simulated motion and GRF: " + so.summary())
     return CheckpointRun(checkpoint=ckpt, rollout=roll, trial=trial, tracking=tracking, static_opt=so, wall_s=wall,
-                         notes=notes)  # fmt: skip
+                         notes=notes, credibility=cred, built_from=motion_sources(motion))  # fmt: skip
 
 
 def _require_cuda(path: str) -> None:
@@ -296,4 +329,12 @@ def _static_opt_on(roll: Any, trial: Trial) -> Any:
     return static_optimisation(motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1))
 
 
-__all__ = ["DEVICES", "CheckpointRun", "grf_from_dict", "grf_to_dict", "run_checkpoint", "tracking_checkpoint"]
+__all__ = [
+    "DEVICES",
+    "CheckpointRun",
+    "grf_from_dict",
+    "grf_to_dict",
+    "motion_sources",
+    "run_checkpoint",
+    "tracking_checkpoint",
+]

@@ -17,8 +17,20 @@ A protocol is a YAML file (``validation/walking.yaml``)::
         required: false                        # optional; a missing / n/a metric is then 'n/a', not 'fail'
 
 Rule operators: ``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``, ``abs<=`` (``|x| ≤ value``),
-``between`` (``value: [lo, hi]``, inclusive) and ``within`` (``|x − of| ≤ value``; ``of`` is a number or
-a metric path whose wildcards take the matched parts of the checked metric, e.g. the reference's peak).
+``between`` (``value: [lo, hi]``, inclusive), ``within`` (``|x − of| ≤ value``; ``of`` is a number or
+a metric path whose wildcards take the matched parts of the checked metric, e.g. the reference's peak) and
+``within_pi`` (``value`` a coverage such as 0.95, ``of`` a scalar of the reference, e.g.
+``grf_vertical_max``): ``x`` lies in the reference's between-subject *prediction interval* for one new
+subject, ``mean ± t(n−1, (1+value)/2) · SD · √(1 + 1/n)`` (the normal quantile when ``n`` is not given),
+with mean, SD and n of that scalar at the trial's condition — the result's ``reference.band_condition``
+(the reference condition nearest the trial's speed, :mod:`mmbio.analysis.conditions`), else the condition
+compared — on the checked metric's side, else ``both``. A band therefore follows the condition and widens
+honestly when the reference has few subjects (n = 5: ±3.0 SD at 95 %; n = 82: ±2.0 SD).
+
+Statuses: ``pass``, else ``warn`` (warn rule), else ``fail``. A metric whose value is not available (n/a,
+with its reason) is ``n/a``, never ``fail``, and so is a check whose reference band is not available; a
+metric the result does not contain at all fails when ``required`` (the default). When required checks are
+n/a the result's notes say how many: the verdict covers only what could be judged.
 
 Protocol files are found in ``$MMBIO_VALIDATION_DIR`` if set, else the package data
 ``mmbio._data.validation`` (installed wheel), else ``<repo>/validation`` (source checkout).
@@ -36,6 +48,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,7 +61,7 @@ from mmbio.errors import DataFileError, MmbioError, printable
 from mmbio.io.yaml_safe import load_yaml
 
 ENV_VAR = "MMBIO_VALIDATION_DIR"
-OPS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=", "abs<=", "between", "within")
+OPS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=", "abs<=", "between", "within", "within_pi")
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "n/a")
 _SYMBOL = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "!=": "≠"}
 
@@ -97,6 +110,8 @@ class Rule:
             if isinstance(self.of, str):
                 return f"±{_g(self.value)} of {'.'.join(p for p in self.of.split('.') if '*' not in p)}"
             return f"{_g(self.of)} ± {_g(self.value)}"
+        if self.op == "within_pi":
+            return f"within the {100 * float(self.value):g} % prediction interval of the reference's {self.of}"
         return f"{_SYMBOL[self.op]} {_g(self.value)}"
 
 
@@ -155,6 +170,10 @@ def _g(x: Any) -> str:
 TOP_KEYS = ("name", "description", "reference", "variables", "checks")
 CHECK_KEYS = ("metric", "pass", "warn", "required", "label")
 RULE_KEYS = ("op", "value", "of")
+#: A reference scalar's name (``within_pi``'s ``of``).
+SCALAR_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+#: metrics.json side words → reference sides
+SIDE_CODES = {"right": "r", "left": "l"}
 #: Largest |threshold| (metrics are correlations, degrees, body weights, seconds, per cent).
 MAX_THRESHOLD = 1e6
 #: Longest name, reference, metric path or label; and description.
@@ -272,6 +291,12 @@ def _rule(raw: Any, what: str, bad: Any) -> Rule:
         if op in ("abs<=", "within") and value < 0:
             raise bad(f"{what}: {op!r} needs a value ≥ 0, got {value:g}")
     of = raw.get("of")
+    if op == "within_pi":
+        if not 0.0 < float(value) < 1.0:
+            raise bad(f"{what}: 'within_pi' needs a coverage value between 0 and 1 (e.g. 0.95), got {value:g}")
+        if not (isinstance(of, str) and SCALAR_NAME.fullmatch(of)):
+            raise bad(f"{what}: 'within_pi' needs of: the name of a reference scalar (letters, digits, '_')")
+        return Rule(op, value, of)
     if op == "within":
         if of is None or not (
             _is_num(of) or (isinstance(of, str) and len(of) <= MAX_FIELD_CHARS and len(of.split(".")) == 4)
@@ -320,44 +345,102 @@ def _fill(path: str, parts: list[str]) -> str:
     return ".".join(parts[i] if any(ch in p for ch in "*?[") else p for i, p in enumerate(path.split(".")))
 
 
-def _apply(rule: Rule, x: float, result: ValidationResult, parts: list[str]) -> bool | None:
-    """True/False; ``None`` when the rule's reference value (``of``) is not available."""
+@dataclass(frozen=True)
+class Band:
+    """A reference's prediction interval ``[lo, hi]`` for one scalar, and how it was made (for the rule text)."""
+
+    lo: float
+    hi: float
+    text: str
+
+
+def reference_band(result: ValidationResult, variable: str, side: str, coverage: float) -> Band | str:
+    """The ``coverage`` prediction interval of reference scalar ``variable`` (module doc), or why there is none."""
+    from scipy import stats
+
+    from mmbio.reference.registry import load_scalars
+
+    ref = result.reference or {}
+    name = str(ref.get("name", ""))
+    cond = str(ref.get("band_condition") or ref.get("condition") or "")
+    try:
+        sc = load_scalars(name, cond or None)
+    except MmbioError as e:
+        return f"reference band not available: {e}"
+    rows = sc.iloc[0:0]
+    for s in (SIDE_CODES.get(side, side), "both"):
+        rows = sc[(sc.variable == variable) & (sc.side == s)]
+        if len(rows):
+            break
+    if not len(rows):
+        return f"{name}:{cond} has no {variable} scalar to set a band"
+    row = rows.iloc[0]
+    mean, sd = float(row["mean"]), float(row["sd"])
+    n = float(row["n"]) if row["n"] is not None and str(row["n"]).strip() != "" else math.nan
+    if not (math.isfinite(mean) and math.isfinite(sd) and sd > 0):
+        return f"{name}:{cond} gives no between-subject SD of {variable} (n = {_g(n)}): no band"
+    q = (1.0 + coverage) / 2.0
+    if math.isfinite(n):
+        if n < 2:
+            return f"{name}:{cond} {variable} comes from {n:g} subject: no between-subject band"
+        half = float(stats.t.ppf(q, n - 1)) * sd * math.sqrt(1.0 + 1.0 / n)
+        how = f"t, n {n:g}"
+    else:
+        half = float(stats.norm.ppf(q)) * sd
+        how = "n not given: normal quantile"
+    text = (
+        f"{_g(mean - half)}–{_g(mean + half)} ({100 * coverage:g} % PI of {name}:{cond} {variable} "
+        f"{_g(mean)} ± {_g(sd)} SD, {how})"
+    )
+    return Band(mean - half, mean + half, text)
+
+
+def _apply(rule: Rule, x: float, result: ValidationResult, parts: list[str]) -> tuple[bool | None, str]:
+    """``(True/False, '')``; ``(None, reason)`` when the rule's reference value or band is not available."""
     op, v = rule.op, rule.value
     if op == ">=":
-        return x >= v
+        return x >= v, ""
     if op == ">":
-        return x > v
+        return x > v, ""
     if op == "<=":
-        return x <= v
+        return x <= v, ""
     if op == "<":
-        return x < v
+        return x < v, ""
     if op == "==":
-        return math.isclose(x, v, abs_tol=1e-9)
+        return math.isclose(x, v, abs_tol=1e-9), ""
     if op == "!=":
-        return not math.isclose(x, v, abs_tol=1e-9)
+        return not math.isclose(x, v, abs_tol=1e-9), ""
     if op == "abs<=":
-        return abs(x) <= v
+        return abs(x) <= v, ""
     if op == "between":
-        return v[0] <= x <= v[1]
+        return v[0] <= x <= v[1], ""
+    if op == "within_pi":
+        band = reference_band(result, str(rule.of), parts[1], float(v))
+        if isinstance(band, str):
+            return None, band
+        return band.lo - 1e-12 <= x <= band.hi + 1e-12, ""
     # within
     if isinstance(rule.of, str):
         ref = result.get(_fill(rule.of, parts))
         if ref is None or not ref.available:
-            return None
+            return None, "the rule's reference value is not available"
         center = float(ref.value)
     else:
         center = float(rule.of)  # type: ignore[arg-type]
-    return abs(x - center) <= v + 1e-12
+    return abs(x - center) <= v + 1e-12, ""
 
 
-def _resolved(rule: Rule, result: ValidationResult, parts: list[str]) -> Rule:
-    """``rule`` with a metric-path ``of`` replaced by its value for the matched parts (when available)."""
+def _resolved_text(rule: Rule, result: ValidationResult, parts: list[str]) -> str:
+    """``rule.text()`` with a metric-path ``of`` or a reference band replaced by its value (when available)."""
+    if rule.op == "within_pi":
+        band = reference_band(result, str(rule.of), parts[1], float(rule.value))
+        return band.text if isinstance(band, Band) else rule.text()
     if rule.op != "within" or not isinstance(rule.of, str):
-        return rule
+        return rule.text()
     ref = result.get(_fill(rule.of, parts))
     if ref is None or not ref.available:
-        return rule
-    return Rule(rule.op, rule.value, float(ref.value))
+        return rule.text()
+    return Rule(rule.op, rule.value, float(ref.value)).text()
 
 
 def _ceiling(m: Metric) -> float | None:
@@ -390,17 +473,15 @@ def evaluate_check(result: ValidationResult, check: Check) -> list[dict[str, Any
     out = []
     for parts, m in found:
         if any(isinstance(r.of, str) for r in (check.pass_rule, check.warn_rule) if r is not None):
-            # a rule relative to another metric (the reference's own peak): show the value it resolved to
-            rule = Check(
-                check.metric,
-                _resolved(check.pass_rule, result, parts),
-                None if check.warn_rule is None else _resolved(check.warn_rule, result, parts),
-            ).rule_text()
+            # a rule relative to another metric or to the reference's band: show what it resolved to
+            rule = f"pass {_resolved_text(check.pass_rule, result, parts)}"
+            if check.warn_rule is not None:
+                rule += f"; warn {_resolved_text(check.warn_rule, result, parts)}"
         row: dict[str, Any] = {
             "metric": ".".join(parts),
             "value": float(m.value) if m.available else None,
             "units": m.units,
-            "status": missing_status,
+            "status": "n/a",  # a value that is not available is not judged: n/a with its reason, never fail
             "rule": rule,
             "ceiling": _ceiling(m),
             "required": check.required,
@@ -411,12 +492,12 @@ def evaluate_check(result: ValidationResult, check: Check) -> list[dict[str, Any
             row["reason"] = m.reason or "not available"
         else:
             x = float(m.value)
-            ok = _apply(check.pass_rule, x, result, parts)
+            ok, why = _apply(check.pass_rule, x, result, parts)
             if ok is None:
-                row["reason"] = "the rule's reference value is not available"
+                row["reason"] = why
             elif ok:
                 row["status"] = "pass"
-            elif check.warn_rule is not None and _apply(check.warn_rule, x, result, parts):
+            elif check.warn_rule is not None and _apply(check.warn_rule, x, result, parts)[0]:
                 row["status"] = "warn"
             else:
                 row["status"] = "fail"
@@ -437,6 +518,14 @@ def evaluate(result: ValidationResult, protocol: Protocol | str | os.PathLike[st
         checks.extend(evaluate_check(result, c))
     result.protocol = proto.summary()
     result.checks = checks
+    na = [c for c in checks if c["required"] and c["status"] == "n/a"]
+    if na:
+        note = (
+            f"protocol {proto.name!r}: {len(na)} required check(s) n/a (not available, each with its reason): "
+            "the verdict covers only the checks that could be judged"
+        )
+        if note not in result.notes:
+            result.notes.append(note)
     ref = result.reference or {}
     used = f"{ref.get('name', '')}:{ref.get('condition', '')}".strip(":")
     if proto.reference and used and used != proto.reference and used.split(":")[0] != proto.reference:
