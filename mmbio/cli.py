@@ -367,7 +367,7 @@ def format_table(doc: dict) -> str:
         counts: dict[str, int] = {}
         for c in proto["checks"]:
             counts[c["status"]] = counts.get(c["status"], 0) + 1
-        verdict = "PASS" if proto["passed"] else "FAIL"
+        verdict = {True: "PASS", False: "FAIL", None: "NOT ASSESSED (every check n/a)"}[proto["passed"]]
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         lines += ["", f"protocol {proto['name']}: {verdict} ({summary})"]
         lines += [
@@ -530,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="compare a trial with a reference: report.pdf, metrics.json, curves.csv",
         description="Compare a trial with an experimental reference and judge it against a validation protocol. "
-        "Exit status: 0 protocol passed, 1 protocol failed, 2 bad input.",
+        "Exit status: 0 protocol passed (or nothing could be judged), 1 protocol or simulation credibility failed, "
+        "2 bad input, 130 interrupted.",
     )
     v.add_argument(
         "trial",

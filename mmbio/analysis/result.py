@@ -187,10 +187,15 @@ class ValidationResult:
 
     @property
     def passed(self) -> bool | None:
-        """Protocol verdict: ``None`` without a protocol, else no check failed."""
+        """Protocol verdict: ``None`` without a protocol or when every check is n/a (nothing could be judged: an n/a
+        is never a pass), else no check failed."""
         if self.protocol is None:
             return None
-        return not any(c["status"] == "fail" for c in self.checks)
+        if any(c["status"] == "fail" for c in self.checks):
+            return False
+        if self.checks and all(c["status"] == "n/a" for c in self.checks):
+            return None
+        return True
 
     @property
     def credible(self) -> bool | None:

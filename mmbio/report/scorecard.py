@@ -376,7 +376,7 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
     counts = summarize(list(result.checks)) if result.checks else {}
     verdict = result.passed
     word, colr = (
-        ("NO PROTOCOL", STATUS_COLOR["info"])
+        ("NOT ASSESSED" if result.protocol else "NO PROTOCOL", STATUS_COLOR["info"])
         if verdict is None
         else (("PASS", STATUS_COLOR["pass"]) if verdict else ("FAIL", STATUS_COLOR["fail"]))
     )
@@ -394,8 +394,10 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
         va="center",
     )
     proto = result.protocol or {}
-    if verdict is None:
+    if verdict is None and not result.protocol:
         sub = "no protocol applied: metrics listed without thresholds"
+    elif verdict is None:
+        sub = "every check is n/a: nothing could be judged"
     else:
         sub = "  ·  ".join(f"{counts[s]} {s}" for s in ("pass", "warn", "fail", "n/a"))
         if counts.get("warn") and verdict:
