@@ -121,8 +121,13 @@ def test_notebook_02_redundancy_gap(kernel_env: pytest.MonkeyPatch) -> None:
     red, hum = s["redundant"], s["humanlike"]
     assert red["kinematic_fidelity"] == pytest.approx(0.95, abs=0.005)
     assert red["kinematic_fidelity"] == pytest.approx(hum["kinematic_fidelity"])
-    assert red["gap_rel"] > 0.2  # right motion, different muscles
-    assert abs(hum["gap_rel"]) < 0.1  # same motion, human-like muscles
+    # right motion, different muscles. The EMG ceilings are between subjects now (issue 13; Santuz's was 3 cycles of
+    # one subject, mean r 0.88 → 0.80 over 15 subjects), so A_rel rises and the relative gap reads 0.20, not > 0.2
+    assert red["gap_rel"] > 0.15
+    assert red["gap_rel"] - hum["gap_rel"] > 0.3
+    # same motion, human-like muscles: built from the reference mean itself, so they agree with it better than
+    # another human does (r 0.95 vs ceilings ≈ 0.80): A_rel > 1 and the gap turns negative, not ≈ 0
+    assert hum["activation_fidelity_rel"] > 1.0 and hum["gap_rel"] < 0
     assert red["activation_fidelity"] < hum["activation_fidelity"]
     assert s["gap_table_rows"] == 4 + 13
     assert all(1 <= k <= 6 for k in s["n_synergies"].values())

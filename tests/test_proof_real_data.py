@@ -40,7 +40,10 @@ def test_rajagopal_emg_vs_santuz_human_vs_human(shared: Path) -> None:
     for muscle in ("soleus", "tibialis_anterior"):
         r = res.get(f"emg.right.{muscle}.r")
         assert r is not None and r.value > 0.5, (muscle, r)  # clearly positive between two humans
-        assert r.ceiling is not None and r.ceiling > r.value  # within-subject cycles agree better still
+        # the ceiling is between subjects (issue 13: 15 Santuz walkers, not 3 cycles of one), and another
+        # human, from another lab and overground, lands near it: soleus 0.65 vs 0.84, tibialis anterior 0.84 vs 0.82
+        assert r.ceiling is not None and "leave-one-out over 15 subjects" in r.ceiling_note, r.ceiling_note
+        assert abs(r.ceiling - r.value) < 0.25, (muscle, r.value, r.ceiling)
     # muscles that the trial does not record are explicit n/a entries, never numbers
     tfl = res.get("emg.right.tensor_fasciae_latae.r")
     assert tfl is not None and not tfl.available and "no tensor_fasciae_latae" in tfl.reason

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,10 @@ from mmbio.reference.registry import (
 
 FIVE = {"schwartz2008", "rajagopal2016_walk", "hamner2013_run", "schreiber2019", "santuz2020_emg"}
 REPO = Path(__file__).resolve().parents[1]
+#: SYNS.RData (santuz2020_emg's source) needs the optional build-time package rdata (the dev extra)
+needs_rdata = pytest.mark.skipif(
+    importlib.util.find_spec("rdata") is None, reason="optional rdata not installed (pip install rdata or '.[dev]')"
+)
 
 
 def scalar(name: str, condition: str, variable: str, side: str = "both") -> pd.Series:
@@ -117,7 +124,8 @@ def test_reference_data_is_compact_and_holds_no_raw_files() -> None:
     root = reg.data_dir()
     files = [p for p in root.rglob("*") if p.is_file()]
     assert {p.suffix for p in files} <= {".csv", ".yaml", ".md"}
-    assert sum(p.stat().st_size for p in files) < 2.5e6
+    # ≈ 2.7 MB with the per-subject tables of 15 Santuz and 9 Schreiber subjects (was 2.5 MB with 1 and 3)
+    assert sum(p.stat().st_size for p in files) < 3.0e6
 
 
 def test_parse_spec_defaults_and_errors() -> None:
@@ -236,18 +244,73 @@ def test_hamner_peak_vertical_grf_within_readme_ranges() -> None:
 
 
 def test_schreiber_peak_vertical_force_near_readme() -> None:
+    n = get_reference("schreiber2019").n_subjects
     for cond, expected in (("c4", 1.15), ("c5", 1.27)):
         vals = [scalar("schreiber2019", cond, "grf_vertical_max", s)["mean"] for s in ("r", "l")]
         assert np.mean(vals) == pytest.approx(expected, abs=0.07)
+        # every subject has a stance fully on a plate per side: the scalars are means over all subjects
+        assert {int(scalar("schreiber2019", cond, "grf_vertical_max", s).n) for s in ("r", "l")} == {n[cond]}
     emg = load_curves("schreiber2019", "c4").query("quantity == 'emg'")
     assert emg.variable.nunique() == 8 and set(emg.side) == {"r"}
     assert "joint_angle" not in set(load_curves("schreiber2019").quantity)
 
 
-def test_santuz_envelopes() -> None:
+def test_schreiber_is_a_between_subject_reference() -> None:
+    prov = yaml.safe_load((reg.data_dir() / "schreiber2019" / "provenance.yaml").read_text())
+    subjects = prov["subjects"]
+    assert len(subjects) == len(set(subjects)) >= 9
+    for cond in ("c4", "c5"):
+        df = load_curves("schreiber2019", cond)
+        assert set(df.n_subjects) == {len(subjects)}, cond  # every curve averages every subject
+        emg = df[df.quantity == "emg"]
+        assert set(emg.n_cycles) == {len(subjects)}  # one right cycle per subject and trial
+        sub = reg.load_subject_curves("schreiber2019", cond)
+        assert set(sub.unit_kind) == {"subject"} and sorted(set(sub.unit_id)) == subjects
+    # C4 is slower than C5, and the fast walkers load more
+    assert scalar("schreiber2019", "c4", "speed")["mean"] < scalar("schreiber2019", "c5", "speed")["mean"]
+    assert (
+        scalar("schreiber2019", "c4", "toe_off_pct", "r")["mean"]
+        > scalar("schreiber2019", "c5", "toe_off_pct", "r")["mean"]
+    )
+
+
+def test_santuz_is_a_between_subject_reference() -> None:
     df = load_curves("santuz2020_emg", "treadmill")
-    assert df.variable.nunique() == 13 and set(df.n_cycles) == {3}
-    assert df["mean"].between(-0.01, 1.0).all()
+    prov = yaml.safe_load((reg.data_dir() / "santuz2020_emg" / "provenance.yaml").read_text())
+    n = len(prov["subjects"])
+    assert n == 15 and prov["n_subjects"]["treadmill"] == n
+    assert df.variable.nunique() == 13 and set(df.side) == {"r"}
+    assert set(df.n_subjects) == {n} and set(df.n_cycles) == {n}  # one cycle per subject
+    assert df["mean"].between(0.0, 1.0).all() and df["sd"].notna().all()
+    sub = reg.load_subject_curves("santuz2020_emg", "treadmill")
+    assert set(sub.unit_kind) == {"subject"} and sub.unit_id.nunique() == n
+    peaks = sub.groupby(["unit_id", "variable"]).value.max()
+    np.testing.assert_allclose(peaks.to_numpy(), 1.0, atol=1e-4)  # each subject's curve divided by its own peak
+    # the stance fraction is an assumption (ID0012's measured duty factor), and says so
+    sf = prov["stance_fraction"]
+    assert sf["value"] == pytest.approx(0.637, abs=0.002) and "ASSUMPTION" in sf["source"]
+    assert scalar("santuz2020_emg", "treadmill", "toe_off_pct", "r")["mean"] == pytest.approx(
+        100 * sf["value"], abs=0.01
+    )
+    # the old one-subject number is reported, flagged as not a ceiling, and is far above the between-subject one
+    within, between = prov["within_subject_r"], prov["between_subject_r"]
+    assert "NOT a ceiling" in within["note"]
+    assert within["mean"] == pytest.approx(0.884, abs=0.001)  # the former 'ceiling' (3 cycles of ID0012)
+    assert between["mean"] == pytest.approx(0.785, abs=0.005)
+    assert within["per_muscle"]["peroneus_longus"] == pytest.approx(0.919, abs=0.001)
+    assert between["per_muscle"]["peroneus_longus"] == pytest.approx(0.62, abs=0.01)
+
+
+def test_santuz_envelopes_have_the_known_timing() -> None:
+    """Walking EMG landmarks on the between-subject mean (0–100 % of the gait cycle, heel strike = 0)."""
+
+    def peak_pct(m: str) -> int:
+        return int(np.argmax(reference_curve("santuz2020_emg", "treadmill", m, "r").mean))
+
+    assert 35 <= peak_pct("soleus") <= 55 and 35 <= peak_pct("gastrocnemius_medialis") <= 55  # push-off
+    assert peak_pct("tibialis_anterior") <= 10 or peak_pct("tibialis_anterior") >= 55  # heel strike / swing
+    assert peak_pct("vastus_lateralis") <= 20  # loading response
+    assert peak_pct("semitendinosus") >= 80 or peak_pct("semitendinosus") <= 5  # terminal swing
 
 
 # ------------------------------------------------------------------------- rebuild from ../shared
@@ -261,12 +324,17 @@ def _rebuild(shared: Path, out: Path, name: str) -> Path:
     return folder
 
 
+REBUILT = [pytest.param(n, marks=needs_rdata) if n == "santuz2020_emg" else n for n in sorted(FIVE | {"emg_timing"})]
+
+
 @pytest.mark.shared
-@pytest.mark.parametrize("name", ["schwartz2008", "santuz2020_emg"])
+@pytest.mark.parametrize("name", REBUILT)
 def test_rebuild_reproduces_committed_tables(shared: Path, tmp_path: Path, name: str) -> None:
     folder = _rebuild(shared, tmp_path, name)
     committed = reg.data_dir() / name
-    for f in ("curves.csv", "scalars.csv"):
+    files = sorted(p.name for p in committed.iterdir() if p.suffix == ".csv")
+    assert files == sorted(p.name for p in folder.iterdir() if p.suffix == ".csv")
+    for f in files:
         assert (folder / f).read_bytes() == (committed / f).read_bytes(), f"{name}/{f} differs: rebuild reference_data"
     new = yaml.safe_load((folder / "provenance.yaml").read_text())
     old = yaml.safe_load((committed / "provenance.yaml").read_text())
@@ -275,6 +343,7 @@ def test_rebuild_reproduces_committed_tables(shared: Path, tmp_path: Path, name:
 
 
 @pytest.mark.shared
+@needs_rdata
 def test_build_is_deterministic(shared: Path, tmp_path: Path) -> None:
     a = _rebuild(shared, tmp_path / "a", "santuz2020_emg")
     b = _rebuild(shared, tmp_path / "b", "santuz2020_emg")
@@ -286,6 +355,61 @@ def test_build_is_deterministic(shared: Path, tmp_path: Path) -> None:
     (d,) = build(shared, tmp_path / "d", ["emg_timing"])
     assert (c / "windows.csv").read_bytes() == (d / "windows.csv").read_bytes()
     assert (c / "provenance.yaml").read_bytes() == (d / "provenance.yaml").read_bytes()
+
+
+@pytest.mark.shared
+def test_schreiber_uses_every_subject_folder(shared: Path) -> None:
+    """The builder follows the data: every subject folder with a walking trial, no pinned list."""
+    from mmbio.reference.build import schreiber_subjects
+
+    folders = sorted(d.name for d in (shared / "schreiber2019").iterdir() if any(d.glob("*_C[45]_*.c3d")))
+    assert schreiber_subjects(shared) == folders
+    prov = yaml.safe_load((reg.data_dir() / "schreiber2019" / "provenance.yaml").read_text())
+    assert prov["subjects"] == folders, "the shared data changed: rebuild reference_data"
+    used = {Path(s["path"]).parent.name for s in prov["sources"]}
+    assert used == set(folders)
+
+
+@pytest.mark.shared
+@needs_rdata
+def test_santuz_subjects_follow_syns(shared: Path) -> None:
+    from mmbio.reference.build.santuz import SANTUZ_MUSCLES, read_syns
+
+    syns = read_syns(shared / "santuz2020" / "SYNS.RData")
+    prov = yaml.safe_load((reg.data_dir() / "santuz2020_emg" / "provenance.yaml").read_text())
+    assert list(syns) == prov["subjects"]
+    assert all(v.shape == (len(SANTUZ_MUSCLES), 200) for v in syns.values())
+
+
+def test_santuz_builder_names_the_missing_optional_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mmbio.errors import MmbioError
+    from mmbio.reference.build.santuz import read_syns
+
+    monkeypatch.setitem(sys.modules, "rdata", None)  # import rdata now raises ImportError
+    with pytest.raises(MmbioError, match="optional package 'rdata'"):
+        read_syns(tmp_path / "SYNS.RData")
+
+
+def test_rdata_stays_a_build_time_dependency() -> None:
+    """Importing the package, the analysis side and even the builders never imports rdata."""
+    code = (
+        "import sys, mmbio, mmbio.analysis.validate, mmbio.analysis.ceiling, mmbio.reference.build, mmbio.cli; "
+        "print('rdata' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_build_package_keeps_the_old_import_paths() -> None:
+    import mmbio.reference.build as b
+
+    for name in ("build", "main", "BUILDERS", "DatasetBuild", "hamner_peak_vertical", "fmt", "write_dataset"):
+        assert hasattr(b, name), name
+    assert set(b.BUILDERS) == FIVE | {"emg_timing"}
+    out = subprocess.run(
+        [sys.executable, "-m", "mmbio.reference.build", "--help"], capture_output=True, text=True, cwd=REPO
+    )
+    assert out.returncode == 0 and "--shared" in out.stdout
 
 
 @pytest.mark.shared

@@ -1,14 +1,12 @@
 """The human ceiling: what humans reach against each other on the same metric as the trial.
 
 Every simulated-vs-human number is shown beside the value of the *same metric function* applied to
-human data against the same kind of reference:
+human data against the same kind of reference. A ceiling always comes from **different humans**:
 
-* **Leave-one-out** (references with several subjects, or several cycles of one subject, in their
-  ``subjects.csv``): each subject's mean cycle (each cycle) is compared with the mean (and SD, ddof=1,
-  when ≥ 2 others remain) of the *others*; the ceiling of a metric is the mean over the units, its range
-  is kept. Subjects → ``'leave-one-out over N subjects of REF'``; cycles of one subject →
-  ``'leave-one-out over N cycles of one subject of REF (within-subject, an upper bound)'`` — cycles of
-  one person agree better than different people do.
+* **Leave-one-subject-out** (references with per-subject curves in their ``subjects.csv``:
+  ``hamner2013_run``, ``schreiber2019``, ``santuz2020_emg``): each subject's mean cycle is compared with
+  the mean (and SD, ddof=1, when ≥ 2 others remain) of the *other subjects*. Note
+  ``'leave-one-out over N subjects of REF'``.
 * **Cross-dataset** (references without per-subject curves, e.g. ``schwartz2008`` publishes only mean ±
   SD, ``rajagopal2016_walk`` has one cycle): the other datasets of the *same activity and speed class*
   (:data:`ACTIVITY`; walking and running are never mixed) that have the variable — each of their
@@ -16,7 +14,26 @@ human data against the same kind of reference:
   reference mean ± SD. Note ``'cross-dataset: …'``.
 * Nothing available → ceiling ``None`` with the note ``'no human-vs-human data for VAR in REF'``.
 
-Signed metrics (lags, errors, differences: :data:`ABSOLUTE_PATTERN`) are averaged as ``|value|``: the
+Cycles of one subject are never a ceiling: a ``subjects.csv`` whose units are cycles of one person
+(``unit_kind`` ``cycle``) agrees better than different people do (Santuz's 3 cycles of one subject gave
+a mean EMG r of 0.884 where 15 subjects reach 0.785 (mean) or 0.80 (median) against each other). Such a
+reference falls back to the cross-dataset ceiling, and its note says that its own cycles were not used;
+a within-subject number may be reported in a dataset's ``provenance.yaml`` but never feeds
+:attr:`Metric.ceiling` or the redundancy gap.
+
+**Summary over the units: the median.** The ceiling of a metric is the *median* over the held-out units
+(subjects, or the other datasets' units), not the mean: one odd subject must not set what "a human"
+reaches. Hamner's running data are the case in point: at 3 m/s subject01's right pelvis tilt correlates
+with the other four runners' mean at r 0.07 while the others reach 0.36-0.87 (mean 0.57, median 0.75),
+and a mean would put the ceiling below what a new runner typically reaches. The mean is kept beside the
+median (:attr:`Ceiling.means`). Units whose value is an outlier are named in the ceiling's note
+(:attr:`Ceiling.outliers`): a modified z-score ``0.6745 · |x − median| / MAD`` above :data:`OUTLIER_Z`
+(Iglewicz & Hoaglin 1993), at least :data:`MIN_UNITS_FOR_OUTLIERS` units, and a distance from the median
+above :data:`OUTLIER_MIN_DEVIATION` × |median|, so that tight clusters (knee r 0.98 among 0.995s) name
+nobody. Example note: ``'…; median of 5 (mean 0.565); range 0.0744 to 0.87 over 5; outlier: subject01
+0.0744'``.
+
+Signed metrics (lags, errors, differences: :data:`ABSOLUTE_PATTERN`) are summarised as ``|value|``: the
 ceiling says how far humans typically are apart, whatever the direction.
 
 :func:`apply_ceilings` fills :attr:`Metric.ceiling` / :attr:`Metric.ceiling_note` of a
@@ -69,6 +86,12 @@ NO_CEILING: frozenset[str] = frozenset({"scale", "silent", "double_peak", "norma
 ABSOLUTE_PATTERN = re.compile(r"^(?!r_|r$).*(lag|error|diff|bias).*$")
 #: stride time (s) for the EMG lag window when the reference gives none
 DEFAULT_CYCLE_TIME_S: dict[str, float] = {"walking": 1.1, "running": 0.7}
+#: a unit is an outlier when its modified z-score 0.6745·|x − median| / MAD exceeds this (Iglewicz & Hoaglin)
+OUTLIER_Z = 3.5
+#: outliers are only named with at least this many units
+MIN_UNITS_FOR_OUTLIERS = 4
+#: … and only when they lie further than this fraction of |median| from the median (r 0.98 among 0.995s is no news)
+OUTLIER_MIN_DEVIATION = 0.1
 
 
 def activity(reference: str, condition: str) -> tuple[str, str] | None:
@@ -83,7 +106,12 @@ def wants_ceiling(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """A human ceiling. values / ranges (min, max) / n per metric; kind 'subjects' | 'cycles' | 'cross' | 'none'."""
+    """A human ceiling; kind 'subjects' | 'cross' | 'none'.
+
+    values: the ceiling of each metric = the median over the units (|value| for signed metrics). means: the
+    mean over the same units. ranges: (min, max). n: number of units. outliers: ``((unit id, value), …)``
+    per metric (modified z-score > :data:`OUTLIER_Z`). unit_ids: the units, in order.
+    """
 
     values: dict[str, float]
     note: str
@@ -92,16 +120,38 @@ class Ceiling:
     n: dict[str, int] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     unit_ids: tuple[str, ...] = ()
+    means: dict[str, float] = field(default_factory=dict)
+    outliers: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
 
     def metric_note(self, name: str) -> str:
-        """The note for one metric: the source, its range over the units and whether |value| was averaged."""
+        """The note for one metric: the source, median and mean, range over the units, outliers, |value|."""
         if name not in self.values:
             return self.note
         lo, hi = self.ranges[name]
-        extra = f"; range {lo:.3g} to {hi:.3g} over {self.n[name]}"
+        n = self.n[name]
+        extra = f"; median of {n} (mean {self.means[name]:.3g}); range {lo:.3g} to {hi:.3g} over {n}"
+        out = self.outliers.get(name, ())
+        if out:
+            extra += "; outlier" + ("s" if len(out) > 1 else "") + ": " + ", ".join(f"{u} {v:.3g}" for u, v in out)
         if ABSOLUTE_PATTERN.match(name):
-            extra += "; mean of |value|"
+            extra += "; of |value|"
         return self.note + extra
+
+
+def outlier_units(x: np.ndarray, ids: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """Units whose modified z-score ``0.6745·|x − median| / MAD`` exceeds :data:`OUTLIER_Z` and that lie more
+    than :data:`OUTLIER_MIN_DEVIATION` × |median| from the median (none when MAD = 0 or with fewer than
+    :data:`MIN_UNITS_FOR_OUTLIERS` units)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < MIN_UNITS_FOR_OUTLIERS:
+        return ()
+    med = float(np.median(x))
+    dev = np.abs(x - med)
+    mad = float(np.median(dev))
+    if mad <= 0:
+        return ()
+    hit = (0.6745 * dev / mad > OUTLIER_Z) & (dev > OUTLIER_MIN_DEVIATION * abs(med))
+    return tuple((str(ids[i]), float(x[i])) for i in np.flatnonzero(hit))
 
 
 # --------------------------------------------------------------------------------------------- units
@@ -173,29 +223,36 @@ def _mean_curve(
 
 
 def _summarise(per_unit: list[dict[str, Metric]], note: str, kind: str, ids: Sequence[str]) -> Ceiling:
+    """Median (the ceiling), mean, range, count and outliers of each metric over the units."""
     names: list[str] = []
     for d in per_unit:
         names += [k for k in d if k not in names]
-    values, ranges, n, units = {}, {}, {}, {}
+    values, means, ranges, n, units, outliers = {}, {}, {}, {}, {}, {}
     for k in names:
         x = np.array([float(d[k].value) if k in d else np.nan for d in per_unit])
-        x = x[np.isfinite(x)]
+        ok = np.isfinite(x)
+        x, kid = x[ok], [u for u, good in zip(ids, ok, strict=True) if good]
         if x.size == 0:
             continue
         if ABSOLUTE_PATTERN.match(k):
             x = np.abs(x)
-        values[k] = float(x.mean())
+        values[k] = float(np.median(x))
+        means[k] = float(x.mean())
         ranges[k] = (float(x.min()), float(x.max()))
         n[k] = int(x.size)
         units[k] = next(d[k].units for d in per_unit if k in d)
-    return Ceiling(values, note, kind, ranges, n, units, tuple(ids))
+        out = outlier_units(x, kid)
+        if out:
+            outliers[k] = out
+    return Ceiling(values, note, kind, ranges, n, units, tuple(ids), means, outliers)
 
 
 def leave_one_out(
     units: np.ndarray, metric_fn: MetricFn, note: str = "", kind: str = "subjects", ids: Sequence[str] = ()
 ) -> Ceiling:
     """Each unit (row of ``units`` (n, 101) or (n, c, 101)) against the mean and SD (ddof=1, ``None`` with
-    fewer than 2 others) of the others; ceiling = mean over the n units of each metric (needs n ≥ 2)."""
+    fewer than 2 others) of the others; ceiling = median over the n units of each metric (needs n ≥ 2), the
+    mean and outliers kept beside it (:class:`Ceiling`)."""
     arr = np.asarray(units, dtype=float)
     if arr.shape[0] < 2:
         raise ValueError(f"leave_one_out needs at least 2 units, got {arr.shape[0]}")
@@ -215,16 +272,15 @@ def _ceiling(
     ref_txt = f"{reference}:{condition}"
     order = [side, "both"] if side in ("r", "l") else [side]
     own = _subject_stack(reference, condition, quantity, variables, order)
-    if own is not None and own[0].shape[0] >= 2:
-        arr, ids, kind = own
-        if kind == "cycle":
-            note = (
-                f"leave-one-out over {arr.shape[0]} cycles of one subject of {ref_txt} (within-subject, an upper bound)"
-            )
-        else:
-            note = f"leave-one-out over {arr.shape[0]} subjects of {ref_txt}"
-        return leave_one_out(arr, metric_fn, note, "cycles" if kind == "cycle" else "subjects", ids)
-    none = Ceiling({}, f"no human-vs-human data for {var_txt} in {ref_txt}")
+    skipped = ""
+    if own is not None and own[2] == "subject" and own[0].shape[0] >= 2:
+        arr, ids, _ = own
+        return leave_one_out(
+            arr, metric_fn, f"leave-one-out over {arr.shape[0]} subjects of {ref_txt}", "subjects", ids
+        )
+    if own is not None and own[2] != "subject":  # cycles of one person: within-subject, never a ceiling
+        skipped = f" ({ref_txt}'s own {own[0].shape[0]} cycles of one subject are within-subject and not used)"
+    none = Ceiling({}, f"no human-vs-human data for {var_txt} in {ref_txt}{skipped}")
     act = activity(reference, condition)
     ref = _mean_curve(reference, condition, quantity, variables, order)
     if act is None or ref is None:
@@ -265,7 +321,7 @@ def _ceiling(
                 )
     if not per:
         return none
-    return _summarise(per, f"cross-dataset: {', '.join(used)} against the {ref_txt} mean", "cross", ids)
+    return _summarise(per, f"cross-dataset: {', '.join(used)} against the {ref_txt} mean{skipped}", "cross", ids)
 
 
 def human_ceiling_detail(
@@ -285,7 +341,7 @@ def human_ceiling(
     (or a reference quantity). variable: the reference's name (``'knee_flexion'``, ``'grf_vertical'``,
     ``'soleus'``). side: ``'r'``/``'l'``/``'both'`` or ``'right'``/``'left'``. metric_fn(unit (101,),
     others_mean (101,), others_sd (101,) or None) → {name: Metric}, the function used for the trial.
-    Returns ``({metric: mean over units}, note)``; ``(None, note)`` when no human-vs-human data exists.
+    Returns ``({metric: median over units}, note)``; ``(None, note)`` when no human-vs-human data exists.
     """
     c = human_ceiling_detail(reference, condition, domain, variable, side, metric_fn)
     return (dict(c.values) if c.values else None), c.note
