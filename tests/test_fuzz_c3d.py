@@ -141,4 +141,4 @@ def test_sizes_are_bounded_before_ezc3d(tmp_path: Path) -> None:
     t0 = time.perf_counter()
     with pytest.raises(MmbioError, match=r"huge\.c3d"):
         read_c3d(path)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 20.0  # a hang guard: refused from the header, not after allocating 2³¹ frames

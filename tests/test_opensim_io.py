@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import string
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -392,11 +391,10 @@ def test_rajagopal_storage_header(raj: Path) -> None:
 
 
 @pytest.mark.shared
-def test_rajagopal_reads_fast(raj: Path) -> None:
-    read_storage(raj / "grf_walk.mot")  # warm caches
-    t0 = time.perf_counter()
-    read_opensim_grf(raj / "grf_walk.mot")
-    assert time.perf_counter() - t0 < 0.2
+def test_rajagopal_grf_reads(raj: Path) -> None:
+    """Reads the 2 kHz GRF file (its speed is measured in benchmarks/, not asserted here)."""
+    grf = read_opensim_grf(raj / "grf_walk.mot")
+    assert set(grf) == {"r", "l"} and grf["r"].time.size > 4000
 
 
 @pytest.mark.shared
