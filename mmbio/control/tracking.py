@@ -13,7 +13,11 @@ simulated state, in the independent coordinates of :class:`~mmbio.control.static
    contact, ``J_c N q̈ + J̇_c q̇ + k_v v_c = e``. Cost: ``Σ w (q̈ − q̈_des)² + w_e |e|² + w_β |β|² + w_s |s|²``
    with ``q̈_des = q̈_ref + K_p (q_ref ⊖ q) + K_d (q̇_ref − q̇)`` (PD about the reference, root included). A point
    is in contact when it is within ``contact_height_m`` of the floor in the simulation **and** in the
-   reference (so a heel about to lift is not pinned); inactive points get ``β = 0`` and a free slack.
+   reference (so a heel about to lift is not pinned), or, with ``touchdown_m > 0``, when it touches the floor
+   in the simulation while the reference brings it down and is below ``touchdown_m`` (an early touchdown: the
+   floor's force is then planned, not an unmodelled impact); with ``release_m > 0`` a point that the reference
+   lifts off lets go gradually over its first ``release_m`` of height; inactive points get ``β = 0`` and a free
+   slack.
 2. **Muscles** (:class:`~mmbio.control.static_opt.StaticOptimiser` with the contact forces of QP 1 as
    external loads and ``q̈`` of QP 1): ``min Σ a² + w_r Σ r²`` subject to the joint rows of the equations of
    motion, with the next activation bounded by first-order activation dynamics (MuJoCo's muscle
@@ -472,7 +476,18 @@ class TrackingController:
                 # force cap: full while the reference keeps the point down, ramped to 0 as the reference lifts
                 # it by unload_m, so the load moves off a lifting heel over a few tens of ms, not in one step
                 lift = (ref_low[k] - s.contact_height_m) / max(s.unload_m, 1e-9)
+                # early touchdown: the simulation has put the point on the floor while the reference brings it
+                # down (below touchdown_m, descending): it is in contact (MuJoCo's floor pushes on it anyway)
+                landing = touching and lift > 0 and ref_low[k] < s.touchdown_m and rv[k, 2] < 0
+                if landing:
+                    lift = 0.0
                 cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * _G)
+                # release: a point the reference lifts off (rising) lets go gradually as the simulation raises it
+                # from the floor to release_m, so its no-slip rows and force do not vanish in one step at toe off
+                keep = 1.0
+                if s.release_m > 0 and touching and rv[k, 2] > 0:
+                    keep = float(np.clip(1.0 - max(p[2], 0.0) / s.release_m, 0.0, 1.0))
+                    cap = min(cap, keep * self.mass * _G)
                 active = touching and cap > 0
                 contact_pts.append((p, active))
                 vc = self._jacp @ qvel
@@ -483,7 +498,7 @@ class TrackingController:
                     rhs = -(self._jacd @ qvel) - s.slip_kv * np.array([vc[0], vc[1], 0.0])
                     if lift > 0:  # lifting: the normal component follows the reference
                         rhs[2] = swing[2]
-                    pdiag[ew] = s.w_slip
+                    pdiag[ew] = max(s.w_slip * keep, 1e-6)
                 else:  # swing: the point follows the reference (touch-down placement and speed)
                     rhs = swing
                     pdiag[ew] = max(s.w_foot, 1e-6)

@@ -40,6 +40,8 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "mu": (0.0, 10.0),
     "contact_height_m": (0.0, 0.2),
     "unload_m": (0.0, 0.5),
+    "touchdown_m": (0.0, 0.2),
+    "release_m": (0.0, 0.2),
     "reserve_weight": (0.0, 1e9),
     "reference_cutoff_hz": (0.0, 1000.0),
     "root_cutoff_hz": (0.0, 1000.0),
@@ -60,7 +62,14 @@ class TrackingSettings:
     w_force: weight per N² of pyramid coefficient. w_residual: weight per N² (N·m)² of root residual in
     QP 1. mu: friction coefficient of the pyramid. contact_height_m: contact-point height (m) below which a
     point may carry force. unload_m: reference lift (m) over which a lifting point's force cap ramps from
-    one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
+    one body weight to 0 (0: cut at once, the default; 10–20 mm raised the residuals here). touchdown_m: early
+    touchdown (m): a point that touches the floor in the simulation while its reference point is descending and
+    less than this high is in contact (0: off, the default: such a contact is then an unplanned impact; the
+    measured Rajagopal stride, whose reference heel hovers ≈ 2 cm above the floor for ≈ 0.1 s before touchdown,
+    needs it: see ``checkpoints/build.py``). release_m: gradual release (m): a touching point whose reference point
+    is rising keeps its no-slip rows and force cap scaled by ``1 − height / release_m`` as the simulation lifts it,
+    so a toe off does not switch the planned accelerations in one step (0: off, the default: the point stays fully
+    pinned until it is ``contact_height_m`` high, then is free). reference_cutoff_hz: zero-lag low-pass of the reference (Fourier taper from half
     this frequency to it; Butterworth for non-periodic references). root_cutoff_hz: a lower cutoff for the root
     (pelvis) path alone (periodic references; 0: none): the foot-locked synthesised walk places the pelvis frame
     by frame, with kinks at heel strike that would be demanded as vertical-force spikes; 5–8 Hz lowered the root
@@ -90,6 +99,8 @@ class TrackingSettings:
     mu: float = 0.9
     contact_height_m: float = 0.006
     unload_m: float = 0.0
+    touchdown_m: float = 0.0
+    release_m: float = 0.0
     reserve_weight: float = 1.0
     reference_cutoff_hz: float = 10.0
     root_cutoff_hz: float = 0.0

@@ -1,7 +1,8 @@
 """Synthesised reference motions: a periodic walk or run of MyoFullBody at a requested speed from the normative
 curves in ``reference_data/`` (:func:`synthesize_motion`), with the foot lock that makes a synthesized cycle agree
-with its planned stance (:func:`_foot_lock`). Works without ``../shared``. Imported by :mod:`mmbio.sim.motion`,
-which re-exports :func:`synthesize_motion`, :func:`leg_length` and the foot-lock constants.
+with its planned stance (:func:`_foot_lock`; :mod:`mmbio.sim.measured_stride` uses it on a measured stride, keeping
+its centre-of-mass acceleration). Works without ``../shared``. Imported by :mod:`mmbio.sim.motion`, which
+re-exports :func:`synthesize_motion`, :func:`leg_length` and the foot-lock constants.
 
 Conventions: MuJoCo world z up, the model walks along −y (:mod:`mmbio.sim.frames`).
 """
@@ -226,22 +227,40 @@ def _foot_lock(
     m: Any,
     qpos: np.ndarray,
     phase: dict[str, np.ndarray],
-    toe_off: float,
+    toe_off: float | dict[str, float],
     shift_y: float,
     rate_hz: float,
     notes: list[str],
     *,
     iterations: int = 30,
+    smooth_sd_deg: float = _LOCK_SMOOTH_SD_DEG,
+    root_rot_smooth_sd_deg: float | None = None,
+    root_acc_sd_m: float = _LOCK_ROOT_ACC_SD_M,
+    root_smooth: Literal["position", "correction", "com"] = "position",
+    range_margin_rad: float = 0.0,
 ) -> np.ndarray:
     """One periodic cycle (n, nq) corrected so that the feet follow the planned stance.
 
-    phase: per side (n,) % of the cycle since that foot's heel strike; toe_off: %; shift_y: root y
-    change over the cycle (the frame after the last is the first shifted by it). Unknowns per frame:
+    phase: per side (n,) % of the cycle since that foot's heel strike; toe_off: % (one for both feet, or per
+    side ``{'r': .., 'l': ..}``); shift_y: root y change over the cycle (the frame after the last is the first
+    shifted by it). Unknowns per frame:
     root position, a small pelvis rotation and the :data:`LOCK_JOINT_SD_DEG` joint corrections, plus
     the :data:`LOCK_CONSTANT_SD_DEG` constants. Weighted least squares (Gauss–Newton on ``mj_jac``
     Jacobians, Levenberg–Marquardt damped, all frames at once, periodic): loaded contact spheres at
     z = 0 and without slip between frames (rolling allowed), every foot geom at z ≥ 0 and at z ≥
     :data:`SWING_CLEARANCE_M` in swing, corrections small and smooth, locked joints in range.
+
+    Smoothness: ``smooth_sd_deg`` is the prior SD of the periodic second difference (per frame) of every
+    joint correction, ``root_rot_smooth_sd_deg`` that of the pelvis rotation correction (default: the same);
+    ``root_acc_sd_m`` that of the root position's second difference per frame: of the
+    corrected root position itself (``root_smooth='position'``, the synthesised motions: their root path is
+    built by the lock) or of the root *correction* only (``'correction'``: a measured pelvis path keeps its
+    own accelerations, which carry the measured ground reaction, and only a smooth correction is added);
+    ``'com'``: of the whole-body centre of mass's change (``c(q) − c(q_in)``), so that the COM acceleration of
+    the input, i.e. the total ground reaction ``m (g + c̈)`` it implies, is kept up to ``root_acc_sd_m`` per
+    frame², whichever joints and root corrections the lock makes (the root correction itself then only gets
+    the weak default smoothness).
+    range_margin_rad: the corrected joints are kept this far inside their ranges (at most a tenth of a range).
     """
     import mujoco
     from scipy import sparse
@@ -268,8 +287,11 @@ def _foot_lock(
         if c.indep in jq:
             col = 6 + int(np.flatnonzero(jq == c.indep)[0])
             knee.setdefault(col, []).append((c.dep_dof, c.indep, c.x0, np.polynomial.polynomial.polyder(c.coef)))
-    lo = m.jnt_range[jids, 0]
-    hi = m.jnt_range[jids, 1]
+    # kept inside the range by range_margin_rad (at most a tenth of the range), as the tracking controller's
+    # reference is (mmbio.control.tracking.LoopedReference._inside_limits)
+    mg = np.minimum(range_margin_rad, (m.jnt_range[jids, 1] - m.jnt_range[jids, 0]) / 10)
+    lo = m.jnt_range[jids, 0] + mg
+    hi = m.jnt_range[jids, 1] - mg
     limited = m.jnt_limited[jids].astype(bool)
 
     geoms = _foot_geoms(m)
@@ -281,15 +303,17 @@ def _foot_lock(
     g_bix = np.array([bix[int(m.geom_bodyid[g])] for g in all_g])
 
     # masks per side
-    sw = {s: (phase[s] - toe_off) / (100.0 - toe_off) for s in SIDES}
-    heel = {s: phase[s] < HEEL_OFF_STANCE * toe_off for s in SIDES}
-    flat = {s: phase[s] >= FOOT_FLAT_STANCE * toe_off for s in SIDES}
-    loaded = {
-        s: (heel[s], flat[s] & (phase[s] < MTP_OFF_STANCE * toe_off), flat[s] & (phase[s] < toe_off)) for s in SIDES
-    }
+    to = {s: float(toe_off[s]) for s in SIDES} if isinstance(toe_off, dict) else {s: float(toe_off) for s in SIDES}
+    sw = {s: (phase[s] - to[s]) / (100.0 - to[s]) for s in SIDES}
+    heel = {s: phase[s] < HEEL_OFF_STANCE * to[s] for s in SIDES}
+    flat = {s: phase[s] >= FOOT_FLAT_STANCE * to[s] for s in SIDES}
+    loaded = {s: (heel[s], flat[s] & (phase[s] < MTP_OFF_STANCE * to[s]), flat[s] & (phase[s] < to[s])) for s in SIDES}
     clear = {s: SWING_CLEARANCE_M * np.clip(np.minimum(sw[s], 1.0 - sw[s]) / SWING_RAMP, 0.0, 1.0) for s in SIDES}
     c_geom = np.stack([clear[s] for s in g_side], axis=1)  # (n, G)
-    flight = ~np.any([phase[s] < toe_off for s in SIDES], axis=0)
+    flight = ~np.any([phase[s] < to[s] for s in SIDES], axis=0)
+    if root_smooth not in ("position", "correction", "com"):
+        raise MmbioError(f"foot lock: root_smooth must be 'position', 'correction' or 'com', got {root_smooth!r}")
+    use_com = root_smooth == "com"
 
     q_ref = qpos.copy()
     pos0 = qpos[:, root : root + 3].copy()
@@ -312,8 +336,12 @@ def _foot_lock(
         q[:, jq] += add
         return coupled_qpos(m, q)
 
+    jcom_full = np.zeros((3, m.nv))
+
     def evaluate(q: np.ndarray, want_jac: bool) -> tuple[np.ndarray, Any]:
         nb = len(bodies)
+        com = np.empty((n, 3))
+        jcom = np.zeros((n, 3, kk))
         xp = np.empty((n, nb, 3))
         xm = np.empty((n, nb, 3, 3))
         gp = np.empty((n, all_g.size, 3))
@@ -329,12 +357,18 @@ def _foot_lock(
         for i in range(n):
             d.qpos[:] = q[i]
             mujoco.mj_kinematics(m, d)
+            if use_com:
+                mujoco.mj_comPos(m, d)
+                com[i] = d.subtree_com[0]
             xp[i] = d.xpos[bodies]
             xm[i] = d.xmat[bodies].reshape(-1, 3, 3)
             gp[i] = d.geom_xpos[all_g]
             gm[i] = d.geom_xmat[all_g].reshape(-1, 3, 3)
             if want_jac:
                 mujoco.mj_comPos(m, d)
+                if use_com:
+                    mujoco.mj_jacSubtreeCom(m, d, jcom_full, 0)
+                    jcom[i] = jcom_full @ dmap[i]
                 for k, b in enumerate(bodies):
                     mujoco.mj_jac(m, d, jacp, jacr, d.xpos[b], b)
                     jp[i, k] = jacp @ dmap[i]
@@ -405,19 +439,31 @@ def _foot_lock(
             add(exc[fr, jj] * w, fr, eye[6 + jj] * w)
         # smoothness (periodic second differences); root position: ballistic in flight
         im, ip = (np.arange(n) - 1) % n, (np.arange(n) + 1) % n
-        sm = np.radians(_LOCK_SMOOTH_SD_DEG)
         for k in range(3, kk):
+            sm = np.radians(smooth_sd_deg if k >= 6 or root_rot_smooth_sd_deg is None else root_rot_smooth_sd_deg)
             r = (off[im, k] - 2 * off[:, k] + off[ip, k]) / sm
             ids = add(r)
             if want_jac:
                 for fr_, w in ((im, 1.0), (np.arange(n), -2.0), (ip, 1.0)):
                     blocks.append((ids, fr_, np.tile(eye[k] * w / sm, (n, 1)), False))
-        pos = q[:, root : root + 3]
-        pm = pos[im] - (np.arange(n) == 0)[:, None] * shift
-        pp = pos[ip] + (np.arange(n) == n - 1)[:, None] * shift
-        acc = pm - 2 * pos + pp
-        acc[flight, 2] += GRAVITY * dt_**2
-        wsd = np.where(flight, 1e-4, _LOCK_ROOT_ACC_SD_M)[:, None]
+        if root_smooth == "position":
+            pos = q[:, root : root + 3]
+            pm = pos[im] - (np.arange(n) == 0)[:, None] * shift
+            pp = pos[ip] + (np.arange(n) == n - 1)[:, None] * shift
+            acc = pm - 2 * pos + pp
+            acc[flight, 2] += GRAVITY * dt_**2
+            wsd = np.where(flight, 1e-4, root_acc_sd_m)[:, None]
+        else:  # the correction only (periodic): the measured root accelerations are kept
+            acc = off[im, :3] - 2 * off[:, :3] + off[ip, :3]
+            wsd = np.full((n, 1), _LOCK_ROOT_ACC_SD_M if use_com else root_acc_sd_m)
+        if use_com:  # the COM's acceleration change (periodic: the advance cancels)
+            dc = com - com_in
+            acc_c = (dc[im] - 2 * dc + dc[ip]) / root_acc_sd_m
+            for k in range(3):
+                ids = add(acc_c[:, k])
+                if want_jac:
+                    for fr_, w in ((im, 1.0), (np.arange(n), -2.0), (ip, 1.0)):
+                        blocks.append((ids, fr_, jcom[fr_, k] * w / root_acc_sd_m, True))
         for k in range(3):
             ids = add(acc[:, k] / wsd[:, 0])
             if want_jac:
@@ -446,6 +492,13 @@ def _foot_lock(
         return float(np.sum((g / const_sd) ** 2))
 
     q = build(off, gconst)
+    com_in = np.zeros((n, 3))
+    if use_com:
+        for i in range(n):
+            d.qpos[:] = q[i]
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            com_in[i] = d.subtree_com[0]
     mu = 1e-4  # Levenberg–Marquardt damping (relative to the diagonal of JᵀJ)
     r, jmat = evaluate(q, True)
     cost = float(r @ r) + const_prior(gconst)
