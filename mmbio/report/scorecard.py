@@ -201,6 +201,22 @@ def _table_header(fig: Figure, y: float, with_rule: bool) -> float:
     return y - LINE * 1.2
 
 
+def _badge(fig: Figure, y: float, status: str) -> None:
+    """The coloured PASS/WARN/FAIL/N/A box at the start of a row."""
+    fig.add_artist(
+        FancyBboxPatch(
+            (0.045, y - LINE * 0.38),
+            0.052,
+            LINE * 0.76,
+            boxstyle="round,pad=0,rounding_size=0.003",
+            fc=STATUS_COLOR.get(status, "#999999"),
+            ec="none",
+        )
+    )
+    fig.text(0.071, y, STATUS_TEXT.get(status, status), fontsize=7, fontweight="bold", color="white", ha="center",
+             va="center")  # fmt: skip
+
+
 def _table_row(fig: Figure, y: float, row: dict[str, Any], shade: bool) -> float:
     parts = str(row["metric"]).split(".")
     _d, s, v, n = [*parts, "", "", "", ""][:4]
@@ -209,17 +225,7 @@ def _table_row(fig: Figure, y: float, row: dict[str, Any], shade: bool) -> float
     if shade:
         fig.add_artist(mpl.patches.Rectangle((0.04, y - h + LINE * 0.5), 0.92, h, color="#f3f3f3", lw=0, zorder=0))
     st = row["status"]
-    fig.add_artist(
-        FancyBboxPatch(
-            (0.045, y - LINE * 0.38),
-            0.052,
-            LINE * 0.76,
-            boxstyle="round,pad=0,rounding_size=0.003",
-            fc=STATUS_COLOR.get(st, "#999999"),
-            ec="none",
-        )
-    )
-    fig.text(0.071, y, STATUS_TEXT.get(st, st), fontsize=7, fontweight="bold", color="white", ha="center", va="center")
+    _badge(fig, y, st)
     fig.text(_COLS["side"][0], y, F.SIDE_ABBR.get(s, s) or s, fontsize=7.5, va="center")
     fig.text(
         _COLS["variable"][0],
@@ -339,18 +345,7 @@ def _credibility_block(fig: Figure, y: float, result: ValidationResult) -> float
         st = c["status"]
         if i % 2:
             fig.add_artist(mpl.patches.Rectangle((0.04, y - LINE * 0.5), 0.92, LINE, color="#f3f3f3", lw=0, zorder=0))
-        fig.add_artist(
-            FancyBboxPatch(
-                (0.045, y - LINE * 0.38),
-                0.052,
-                LINE * 0.76,
-                boxstyle="round,pad=0,rounding_size=0.003",
-                fc=STATUS_COLOR.get(st, "#999999"),
-                ec="none",
-            )
-        )
-        fig.text(0.071, y, STATUS_TEXT.get(st, st), fontsize=7, fontweight="bold", color="white", ha="center",
-                 va="center")  # fmt: skip
+        _badge(fig, y, st)
         fig.text(0.115, y, _fit(str(c.get("what", "")), 2.45, 7.5), fontsize=7.5, va="center")
         val = "n/a" if c.get("value") is None else _fmt_value(c["value"], _short_units(str(c.get("units", ""))))
         fig.text(0.535, y, _fit(val, 0.9, 7.5), fontsize=7.5, va="center", ha="right",
