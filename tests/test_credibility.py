@@ -122,3 +122,20 @@ def test_a_motion_scored_against_its_own_source_says_so() -> None:
     assert own.credible is not False and own.credibility is not None
     statuses = {c["metric"].split(".")[2]: c["status"] for c in own.credibility["checks"]}
     assert statuses["residual_force_peak"] == "n/a" and statuses["metabolic_power"] == "n/a"
+
+
+@pytest.mark.shared
+def test_loading_rate_against_the_adults_spread() -> None:
+    """The result's loading rate (worst foot) is judged against Schreiber's between-subject loading rate."""
+    from mmbio.analysis.result import Metric
+    from mmbio.reference.registry import load_scalars
+
+    s = load_scalars("schreiber2019")
+    row = s[(s.variable == "grf_vertical_loading_rate") & (s.condition == "c4")]
+    mu = float(row["mean"].mean())
+    assert 3 < mu < 15  # adults walking at their own speed: single-digit BW/s
+    grf = {"right": {"vertical": {"loading_rate_bw_s": Metric(mu, "BW/s")}},
+           "left": {"vertical": {"loading_rate_bw_s": Metric(4 * mu, "BW/s")}}}  # fmt: skip
+    _, checks, _, _ = assess_credibility({"speed_m_s": 1.1}, _trial(), grf_metrics=grf)
+    c = {x["metric"].split(".")[2]: x for x in checks}["grf_loading_rate"]
+    assert c["value"] == pytest.approx(4 * mu) and "left" in c["what"] and c["status"] == "fail"

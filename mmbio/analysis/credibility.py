@@ -9,8 +9,8 @@ checks are shown first on the scorecard and counted in their own verdict; they n
 
 Checks: root residual force and moment (peak and RMS, absolute and relative to the peak external force and to COM
 height × peak external force), the worst reserve torque relative to its joint's peak net moment, joint-limit
-excursions, foot penetration and sliding, the largest vertical GRF against the human between-subject range of the
-reference nearest the trial's speed (walking: Schreiber 2019 adults; running: Hamner 2013), and the muscle
+excursions, foot penetration and sliding, the largest vertical GRF and the loading rate against the human
+between-subject range of the reference nearest the trial's speed (walking: Schreiber 2019 adults; running: Hamner 2013), and the muscle
 metabolic power against the human gross metabolic power at the same speed (walking: Ralston 1958; running:
 Margaria 1963; net, i.e. gross minus the basal rate, as the simulation counts muscles only). Quantities the
 simulation does not provide are n/a with the reason, never a fail.
@@ -213,14 +213,30 @@ def _human_band(variable: str, running: bool, speed: float) -> tuple[float, floa
     return float(r["mean"].mean()), float(np.sqrt(np.mean(r["sd"] ** 2))), int(r["n"].min()), f"{name}:{cond}"
 
 
+def _worst_loading_rate(grf_metrics: dict[str, Any] | None) -> tuple[float, str]:
+    """The larger vertical-GRF loading rate of the two feet (BW/s) from ``grf.<side>.vertical.loading_rate_bw_s``."""
+    best, side = float("nan"), ""
+    for s, variables in (grf_metrics or {}).items():
+        m = (variables.get("vertical") or {}).get("loading_rate_bw_s")
+        if m is not None and m.available and not (float(m.value) <= best):
+            best, side = float(m.value), s
+    return best, side
+
+
 def assess_credibility(
-    inputs: dict[str, Any], trial: Trial, *, running: bool = False, bands_path: str | os.PathLike[str] | None = None
+    inputs: dict[str, Any],
+    trial: Trial,
+    *,
+    running: bool = False,
+    grf_metrics: dict[str, Any] | None = None,
+    bands_path: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, dict[str, Metric]], list[dict[str, Any]], dict[str, str], list[str]]:
     """Credibility metrics and checks of a simulated trial.
 
     Returns ``(metrics, checks, sources, notes)``: metrics as ``variable → name → Metric`` (domain
     ``credibility``, side ``whole``); checks as dicts like protocol checks (``metric``, ``value``, ``units``,
     ``status`` pass/warn/fail/n/a, ``rule``, ``source``, ``reason``); the cited sources (key → citation).
+    grf_metrics: the result's ``grf`` metrics (side → variable → name → Metric), for the loading rate.
     """
     bands, sources = load_bands(bands_path)
     speed = _num(inputs, "speed_m_s")
@@ -266,6 +282,13 @@ def assess_credibility(
     put("foot_sliding_mean", _num(inputs, "sliding_mean_m_s"))
     gmax, gside = _max_vertical_bw(trial)
     put("grf_vertical_max", gmax, "no GRF or no body mass", f"{gside} foot" if gside else "")
+    lr, lr_side = _worst_loading_rate(grf_metrics)
+    put(
+        "grf_loading_rate",
+        lr,
+        "no loading rate (no GRF, body mass or rising edge)",
+        f"{lr_side} foot" if lr_side else "",
+    )
     put("metabolic_power", _num(inputs, "metabolic_w_per_kg"), "no muscle metabolic power (no excitations recorded)")
 
     for key, why in (inputs.get("na") or {}).items():

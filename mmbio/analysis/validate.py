@@ -237,7 +237,9 @@ def validate(
     if simulation is not None or trial.kind == "simulated":
         from mmbio.analysis.credibility import assess_credibility
 
-        cm, checks, sources, notes = assess_credibility(simulation or {}, trial, running=running)
+        cm, checks, sources, notes = assess_credibility(
+            simulation or {}, trial, running=running, grf_metrics=result.metrics.get("grf")
+        )
         for var, ms in cm.items():
             result.add("credibility", "whole", var, ms)
         result.credibility = {"checks": checks, "sources": sources}

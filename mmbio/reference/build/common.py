@@ -333,6 +333,22 @@ def grf_cycles(
     }
 
 
+def stance_loading_rate(
+    trial: object, side: str, stances: Sequence[tuple[float, float]], weight_n: float, *, running: bool
+) -> float:
+    """Vertical-GRF loading rate (BW/s) of the mean stance curve of ``stances`` (heel strike, toe off) of ``side``,
+    exactly as :func:`mmbio.analysis.grf.vertical_profile` computes a trial's (20–80 % of the first or impact
+    peak); NaN when it has none."""
+    from mmbio.analysis.grf import vertical_profile
+
+    g = trial.grf[side]  # type: ignore[attr-defined]
+    if not stances:
+        return float("nan")
+    curves = np.stack([resample_cycle(g.time, g.force[:, 2] / weight_n, a, t) for a, t in stances])
+    ts = float(np.mean([t - a for a, t in stances]))
+    return float(vertical_profile(np.nanmean(curves, axis=0), ts, running=running)["loading_rate_bw_s"].value)
+
+
 def stance_ok(trial: object, side: str, t0: float, t_off: float, weight_n: float, tol_s: float = 0.06) -> bool:
     """True when the foot's force shows the whole stance ``[t0, t_off]`` (loaded from heel strike to toe off)."""
     g = trial.grf[side]  # type: ignore[attr-defined]

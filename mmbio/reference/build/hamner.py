@@ -20,6 +20,7 @@ from mmbio.reference.build.common import (
     grf_cycles,
     scalar_mean_sd,
     source_entries,
+    stance_loading_rate,
 )
 from mmbio.trial import GRAVITY
 
@@ -128,6 +129,12 @@ def build_hamner(shared: Path) -> DatasetBuild:
                     "toe_off_pct": 100 * st / stride,
                     "cadence": 120.0 / stride,
                     "grf_vertical_max": np.max(gc["grf_vertical"], axis=1),
+                    "grf_vertical_loading_rate": np.array(
+                        [
+                            stance_loading_rate(trial, side, [(aa, aa + t)], weight, running=True)
+                            for (aa, _), t in zip(ws, st, strict=True)
+                        ]
+                    ),
                 }
                 for var, v in vals.items():
                     sc.setdefault((var, side, subj), []).append(float(np.nanmean(v)))
@@ -139,6 +146,7 @@ def build_hamner(shared: Path) -> DatasetBuild:
             "toe_off_pct": "% cycle",
             "cadence": "steps/min",
             "grf_vertical_max": "BW",
+            "grf_vertical_loading_rate": "BW/s",
         }
         for var in sc_units:
             for side in ("r", "l"):
@@ -198,7 +206,9 @@ def build_hamner(shared: Path) -> DatasetBuild:
             "subtalar_inversion and mtp_extension are locked (constant 0) in these IK files and are omitted.",
             "scalars: per-subject means over the 3 cycles, then mean and SD across subjects; stance time from the "
             "detected toe off; cadence = 120 / stride time (steps/min); grf_vertical_max is the mean of each "
-            "cycle's maximum vertical GRF (averaged per subject, then across subjects).",
+            "cycle's maximum vertical GRF (averaged per subject, then across subjects); grf_vertical_loading_rate "
+            "(BW/s) is each stance's mean slope between 20 and 80 % of its impact peak (or active peak without one), "
+            "as mmbio.analysis.grf computes a trial's (averaged per subject, then across subjects).",
             *sorted(set(notes)),
         ],
     }

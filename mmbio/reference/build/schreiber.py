@@ -17,6 +17,7 @@ from mmbio.reference.build.common import (
     resample_cycle,
     scalar_mean_sd,
     source_entries,
+    stance_loading_rate,
     stance_ok,
 )
 from mmbio.reference.registry import vertical_grf_peaks
@@ -32,6 +33,7 @@ SCHREIBER_SCALARS: dict[str, str] = {
     "grf_vertical_valley": "BW",
     "grf_vertical_peak2": "BW",
     "grf_vertical_max": "BW",
+    "grf_vertical_loading_rate": "BW/s",
 }
 
 
@@ -156,11 +158,13 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                     hs = trial.events.heel_strike[side]
                     wins = [(float(a), float(c)) for a, c in itertools.pairwise(hs)]
                     good = []
+                    stances: list[tuple[float, float]] = []
                     for a, c in wins:
                         t_off = plate_stance(trial, side, a, c, w)
                         t_evt = cycle_toe_off(trial, side, a, c)
                         if t_off is not None:
                             good.append((a, c))
+                            stances.append((a, t_off))
                             if np.isfinite(t_evt) and abs(t_evt - t_off) > EVENT_FORCE_TOL_S:
                                 notes.append(
                                     f"{f.name}: {side} cycle {a:.2f}-{c:.2f} s: the C3D Foot Off ({t_evt:.2f} s) is "
@@ -186,6 +190,8 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                             p = vertical_grf_peaks(cyc)
                             for k in ("peak1", "valley", "peak2", "max"):
                                 sc.setdefault((f"grf_vertical_{k}", side), {}).setdefault(subj, []).append(p[k])
+                        lr = stance_loading_rate(trial, side, stances, w, running=False)
+                        sc.setdefault(("grf_vertical_loading_rate", side), {}).setdefault(subj, []).append(lr)
                     counts[cond][f"grf_{side}"] += len(good)
                     if side == "r" and wins and trial.emg is not None:
                         env = envelope_channels(trial.emg, settings)
@@ -265,6 +271,8 @@ def build_schreiber(shared: Path) -> DatasetBuild:
             "50 % BW); the swing is unloaded. Toe off (stance_time, toe_off_pct) is that force release, not the C3D "
             "Foot Off event, which lies more than 30 ms after it in some trials (noted below). A trial that does not "
             "read, or a cycle whose stance is not fully on a plate, is skipped with a note below.",
+            "grf_vertical_loading_rate (BW/s): mean slope between 20 and 80 % of the first peak of each subject's mean "
+            "stance curve (heel strike to force release), as mmbio.analysis.grf computes a trial's.",
             "curves: mean of each subject's cycle(s), then mean and SD (ddof=1) across the subjects (n_subjects "
             "per curve: the subjects that contributed a usable cycle).",
             "subjects.csv: each subject's mean cycle (unit_kind subject), for the leave-one-subject-out ceiling.",
