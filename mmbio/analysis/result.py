@@ -163,6 +163,8 @@ class ValidationResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     #: simulation credibility (:mod:`mmbio.analysis.credibility`): ``{"checks": [...], "sources": {...}}`` or None
     credibility: dict[str, Any] | None = None
+    #: named activation sources side by side (:func:`mmbio.analysis.activation_sources.summarise`) or None
+    activation_sources: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         t, r = self.trial or {}, self.reference or {}
@@ -212,6 +214,8 @@ class ValidationResult:
             "reference": self.reference,
         }
         out.update(tree_to_dict(self.metrics))
+        if self.activation_sources is not None:
+            out["activation_sources"] = self.activation_sources
         if self.credibility is not None:
             out.setdefault("credibility", {}).update(passed=self.credible, **self.credibility)
         if self.protocol is not None:

@@ -7,20 +7,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from mmbio import __version__
-from mmbio.analysis.result import CurvePair, ValidationResult
+from mmbio.analysis.activation_sources import STATIC_OPT_KEY, ActivationSource
+from mmbio.analysis.result import ValidationResult
 from mmbio.provenance import git_revision
 from mmbio.trial import SIDE_WORD, Channels, Trial
 
 #: Result domain of the static-optimisation activations compared with the EMG (mirrors ``emg``).
-STATIC_OPT_DOMAIN = "emg_static_opt"
+STATIC_OPT_DOMAIN = f"emg_{STATIC_OPT_KEY}"
 #: ``redundancy.<side>.<STATIC_OPT_GAP>``: the redundancy gap with the static-optimisation activations.
-STATIC_OPT_GAP = "static_opt"
+STATIC_OPT_GAP = STATIC_OPT_KEY
 
 
 def _finite(x: float) -> float | None:
@@ -68,6 +69,7 @@ def validate(
     protocol: str | None = None,
     spm: bool = True,
     seed: int | None = 0,
+    activation_sources: Mapping[str, Channels | ActivationSource] | None = None,
     static_opt: Channels | None = None,
     static_opt_source: str | None = None,
     simulation: dict[str, Any] | None = None,
@@ -79,14 +81,20 @@ def validate(
     emg_reference: where the trial's activations or EMG are compared (default: ``reference`` when it has
     EMG). seed: NMF restarts (the only random step). Expected bad input raises :class:`MmbioError`.
 
-    static_opt: activations (unit ``'1'``, MuJoCo actuator names like the trial's own activations, on the
-    trial's clock, possibly over part of it) from a static optimisation of the *same kinematics*, e.g.
-    ``static_optimisation(...).activation_channels()``. They are compared with the same EMG reference,
-    on the trial's own gait cycles (those they cover), with the same metrics, muscle map and ceilings as
-    the trial's activations: ``emg_static_opt.<side>.<muscle>.*``, curves of domain ``emg_static_opt`` and
-    ``redundancy.<side>.static_opt.*`` (the redundancy gap with these activations in place of the
-    trial's). static_opt_source: where they came from (e.g. ``StaticOptResult.summary()``), for the
-    notes and ``provenance.static_opt``. Without ``static_opt`` the result is exactly as before.
+    activation_sources: name → activations of other sources on the trial's clock (``Channels``, unit ``'1'``,
+    MuJoCo actuator or canonical muscle names, possibly over part of the trial; or
+    :class:`~mmbio.analysis.activation_sources.ActivationSource` to say where they came from), e.g. ``{"teacher":
+    ..., "static optimisation": static_optimisation(...).activation_channels()}``. Each is compared with the same
+    EMG reference, on the trial's own gait cycles (those it covers), with the same metrics, muscle map and ceilings
+    as the trial's activations: ``emg_<key>.<side>.<muscle>.*``, curves of domain ``emg_<key>``,
+    ``redundancy.<side>.<key>.*`` (the redundancy gap with its activations in place of the trial's),
+    ``provenance.activation_sources.<name>`` and the side-by-side summary ``metrics.json['activation_sources']``
+    (keys: :func:`~mmbio.analysis.activation_sources.source_key`). A source off the trial's clock raises
+    :class:`MmbioError` naming it; one whose channels map to no reference muscle is n/a with the reason.
+    Without sources the result is exactly as before.
+
+    static_opt / static_opt_source: the same as ``activation_sources={"static optimisation":
+    ActivationSource(static_opt, static_opt_source)}`` (kept for existing callers; ``provenance.static_opt`` too).
 
     simulation: what the simulation itself measured for the credibility checks (residuals, reserves, contact,
     joint ranges, metabolic power: :data:`mmbio.analysis.credibility.INPUT_KEYS`, e.g. from
@@ -98,6 +106,7 @@ def validate(
     synthesised from ``schwartz2008``). Validating against one of them scores the motion against its own source:
     the result says so first (``trial['by_construction']``, the first note, page 1 of the report).
     """
+    from mmbio.analysis.activation_sources import check_clock, compare_source, resolve_sources, summarise
     from mmbio.analysis.ceiling import apply_ceilings
     from mmbio.analysis.conditions import speed_condition
     from mmbio.analysis.emg import compare_emg
@@ -106,10 +115,13 @@ def validate(
     from mmbio.analysis.redundancy import inputs_from_tree, redundancy_gap
     from mmbio.analysis.spm import spm_available, spm_one_sample, spm_version
     from mmbio.analysis.synergies import synergies_from_curves
-    from mmbio.errors import MmbioError, NoGaitCycleError
+    from mmbio.errors import NoGaitCycleError
     from mmbio.gait.body_mass import with_estimated_mass
     from mmbio.reference.registry import get_reference, parse_spec
 
+    sources = resolve_sources(activation_sources, static_opt, static_opt_source)  # bad sources fail first
+    for src in sources:
+        check_clock(trial, src)
     name, condition = parse_spec(reference)
     ref = get_reference(name)
     trial, mass_estimate = with_estimated_mass(trial)  # body mass unknown: from the force when it can be (flagged)
@@ -165,11 +177,7 @@ def validate(
     result.curves += grf_curves
     apply_ceilings(result, name, condition)
 
-    if static_opt is not None and not isinstance(static_opt, Channels):
-        raise MmbioError(
-            f"validate: static_opt must be Channels (StaticOptResult.activation_channels()), not {type(static_opt).__name__}"
-        )
-    emg_ref = _emg_reference(trial, name, condition, emg_reference, static_opt is not None)
+    emg_ref = _emg_reference(trial, name, condition, emg_reference, bool(sources))
     trial_signals = trial.activations is not None or trial.emg is not None
     if emg_ref is not None and trial_signals:
         ename, econd = emg_ref
@@ -191,23 +199,23 @@ def validate(
                 result.add("synergies", side, "synergies", syn)
     elif trial_signals:
         result.notes.append(f"activation/EMG not compared: {name}:{condition} has no EMG (use --emg-reference)")
-    if static_opt is not None:
+    for src in sources:
         if emg_ref is None:
-            result.notes.append(
-                f"static optimisation not compared: {name}:{condition} has no EMG (use --emg-reference)"
-            )
+            result.notes.append(f"{src.name} not compared: {name}:{condition} has no EMG (use --emg-reference)")
         else:
-            _compare_static_opt(result, trial, static_opt, emg_ref, running, static_opt_source)
+            compare_source(result, trial, src, emg_ref, running)
 
     for side in SIDE_WORD.values():
         kin_r, act_r, kin_c, act_c = inputs_from_tree(result.metrics, side)
         if kin_r and act_r:
             result.add("redundancy", side, "gap", redundancy_gap(kin_r, act_r, kin_c, act_c))
-    if STATIC_OPT_DOMAIN in result.metrics:
+    for src in sources:
+        if src.domain not in result.metrics:
+            continue
         for side in SIDE_WORD.values():
-            kin_r, so_r, kin_c, so_c = inputs_from_tree(result.metrics, side, emg_domain=STATIC_OPT_DOMAIN)
-            if kin_r and so_r:
-                result.add("redundancy", side, STATIC_OPT_GAP, redundancy_gap(kin_r, so_r, kin_c, so_c))
+            kin_r, src_r, kin_c, src_c = inputs_from_tree(result.metrics, side, emg_domain=src.domain)
+            if kin_r and src_r:
+                result.add("redundancy", side, src.key, redundancy_gap(kin_r, src_r, kin_c, src_c))
 
     if spm:
         if not spm_available():
@@ -226,14 +234,27 @@ def validate(
         "seed": seed,
         "spm1d": spm_version() if spm else None,
     }
-    if static_opt is not None:
-        t = static_opt.time
-        result.provenance["static_opt"] = {
-            "source": static_opt_source or "static optimisation of the trial's kinematics (source not given)",
-            "channels": len(static_opt),
-            "time_s": [_finite(t[0]), _finite(t[-1])] if t.size else None,
-            "compared": STATIC_OPT_DOMAIN in result.metrics,
+    if sources:
+        prov = {
+            src.name: {
+                "source": src.description or "not given",
+                "channels": len(src.channels),
+                "time_s": [_finite(src.channels.time[0]), _finite(src.channels.time[-1])],
+                "compared": emg_ref is not None,
+            }
+            for src in sources
         }
+        result.provenance["activation_sources"] = prov
+        for src in sources:
+            if src.key == STATIC_OPT_KEY:  # the former layout, for existing readers
+                so = dict(prov[src.name])
+                if not src.description:
+                    so["source"] = "static optimisation of the trial's kinematics (source not given)"
+                result.provenance["static_opt"] = so
+        own = None
+        if trial_signals and "emg" in result.metrics:
+            own = "trial activations" if trial.activations is not None else "trial EMG"
+        result.activation_sources = summarise(result, sources, own)
     if simulation is not None or trial.kind == "simulated":
         from mmbio.analysis.credibility import assess_credibility
 
@@ -255,74 +276,3 @@ def validate(
         evaluate(result, protocol)
         result.provenance["protocol"] = result.protocol.get("name") if result.protocol else protocol
     return result
-
-
-def _compare_static_opt(
-    result: ValidationResult,
-    trial: Trial,
-    static_opt: Channels,
-    emg_ref: tuple[str, str],
-    running: bool,
-    source: str | None,
-) -> None:
-    """Static-optimisation activations vs the EMG, exactly as the trial's activations (in place).
-
-    Adds ``result.metrics['emg_static_opt']`` (with ceilings), curves of that domain and notes.
-    """
-    from mmbio.analysis.ceiling import apply_ceilings
-    from mmbio.analysis.emg import compare_emg
-
-    ename, econd = emg_ref
-    metrics, curves, notes = compare_emg(
-        trial,
-        ename,
-        econd,
-        normal_timing=not running,
-        channels=static_opt,
-        label="static-optimisation activations",
-        domain=STATIC_OPT_DOMAIN,
-    )
-    sub = ValidationResult(trial={}, reference={})
-    for side, variables in metrics.items():
-        for var, ms in variables.items():
-            sub.add("emg", side, var, ms)
-    apply_ceilings(sub, ename, econd)
-    result.metrics[STATIC_OPT_DOMAIN] = sub.metrics.get("emg", {})
-    result.curves += curves
-    if "emg" not in result.reference:
-        from mmbio.reference.registry import get_reference
-
-        result.reference["emg"] = {"name": ename, "condition": econd, "citation": get_reference(ename).citation}
-    t = static_opt.time
-    span = f"{t[0]:.3f}–{t[-1]:.3f} s" if t.size else "no samples"
-    odd = sorted({u for u in static_opt.units if u not in ("1", "")})
-    result.notes.append(
-        f"static optimisation compared with the {ename}:{econd} EMG: {len(static_opt)} channel(s) over {span} of the "
-        "trial's clock, on the trial's own gait cycles with the same metrics, ceilings and muscle map as the trial's "
-        "activations; cycles compared: "
-        + ", ".join(_cycle_counts(result.curves, curves, side) for side in SIDE_WORD.values())
-        + (f"; unexpected unit(s) {', '.join(odd)} (activations are '1')" if odd else "")
-        + f". Source: {source or 'not given'}"
-    )
-    if curves == [] and metrics and any(trial.events.heel_strike[s].size >= 2 for s in SIDE_WORD):
-        result.notes.append(
-            f"static optimisation covers no complete gait cycle of the trial (heel strike to heel strike within {span}): "
-            "check that it is on the trial's clock and spans whole cycles"
-        )
-    for n in notes:  # what the trial's own comparison already said is not repeated; long channel lists are cut
-        n = n.replace("trial static-optimisation", "static-optimisation")
-        head, sep, names = n.partition(" not mapped to any EMG muscle: ")
-        listed = names.split(", ")
-        if sep and len(listed) > 8 and not names.endswith(" in all)"):  # compare_emg already cuts very long lists
-            n = f"{head}{sep}{', '.join(listed[:6])}, … ({len(listed)} in all)"
-        if n not in result.notes:
-            result.notes.append(f"static optimisation: {n}")
-
-
-def _cycle_counts(all_curves: list[CurvePair], so_curves: list[CurvePair], side: str) -> str:
-    """``'right 2 (trial 3)'``: most cycles of any muscle, static optimisation vs the trial's activations/EMG."""
-
-    def most(cs: list[CurvePair]) -> int:
-        return max((int(c.trial_cycles.shape[0]) for c in cs if c.side == side), default=0)
-
-    return f"{side} {most(so_curves)} (trial {most([c for c in all_curves if c.domain == 'emg'])})"
