@@ -14,6 +14,8 @@ are samples of the curves themselves. The sources:
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +261,40 @@ def test_part_of_the_clock_and_unmapped_muscles(trial: Trial) -> None:
     assert all("odd" not in v for v in res.metrics["redundancy"].values())
     # sources are comparisons, not the trial: the protocol judges none of them, so none can fail it
     assert not any(c["metric"].startswith(("emg_", "redundancy")) for c in res.checks)
+
+
+def test_report_pages_with_three_sources(tmp_path: Path, three: ValidationResult) -> None:
+    """The EMG pages draw every source (tagged A, B, C) and the redundancy page has one column per activation set."""
+    from mmbio.report import figures as F
+    from mmbio.report.pdf import build_pages, write_report
+
+    sections = [s for s, _ in build_pages(three)]
+    assert sections.count("Redundancy gap") == 1 and "Activation vs EMG" in sections
+    fig = F.redundancy_figure(
+        three.metrics["kinematics"],
+        three.metrics["emg"],
+        {s: v["gap"] for s, v in three.metrics["redundancy"].items()},
+        sources=[F.SourceView("teacher", three.metrics["emg_teacher"],
+                              gap={s: v["teacher"] for s, v in three.metrics["redundancy"].items()})],
+    )  # fmt: skip
+    g, h = (three.metrics["redundancy"]["right"][k]["gap"].value for k in ("gap", "teacher"))
+    assert fig.texts[0].get_text().startswith(f"Redundancy gap, controller vs teacher: {g:.2f} vs {h:.2f} (R)")
+    pdf = write_report(three, tmp_path / "report.pdf")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed: page texts not checked")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")
+    emg_page = next(p for p in pages if "Activation vs EMG" in p and "fitted scale" in p)
+    assert "A: policy" in emg_page and "B: teacher" in emg_page and "C: static optimisation" in emg_page
+    ta = EXPECTED_R["teacher"]["tibialis_anterior"]
+    assert f"A 1.00 · B {ta:.2f} · C 1.00" in emg_page  # the tibialis anterior panels
+    red = next(p for p in pages if "Redundancy gap: the controller and 3 activation sources vs EMG" in p)
+    for word in ("controller", "policy", "teacher", "static", "human", "ceiling", "median", "gap_rel"):
+        assert word in red, word
+    # the teacher's row of the numbers table: its median r and relative gap, both sides
+    med = float(np.median(list(EXPECTED_R["teacher"].values())))
+    gap_rel = [
+        three.activation_sources["sources"]["teacher"]["sides"][s]["gap_rel"]["value"] for s in ("right", "left")
+    ]
+    row = next(line for line in red.splitlines() if line.strip().startswith("teacher ") and " / " in line)
+    assert f"{med:.2f} / {med:.2f}" in row and f"{gap_rel[0]:.2f} / {gap_rel[1]:.2f}" in row

@@ -8,14 +8,15 @@ header and the provenance footer added by :mod:`.pdf`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mmbio.analysis.result import Metric
+from mmbio.analysis.result import CurvePair, Metric
 
 A4: tuple[float, float] = (8.27, 11.69)
 CONTENT_TOP = 0.935
@@ -30,6 +31,10 @@ ACT_COLOR = "#762a83"
 #: static-optimisation activations (EMG panels: thin dotted line; redundancy page: diamonds)
 SO_COLOR = "#E69F00"
 SO_LABEL = "static optimisation"
+#: other named activation sources, in order (colour-blind-safe hues not used by the sides, kinematics or trial)
+SOURCE_COLORS: tuple[str, ...] = ("#CC79A7", "#56B4E9", "#009E73", "#8C6D31", "#555555", "#F0A0A0")
+SOURCE_LINESTYLES: tuple[Any, ...] = ((0, (5, 1.5)), (0, (3, 1.2, 1, 1.2)), (0, (8, 2)), (0, (2, 1)))
+SOURCE_MARKERS: tuple[str, ...] = ("s", "^", "v", "P", "X", "h")
 STYLE: dict[str, Any] = {
     "font.size": 8,
     "axes.titlesize": 8.5,
@@ -46,6 +51,39 @@ STYLE: dict[str, Any] = {
 
 #: Metric sub-tree of one domain: side → variable → metric name → Metric.
 SubTree = Mapping[str, Mapping[str, Mapping[str, Metric]]]
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """One named activation source as the figures draw it (``validate(activation_sources=...)``).
+
+    name: its display name; metrics: its ``emg_<key>`` sub-tree (side → muscle → name → Metric); curves: its
+    ``emg_<key>`` curve pairs; gap: side → its ``redundancy.<side>.<key>`` metrics; reason: why it has no metric.
+    """
+
+    name: str
+    metrics: SubTree = field(default_factory=dict)
+    curves: Sequence[CurvePair] = ()
+    gap: Mapping[str, Mapping[str, Metric]] = field(default_factory=dict)
+    reason: str = ""
+
+
+def source_style(sources: Sequence[SourceView], i: int) -> tuple[str, Any, str]:
+    """``(colour, line style, marker)`` of source ``i``: the static optimisation orange dotted diamonds, others
+    from :data:`SOURCE_COLORS` / :data:`SOURCE_LINESTYLES` / :data:`SOURCE_MARKERS` in order."""
+    if sources[i].name == SO_LABEL:
+        return SO_COLOR, (0, (1.2, 1.2)), "D"
+    j = sum(1 for s in sources[:i] if s.name != SO_LABEL)
+    return (
+        SOURCE_COLORS[j % len(SOURCE_COLORS)],
+        SOURCE_LINESTYLES[j % len(SOURCE_LINESTYLES)],
+        SOURCE_MARKERS[j % len(SOURCE_MARKERS)],
+    )
+
+
+def source_tag(i: int) -> str:
+    """``'A'``, ``'B'``, … : the short tag of source ``i`` on crowded panels."""
+    return chr(ord("A") + i) if i < 26 else str(i + 1)
 
 
 def side_word(side: str) -> str:

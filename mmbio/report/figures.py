@@ -8,6 +8,7 @@ with the Agg canvas (no pyplot, no window). The space above ``CONTENT_TOP`` and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,9 @@ from mmbio.report.figure_style import (  # noqa: F401
     SIDE_STYLE,
     SO_COLOR,
     SO_LABEL,
+    SOURCE_COLORS,
     STYLE,
+    SourceView,
     SubTree,
     _band,
     _grid,
@@ -44,6 +47,8 @@ from mmbio.report.figure_style import (  # noqa: F401
     _wrap,
     pretty,
     side_word,
+    source_style,
+    source_tag,
     spm_clusters,
 )
 from mmbio.report.redundancy_figures import redundancy_figure  # noqa: F401
@@ -345,6 +350,7 @@ def emg_figure(
     ref_label: str = "reference EMG",
     ncols: int = 3,
     figsize: tuple[float, float] = A4,
+    sources: Sequence[SourceView] = (),
     static_opt: Sequence[CurvePair] | None = None,
     static_opt_metrics: SubTree | None = None,
 ) -> Figure:
@@ -352,33 +358,41 @@ def emg_figure(
 
     The title carries r and the best lag (``r_best_lag`` at ``best_lag_ms``); a panel whose r is not
     available says why (``Metric.reason``, e.g. a silent or flat signal, or no reference EMG).
-    static_opt / static_opt_metrics: curves and metrics (``emg_static_opt``) of a static optimisation of
-    the same kinematics; drawn as a thin dotted line × its own fitted scale, its r on a third title line.
+    sources: named activation sources (``validate(activation_sources=...)``), each drawn × its own fitted scale
+    in its own colour and line style (:func:`source_style`); one source has its r and lag on a third title
+    line, several their r on one line, tagged A, B, … (:func:`source_tag`) as in the legend.
+    static_opt / static_opt_metrics: the same as one source named ``'static optimisation'``.
     """
     metrics = metrics or {}
     keys = list(keys) if keys is not None else emg_keys(curves, metrics)
-    so_curves = list(static_opt or [])
-    so_metrics = static_opt_metrics or {}
-    with_so = static_opt is not None
+    srcs = list(sources)
+    if static_opt is not None:
+        srcs.append(SourceView(SO_LABEL, static_opt_metrics or {}, list(static_opt)))
+    n_src = len(srcs)
     with mpl.rc_context(STYLE):
-        fig, leg_y = _page(
-            figsize, legend_rows=2 if with_so else 1, bottom=CONTENT_BOTTOM + (0.03 if with_so else 0.02)
-        )
+        leg_rows = 1 if not n_src else (2 if n_src == 1 else math.ceil((3 + n_src) / 3))
+        fig, leg_y = _page(figsize, legend_rows=leg_rows, bottom=CONTENT_BOTTOM + (0.03 if n_src else 0.02))
         axes = _grid(fig, len(keys), ncols, min_rows=4)
         for i, (ax, (s, mus)) in enumerate(zip(axes, keys, strict=True)):
             _style_axes(ax)
-            ms = metrics.get(s, {}).get(mus, {}) or metrics.get(s[:1], {}).get(mus, {})
+            ms = _panel_metrics(metrics, s, mus)
             cs = [c for c in curves if side_word(c.side) == s and c.variable == mus]
             col, ls = SIDE_COLOR.get(s, "#333333"), SIDE_STYLE.get(s, "-")
             r, rl, lag, scale = _val(ms, "r"), _val(ms, "r_best_lag"), _val(ms, "best_lag_ms"), _val(ms, "scale")
             title = f"{pretty(mus)} {SIDE_ABBR.get(s, s)}".strip()
             sub = _r_line(r, rl, lag)
-            so_cs: list[CurvePair] = []
-            if with_so:
-                so_ms = so_metrics.get(s, {}).get(mus, {}) or so_metrics.get(s[:1], {}).get(mus, {})
-                so_cs = [c for c in so_curves if side_word(c.side) == s and c.variable == mus]
-                so_r, so_rl, so_lag = _val(so_ms, "r"), _val(so_ms, "r_best_lag"), _val(so_ms, "best_lag_ms")
-                sub += "\nstatic opt.: " + _r_line(so_r, so_rl, so_lag, short=True)
+            src_ms = [_panel_metrics(v.metrics, s, mus) for v in srcs]
+            src_cs = [[c for c in v.curves if side_word(c.side) == s and c.variable == mus] for v in srcs]
+            if n_src == 1:
+                m0 = src_ms[0]
+                sub += f"\n{_short(srcs[0].name)}: " + _r_line(
+                    _val(m0, "r"), _val(m0, "r_best_lag"), _val(m0, "best_lag_ms"), short=True
+                )
+            elif n_src:
+                sub += "\n" + " · ".join(
+                    f"{source_tag(j)} {'n/a' if (v := _val(m, 'r')) is None else f'{v:.2f}'}"
+                    for j, m in enumerate(src_ms)
+                )
             ax.set_title(f"{title}\n{sub}", loc="left", fontsize=8)
             ax.set_xlim(0, 100)
             if i >= len(keys) - ncols:
@@ -386,7 +400,7 @@ def emg_figure(
             reason = ""
             if "r" in ms and not ms["r"].available:
                 reason = ms["r"].reason or "not available"
-            if not cs and not so_cs:
+            if not cs and not any(src_cs):
                 reason = reason or "no curve to show"
             if cs:
                 c = cs[0]
@@ -396,23 +410,21 @@ def emg_figure(
                 ax.set_ylabel(f"envelope ({c.units})" if c.units and c.units != "1" else "envelope (norm.)")
                 if np.isfinite(c.toe_off_pct):
                     ax.axvline(c.toe_off_pct, color=col, ls=":", lw=0.8, alpha=0.7)
-            elif not so_cs:
+            elif not any(src_cs):
                 ax.set_yticks([])
-            if so_cs:
-                c = so_cs[0]
-                if not cs:
+            banded = bool(cs)
+            for j, (m, scs) in enumerate(zip(src_ms, src_cs, strict=True)):
+                if not scs:
+                    continue
+                c = scs[0]
+                if not banded:
                     _band(ax, c.pct, c.ref_mean, c.ref_sd, label=True)
                     ax.set_ylabel("envelope (norm.)")
-                so_scale = _val(so_ms, "scale")
-                k = so_scale if so_scale is not None else 1.0
-                ax.plot(
-                    c.pct,
-                    k * np.asarray(c.trial_mean, dtype=float),
-                    color=SO_COLOR,
-                    ls=(0, (1.2, 1.2)),
-                    lw=1.3,
-                    zorder=5,
-                )
+                    banded = True
+                k = _val(m, "scale")
+                scol, sls, _ = source_style(srcs, j)
+                y = (k if k is not None else 1.0) * np.asarray(c.trial_mean, dtype=float)
+                ax.plot(c.pct, y, color=scol, ls=sls, lw=1.3, zorder=5)
             if reason:
                 ax.text(
                     0.5,
@@ -443,26 +455,52 @@ def emg_figure(
             f"EMG has no absolute amplitude: each {what.split()[1]} curve is multiplied by the non-negative scale that best fits the reference EMG envelope. "
             "r: Pearson r of the mean cycles; lag: the shift within ±100 ms that maximises r (sign convention in docs/metrics_schema.md)."
         )
-        if with_so:
-            so_line = Line2D(
-                [],
-                [],
-                color=SO_COLOR,
-                ls=(0, (1.2, 1.2)),
-                lw=1.3,
-                label=f"{SO_LABEL} of the same kinematics × its fitted scale",
-            )
-            # two columns filled column-wise: right | left, then reference | static optimisation
-            _legend(fig, [handles[1], handles[0], handles[2], so_line], leg_y, ncols=2)
-            note += (
-                f" Dotted: the {SO_LABEL} of this trial's kinematics, compared with the same EMG on the same gait cycles "
-                "(those it covers) by the same metrics."
-            )
-            _note(fig, note, y=CONTENT_BOTTOM + 0.024, width=140)
-        else:
+        if not n_src:
             _legend(fig, handles, leg_y, ncols=3)
             _note(fig, note)
+            return fig
+        src_lines = []
+        for j, v in enumerate(srcs):
+            scol, sls, _ = source_style(srcs, j)
+            if n_src == 1:
+                lab = f"{SO_LABEL} of the same kinematics" if v.name == SO_LABEL else v.name
+            else:
+                lab = f"{source_tag(j)}: {v.name if len(v.name) <= 36 else v.name[:35] + '…'}"
+            src_lines.append(Line2D([], [], color=scol, ls=sls, lw=1.3, label=f"{lab} × its fitted scale"))
+        if n_src == 1:
+            # two columns filled column-wise: right | left, then reference | the source
+            _legend(fig, [handles[1], handles[0], handles[2], src_lines[0]], leg_y, ncols=2)
+            if srcs[0].name == SO_LABEL:
+                note += (
+                    f" Dotted: the {SO_LABEL} of this trial's kinematics, compared with the same EMG on the same gait "
+                    "cycles (those it covers) by the same metrics."
+                )
+            else:
+                note += (
+                    f" Broken line: {srcs[0].name}, compared with the same EMG on the same gait cycles (those it "
+                    "covers) by the same metrics."
+                )
+        else:
+            # filled column-wise: the trial's sides, then the reference, then the sources A, B, …
+            _legend(fig, [handles[1], handles[2], handles[0], *src_lines], leg_y, ncols=3)
+            note += (
+                " Broken lines: the named activation sources A, B, … (legend), each compared with the same EMG on the "
+                "same gait cycles (those it covers) by the same metrics; their r on each panel's third title line."
+            )
+        _note(fig, note, y=CONTENT_BOTTOM + 0.024, width=140)
         return fig
+
+
+def _panel_metrics(tree: SubTree, side: str, muscle: str) -> Mapping[str, Metric]:
+    """The metrics of one panel (a tree keyed ``'right'`` or ``'r'``)."""
+    return tree.get(side, {}).get(muscle, {}) or tree.get(side[:1], {}).get(muscle, {})
+
+
+def _short(name: str) -> str:
+    """A source's name on a panel title: ``'static opt.'`` for the static optimisation, else at most 18 characters."""
+    if name == SO_LABEL:
+        return "static opt."
+    return name if len(name) <= 18 else name[:17] + "…"
 
 
 def _r_line(r: float | None, rl: float | None, lag: float | None, *, short: bool = False) -> str:

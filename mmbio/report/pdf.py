@@ -226,42 +226,56 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         pages.append(("Ground reaction force", F.grf_figure(grf, result.metrics.get("grf"), ref_label=ref)))
     emg = [c for c in result.curves if c.domain == "emg"]
     emg_m = result.metrics.get("emg")
-    # a static optimisation of the same kinematics (validate(static_opt=...)): drawn beside the activations
-    with_so = STATIC_OPT_DOMAIN in result.metrics
-    so = [c for c in result.curves if c.domain == STATIC_OPT_DOMAIN] if with_so else None
-    so_m = result.metrics.get(STATIC_OPT_DOMAIN) if with_so else None
+    # named activation sources (validate(activation_sources=...), the static optimisation among them): drawn beside
+    # the trial's own activations
+    sources = _source_views(result)
     # panels for the muscles compared; muscles without a curve are n/a rows of the scorecard
     keys = F.emg_keys(emg) or F.emg_keys(emg, emg_m)
-    if so:
-        keys = list(dict.fromkeys(keys + F.emg_keys(so)))
+    for v in sources:
+        keys = list(dict.fromkeys(keys + F.emg_keys(v.curves)))
     groups_e = _chunks(keys, EMG_PER_PAGE)
     eref = (result.reference or {}).get("emg") or {}
     emg_ref = f"{eref['name']}:{eref['condition']}" if eref.get("name") else ref
     for i, ks in enumerate(groups_e):
-        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{emg_ref} EMG", static_opt=so, static_opt_metrics=so_m)
+        fig = F.emg_figure(emg, emg_m, keys=ks, ref_label=f"{emg_ref} EMG", sources=sources)
         pages.append(("Activation vs EMG" + (f" ({i + 1}/{len(groups_e)})" if len(groups_e) > 1 else ""), fig))
-    if with_so:
-        red = result.metrics.get("redundancy", {})
-        gaps = {s: vs.get("gap", {}) for s, vs in red.items()}
-        so_gaps = {s: vs.get(STATIC_OPT_GAP, {}) for s, vs in red.items()}
+    gaps = {s: vs.get("gap", {}) for s, vs in result.metrics.get("redundancy", {}).items()}
+    if sources:
         measured = any(c.units and c.units != "1" for c in emg)
         fig = F.redundancy_figure(
             result.metrics.get("kinematics"),
             emg_m,
             gaps,
-            static_opt=so_m or {},
-            static_opt_gap=so_gaps,
+            sources=sources,
             trial_label="trial EMG" if measured else "controller activation",
         )
         pages.append(("Redundancy gap", fig))
     elif "redundancy" in result.metrics or emg_m:
-        gaps = {s: vs.get("gap", {}) for s, vs in result.metrics.get("redundancy", {}).items()}
         pages.append(("Redundancy gap", F.redundancy_figure(result.metrics.get("kinematics"), emg_m, gaps)))
     if result.metrics.get("synergies"):
         pages.append(("Muscle synergies", F.synergy_figure(result.metrics["synergies"])))
     tp = _text_pages("Notes and methods", _methods_blocks(result))
     pages += [("Notes and methods", f) for f in tp]
     return pages
+
+
+def _source_views(result: ValidationResult) -> list[F.SourceView]:
+    """The named activation sources of ``result`` in their order (``result.activation_sources``; a result without
+    that summary but with ``emg_static_opt`` metrics has the static optimisation as its one source)."""
+    entries = (result.activation_sources or {}).get("sources")
+    if entries is None and STATIC_OPT_DOMAIN in result.metrics:
+        entries = {F.SO_LABEL: {"key": STATIC_OPT_GAP, "domain": STATIC_OPT_DOMAIN}}
+    red = result.metrics.get("redundancy", {})
+    return [
+        F.SourceView(
+            name,
+            result.metrics.get(e["domain"], {}),
+            [c for c in result.curves if c.domain == e["domain"]],
+            {s: vs.get(e["key"], {}) for s, vs in red.items()},
+            e.get("reason", ""),
+        )
+        for name, e in (entries or {}).items()
+    ]
 
 
 def _creation_date() -> _dt.datetime | None:
