@@ -191,6 +191,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_into(args: argparse.Namespace, od: object) -> int:
+    from mmbio.analysis.activation_sources import STATIC_OPT_NAME, ActivationSource
     from mmbio.analysis.ceiling import activity
     from mmbio.analysis.validate import validate
     from mmbio.io.loader import load_trial
@@ -242,6 +243,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
               f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(printable(p) for p in paths)}",
               file=sys.stderr)  # fmt: skip
         return 1
+    sources = None
+    if so is not None:  # the static optimisation of the simulated motion: one named activation source
+        desc = "static optimisation of the simulated motion with its GRF: " + so.summary()
+        sources = {STATIC_OPT_NAME: ActivationSource(so.activation_channels(), desc)}
     result = validate(
         trial,
         f"{name}:{condition}",
@@ -249,10 +254,7 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         protocol=protocol,
         spm=not args.no_spm,
         seed=args.seed,
-        static_opt=None if so is None else so.activation_channels(),
-        static_opt_source=None
-        if so is None
-        else "static optimisation of the simulated motion with its GRF: " + so.summary(),
+        activation_sources=sources,
         simulation=run.credibility if run is not None else None,
         built_from=run.built_from if run is not None else (),
     )
