@@ -7,6 +7,7 @@ Expected bad input (a missing or broken file, an unknown reference, no gait cycl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -468,6 +469,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_checkpoint_every(cfg)
     created = check_run_dir(out, resume=args.resume, overwrite=args.overwrite)  # before any work
     try:
+        if cfg.algo == "distill":
+            return _distill(args, cfg, out, Motion, ImitationEnv)
         return _train(args, cfg, out, Motion, default_motion, ImitationEnv, train)
     except BaseException:
         if created:
@@ -497,6 +500,44 @@ def _train(args: argparse.Namespace, cfg: object, out: Path, Motion: type, defau
         bar.close()
     print(f"done: {res.env_steps:,} env steps in {res.wall_s:.1f} s ({res.steps_per_s:,.0f} steps/s incl. compile); "
           f"latest checkpoint {out / 'latest.pkl'}")  # fmt: skip
+    return 0
+
+
+def _distill(args: argparse.Namespace, cfg: object, out: Path, Motion: type, ImitationEnv: type) -> int:
+    """``mmbio train --config distill_walk``: behaviour cloning + DAgger from a tracking checkpoint."""
+    from mmbio.train.distill import distill
+    from mmbio.train.teacher import load_teacher_checkpoint
+
+    dc = cfg.distill  # type: ignore[attr-defined]
+    if not dc.teacher:
+        raise MmbioError("distillation needs a teacher: distill.teacher=PATH (a 'tracking' checkpoint)")
+    teacher = load_teacher_checkpoint(dc.teacher)
+    motion = Motion.load(args.motion) if args.motion else teacher.motion()
+    if args.updates is not None:
+        cfg = dataclasses.replace(cfg, distill=dataclasses.replace(dc, iterations=args.updates))  # type: ignore[type-var]
+    env = ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs)  # type: ignore[attr-defined]
+    print(f"mmbio train {cfg.name} (distillation): teacher {dc.teacher}, {cfg.env.model} at {cfg.env.control_hz} Hz, "  # type: ignore[attr-defined]
+          f"{cfg.ppo.n_envs} worlds, obs {env.obs_size}, {env.action_size} muscles; checkpoints in {out}", flush=True)  # type: ignore[attr-defined]  # fmt: skip
+    bar = _TrainBar()
+
+    def progress(i: int, total: int, row: dict) -> None:
+        if bar.tty:
+            n = int(24 * i / max(total, 1))
+            if "collected" in row:
+                what = f"iteration {i + 1}/{total}: collecting {int(row['collected'])}/{int(row['of'])} steps"
+            else:
+                what = f"iteration {i}/{total} fitted"
+            bar.draw(f"distill [{'#' * n}{'.' * (24 - n)}] {what}, {bar._time() - bar.t0:.0f} s")
+
+    try:
+        res = distill(cfg, env, teacher, out, resume=args.resume, overwrite=args.overwrite, log=bar.log,  # type: ignore[arg-type]
+                      progress=progress, reference_motion=motion)  # fmt: skip
+    finally:
+        bar.close()
+    last = res.history[-1] if res.history else {}
+    print(f"done: {len(res.history)} iterations in {res.wall_s:.1f} s; the student alone stays up "
+          f"{last.get('test_up_s', float('nan')):.2f} s; latest checkpoint {out / 'latest.pkl'} "
+          "(continue with PPO: ppo.init_from=...)")  # fmt: skip
     return 0
 
 

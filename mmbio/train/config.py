@@ -33,9 +33,11 @@ from mmbio.errors import MmbioError
 __all__ = [
     "ACTION_MAPPINGS",
     "ACTIVATIONS",
+    "ALGOS",
     "ENV_MODELS",
     "PRESETS",
     "ConfigError",
+    "DistillConfig",
     "EnvConfig",
     "PPOConfig",
     "RewardConfig",
@@ -55,6 +57,7 @@ ACTION_MAPPINGS: tuple[str, ...] = ("clip", "sigmoid")
 ENV_MODELS: tuple[str, ...] = ("myofullbody", "bimanual")
 #: Simulation backends an environment may use.
 ENV_BACKENDS: tuple[str, ...] = ("mujoco", "warp")
+ALGOS: tuple[str, ...] = ("ppo", "distill")
 
 C = TypeVar("C")
 
@@ -119,6 +122,14 @@ class PPOConfig:
 
     ``total_env_steps``: transitions over the whole run (the number of updates is
     ``total_env_steps // (n_envs * n_steps)``). ``seed``: PRNG seed.
+
+    Fine-tuning a given policy (e.g. a distilled one, :mod:`mmbio.train.distill`): ``init_from`` names a
+    ``'policy'`` checkpoint of the same network and observation layout whose actor, critic (when it has one),
+    log-std and observation statistics start the run. ``anchor_coef`` × mean squared difference between the
+    actor's mean and that initial policy's mean (on the minibatch's observations) is added to the loss, its
+    weight falling linearly to 0 over ``anchor_updates`` updates (a regulariser toward the distilled policy that
+    decays). For the first ``critic_warmup_updates`` updates only the critic learns (the actor's loss is
+    zeroed): the value function catches up with a policy it has never seen.
     """
 
     lr: float = 3e-4
@@ -149,6 +160,10 @@ class PPOConfig:
     normalise_rewards: bool = True
     total_env_steps: int = 100_000_000
     seed: int = 0
+    init_from: str = ""
+    anchor_coef: float = 0.0
+    anchor_updates: int = 0
+    critic_warmup_updates: int = 0
 
     def __post_init__(self) -> None:
         for k in ("lr", "adam_eps", "max_grad_norm", "layer_norm_eps", "obs_clip"):
@@ -165,6 +180,11 @@ class PPOConfig:
             v = getattr(self, k)
             _check(math.isfinite(v) and v >= 0, f"ppo.{k}", v, "must be a finite number >= 0")
         _check(math.isfinite(self.init_log_std), "ppo.init_log_std", self.init_log_std, "must be finite")
+        _check(math.isfinite(self.anchor_coef) and self.anchor_coef >= 0, "ppo.anchor_coef", self.anchor_coef,
+               "must be a finite number >= 0")  # fmt: skip
+        for k in ("anchor_updates", "critic_warmup_updates"):
+            _check(0 <= getattr(self, k) <= 10**9, f"ppo.{k}", getattr(self, k), "must be an integer in [0, 1e9]")
+        _check(len(self.init_from) <= 4096, "ppo.init_from", self.init_from, "is too long")
         for k in ("actor_hidden", "critic_hidden"):
             v = getattr(self, k)
             _check(
@@ -335,17 +355,77 @@ class EnvConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """Distillation of a teacher controller into the policy (``algo='distill'``, :mod:`mmbio.train.distill`).
+
+    ``teacher``: a ``'tracking'`` checkpoint (the contact-consistent muscle tracking controller); its reference
+    motion becomes the environment's. Iteration 0 is behaviour cloning (the teacher drives, ``beta0`` = 1);
+    iteration ``i`` is DAgger: each control step the teacher's action is executed with probability
+    ``β_i = beta0 · beta_decay^i``, the student's mean action otherwise, and the teacher labels every visited
+    state; the data are aggregated (the newest ``max_samples`` kept) and the student is refitted (``epochs``
+    passes, minibatches of ``minibatch``, Adam at ``lr``, mean squared excitation error).
+
+    Assistance (Yu, Turk & Liu 2018): the teacher's root residual and reserve torques, scaled by ``α``, act on
+    the simulation while data are collected; ``α`` falls linearly from ``assist_start`` (iteration 0) to
+    ``assist_end`` (last iteration). The shipped policy is evaluated with ``α = 0``.
+
+    ``steps_per_iter``: control steps collected per iteration over all worlds (``ppo.n_envs`` worlds);
+    ``episode_s`` (s): longest episode; ``start_noise_rad`` (rad): uniform joint-angle noise at episode starts
+    (random reference phase is ``env.random_start``); ``eval_s`` (s): the mean-action test after each iteration
+    (from the reference start, no assistance). ``label``: what the student learns to output, the teacher's
+    excitation or its planned activation (see :mod:`mmbio.train.distill`).
+    """
+
+    teacher: str = ""
+    iterations: int = 8
+    steps_per_iter: int = 2000
+    episode_s: float = 4.0
+    beta0: float = 1.0
+    beta_decay: float = 0.5
+    assist_start: float = 1.0
+    assist_end: float = 0.0
+    epochs: int = 20
+    minibatch: int = 256
+    lr: float = 1e-3
+    max_samples: int = 200_000
+    start_noise_rad: float = 0.0
+    eval_s: float = 10.0
+    label: str = "excitation"
+
+    def __post_init__(self) -> None:
+        _check(self.label in ("excitation", "activation"), "distill.label", self.label,
+               "choose 'excitation' or 'activation'")  # fmt: skip
+        for k, lo, hi in (("iterations", 1, 10_000), ("steps_per_iter", 1, 10**8), ("epochs", 1, 10_000),
+                          ("minibatch", 1, 10**6), ("max_samples", 1, 10**8)):  # fmt: skip
+            _check(
+                lo <= getattr(self, k) <= hi, f"distill.{k}", getattr(self, k), f"must be an integer in [{lo}, {hi:,}]"
+            )
+        for k in ("beta0", "beta_decay", "assist_start", "assist_end"):
+            v = getattr(self, k)
+            _check(math.isfinite(v) and 0.0 <= v <= 1.0, f"distill.{k}", v, "must lie in [0, 1]")
+        for k, hi in (("episode_s", 3600.0), ("eval_s", 3600.0), ("lr", 1.0), ("start_noise_rad", 1.0)):
+            v = getattr(self, k)
+            _check(math.isfinite(v) and 0.0 <= v <= hi and (v > 0 or k == "start_noise_rad"), f"distill.{k}", v,
+                   f"must lie in (0, {hi:g}]")  # fmt: skip
+        _check(len(self.teacher) <= 4096, "distill.teacher", self.teacher, "is too long")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A whole training run: ``ppo`` (algorithm), ``env`` (environment), bookkeeping.
 
-    ``name``: preset or run name. ``log_every``/``checkpoint_every``: updates between log lines and
+    ``name``: preset or run name. ``algo``: ``'ppo'`` (:mod:`mmbio.train.ppo`) or ``'distill'`` (behaviour
+    cloning + DAgger from a teacher controller, :mod:`mmbio.train.distill`; its checkpoints continue under PPO
+    with ``ppo.init_from``). ``log_every``/``checkpoint_every``: updates between log lines and
     between checkpoints (a checkpoint is also written at the end and when the run is interrupted). A training run
     refuses ``checkpoint_every=0`` (stored configs of older runs may hold it: it meant "only at the end").
     """
 
     name: str = "default"
+    algo: str = "ppo"
     ppo: PPOConfig = field(default_factory=PPOConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     log_every: int = 10
     checkpoint_every: int = 500
 
@@ -353,6 +433,7 @@ class TrainConfig:
         _check(1 <= self.log_every <= 10**9, "log_every", self.log_every, "must be an integer in [1, 1e9]")
         _check(0 <= self.checkpoint_every <= 10**9, "checkpoint_every", self.checkpoint_every, "must be in [1, 1e9]")
         _check(len(self.name) <= 256, "name", self.name, "is too long")
+        _check(self.algo in ALGOS, "algo", self.algo, f"choose one of {ALGOS}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -412,6 +493,27 @@ PRESETS: dict[str, tuple[str, typing.Callable[[], TrainConfig]]] = {
                 ),
                 termination=TerminationConfig(mean_site_deviation=0.05),
             ),
+        ),
+    ),
+    "distill_walk": (
+        "distil the tracking demo (checkpoints/tracking_walk.pkl) into a 3×256 policy at 500 Hz: behaviour cloning "
+        "then DAgger with the teacher's residual/reserves annealed to zero (2-core CPU)",
+        lambda: TrainConfig(
+            name="distill_walk",
+            algo="distill",
+            ppo=PPOConfig(
+                n_envs=2,
+                n_steps=64,
+                n_minibatches=4,
+                actor_hidden=(256, 256, 256),
+                critic_hidden=(256, 256, 256),
+                init_log_std=math.log(0.05),
+                total_env_steps=2_000_000,
+            ),
+            env=EnvConfig(variant="nofingers", control_hz=500, lookahead_stride=100, horizon=5000),
+            distill=DistillConfig(teacher="checkpoints/tracking_walk.pkl"),
+            log_every=1,
+            checkpoint_every=1,
         ),
     ),
     "smoke": (

@@ -236,12 +236,50 @@ def remove_if_empty(out: Path) -> None:
         pass
 
 
+def load_init_policy(path: str | Path, cfg: TrainConfig, env: Any) -> tuple[dict[str, Any], tuple[np.ndarray, ...]]:
+    """(params, (mean, var, count)) of the ``'policy'`` checkpoint at ``path`` to start ``cfg`` from
+    (``ppo.init_from``); a policy of another network, model or observation layout is refused in one line."""
+    from mmbio.control.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    shown = printable(path)
+    if ck.kind != "policy":
+        raise MmbioError(f"{shown}: ppo.init_from needs a 'policy' checkpoint, this one holds a {ck.kind!r} controller")
+    if ck.model != cfg.env.model:
+        raise MmbioError(f"{shown}: a policy for model {ck.model!r}; this run trains {cfg.env.model!r}")
+    arch = ck.controller.get("architecture", {})
+    for k in ("actor_hidden", "activation", "layer_norm"):
+        want = list(cfg.ppo.actor_hidden) if k == "actor_hidden" else getattr(cfg.ppo, k)
+        have = list(arch.get(k, [])) if k == "actor_hidden" else arch.get(k)
+        if have != want:
+            raise MmbioError(f"{shown}: its network has {k}={have!r}, this run ppo.{k}={want!r}")
+    layout = ck.metadata.get("obs_layout")
+    mine = plain_obs_layout(env)
+    if layout is not None and mine is not None and {k: list(v) for k, v in layout.items()} != mine:
+        raise MmbioError(
+            f"{shown}: a policy of another observation layout (env settings differ); it cannot start this run"
+        )
+    if int(arch.get("obs_size", -1)) != env.obs_size or int(arch.get("action_size", -1)) != env.action_size:
+        raise MmbioError(f"{shown}: policy sizes obs {arch.get('obs_size')} / actions {arch.get('action_size')}, this "
+                         f"environment {env.obs_size} / {env.action_size}")  # fmt: skip
+    norm = ck.controller.get("obs_normalizer", {})
+    if norm.get("enabled"):
+        stats = (np.asarray(norm["mean"], np.float32), np.asarray(norm["var"], np.float32),
+                 np.asarray(norm.get("count", 1.0), np.float32))  # fmt: skip
+    else:
+        stats = (np.zeros(env.obs_size, np.float32), np.ones(env.obs_size, np.float32), np.asarray(0.0, np.float32))
+    return dict(ck.controller["params"]), stats
+
+
 def _train_locked(
     cfg: TrainConfig, env: Any, out: Path, n_updates: int | None, resume: bool, log: Log | None,
     eval_hook: EvalHook | None, reference_motion: Any, chunk: int | None, progress: Progress | None,
 ) -> TrainResult:  # fmt: skip
     check_checkpoint_every(cfg)
-    trainer = make_trainer(cfg, env)
+    init = load_init_policy(cfg.ppo.init_from, cfg, env) if cfg.ppo.init_from else None
+    trainer = make_trainer(cfg, env, init)
+    if init is not None and log and not resume:
+        log(f"starting from the policy {cfg.ppo.init_from}")
     total = int(n_updates if n_updates is not None else trainer.n_updates)
     if total < 1:
         raise MmbioError(f"the number of updates must be >= 1, got {total}")
@@ -322,6 +360,7 @@ def _checkpoint(
 __all__ = [
     "TrainResult",
     "check_run_dir",
+    "load_init_policy",
     "load_training_state",
     "progress_line",
     "remove_if_empty",

@@ -627,6 +627,26 @@ class ImitationEnv:
         )
         return {k: getattr(r, f"{k}_w") * jnp.exp(-getattr(r, f"{k}_exp") * err[k]) for k in names}
 
+    def terminated(self, phys: PhysicsOut, err: dict[str, jax.Array]) -> jax.Array:
+        """``(N,)`` bool: the worlds that strayed (the termination rules of the module docs) given their
+        :meth:`errors`."""
+        tc = self.cfg.termination
+        done = jnp.zeros(phys.qpos.shape[0], bool)
+        if tc.site_check:
+            done |= err["site_dist"] > tc.mean_site_deviation
+        if self.free_root:
+            done |= (err["root_dist"] > tc.root_deviation) | (err["root_angle"] > tc.root_orientation)
+            if tc.min_root_height > 0:
+                done |= phys.qpos[:, 2] < tc.min_root_height
+        return done
+
+    def observe(self, phys: PhysicsOut, frame: jax.Array) -> jax.Array:
+        """Observations ``(N, obs_size)`` of worlds in state ``phys`` at reference frames ``frame`` (the
+        observation of :meth:`step`; ``prev_exc`` and the step count do not enter it)."""
+        n = phys.qpos.shape[0]
+        s = ImitationState(phys, frame, jnp.zeros(n, jnp.int32), jnp.zeros((n, self.mj_model.nu), jnp.float32))
+        return self._obs(s)
+
     def step(
         self, s: ImitationState, action: jax.Array
     ) -> tuple[ImitationState, jax.Array, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
@@ -644,14 +664,7 @@ class ImitationEnv:
         metab = self.metabolic_power(exc, phys.act, phys.alen, phys.avel)
         rc = cfg.reward
         reward = sum(terms.values()) - rc.activation_energy * effort - rc.action_rate * rate - rc.metabolic * metab
-        tc = cfg.termination
-        done = jnp.zeros(self.n_envs, bool)
-        if tc.site_check:
-            done |= err["site_dist"] > tc.mean_site_deviation
-        if self.free_root:
-            done |= (err["root_dist"] > tc.root_deviation) | (err["root_angle"] > tc.root_orientation)
-            if tc.min_root_height > 0:
-                done |= phys.qpos[:, 2] < tc.min_root_height
+        done = self.terminated(phys, err)
         truncated = t >= cfg.horizon
         if not self.loop:
             truncated |= frame >= self.n_frames - 1

@@ -187,13 +187,18 @@ def ppo_loss(
     advantages: jax.Array,
     targets: jax.Array,
     cfg: PPOConfig,
+    anchor: tuple[Params, ObsNormaliser] | None = None,
+    anchor_w: jax.Array | float = 0.0,
+    actor_w: jax.Array | float = 1.0,
 ) -> tuple[jax.Array, Metrics]:
     """PPO loss over a minibatch (leaves ``(B, ...)``), averaged over its valid transitions.
 
     ``actor = -mean(min(ρ Â, clip(ρ, 1-ε, 1+ε) Â))`` with ρ the probability ratio and Â the
     (per-minibatch normalised) advantages; ``value = ½ mean(max((V - R)², (V_clip - R)²))`` with
     ``V_clip = V_old + clip(V - V_old, ±vf_clip)`` (plain squared error when ``vf_clip`` is 0);
-    ``total = actor + vf_coef · value - ent_coef · entropy``. Returns ``(total, metrics)``.
+    ``total = actor_w · actor + vf_coef · value - ent_coef · entropy + anchor_w · anchor`` with ``anchor`` the mean
+    squared difference between the actor's mean and that of ``anchor`` = (actor params, its observation
+    statistics), a fixed initial policy (0 without one) and ``actor_w`` 0 during a critic warm-up. Returns ``(total, metrics)``.
     """
     m = batch.valid
     obs = normalise(norm, batch.obs, cfg.obs_clip) if cfg.normalise_obs else batch.obs
@@ -218,8 +223,16 @@ def ppo_loss(
     value_loss = 0.5 * _masked_mean(v_err, m)
 
     entropy = gaussian_entropy(log_std)
-    total = actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    total = actor_w * actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    anchor_loss = jnp.zeros((), jnp.float32)
+    if anchor is not None:
+        a_params, a_norm = anchor
+        a_obs = normalise(a_norm, batch.obs, cfg.obs_clip) if cfg.normalise_obs else batch.obs
+        ref = jax.lax.stop_gradient(actor_mean({"actor": a_params}, a_obs, cfg))
+        anchor_loss = _masked_mean(jnp.mean(jnp.square(mean - ref), axis=-1), m)
+        total = total + anchor_w * anchor_loss
     metrics = {
+        "anchor_loss": anchor_loss,
         "loss": total,
         "actor_loss": actor_loss,
         "value_loss": value_loss,
@@ -295,8 +308,12 @@ def _ppo(config: PPOConfig | TrainConfig) -> PPOConfig:
     return config.ppo if isinstance(config, TrainConfig) else config
 
 
-def make_trainer(config: PPOConfig | TrainConfig, env: Any) -> Trainer:
+def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[Params, Any] | None = None) -> Trainer:
     """Build the jitted PPO loop for ``env`` (see :mod:`mmbio.train.vecenv`) and ``config``.
+
+    ``init_policy``: (params, observation statistics) of a policy to start from (``ppo.init_from``, e.g. a
+    distilled one): its actor and log-std (and its critic when given) replace the fresh ones, its statistics the
+    empty normaliser, and its actor is the anchor of ``ppo.anchor_coef`` (see :func:`ppo_loss`).
 
     Raises :class:`~mmbio.train.config.ConfigError` when the environment's number of worlds differs
     from ``ppo.n_envs`` or its observations are not ``(n_envs, obs_size)``.
@@ -325,14 +342,27 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any) -> Trainer:
     def obs_in(norm: ObsNormaliser, obs: jax.Array) -> jax.Array:
         return normalise(norm, obs, cfg.obs_clip) if cfg.normalise_obs else obs
 
+    anchor_actor = None
+    if init_policy is not None:
+        anchor_actor = (
+            jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), init_policy[0]["actor"]),
+            ObsNormaliser(*(jnp.asarray(x, jnp.float32) for x in init_policy[1])),
+        )
+
     def init(key: jax.Array) -> RunnerState:
         k_net, k_env, key = jax.random.split(key, 3)
         params = init_actor_critic(k_net, obs_size, action_size, cfg)
+        norm = normaliser_init(obs_size)
+        if init_policy is not None:
+            given, given_norm = init_policy
+            params = {**params, **{k: jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), given[k])
+                                   for k in ("actor", "log_std", "critic") if k in given}}  # fmt: skip
+            norm = ObsNormaliser(*(jnp.asarray(x, jnp.float32) for x in given_norm))
         env_state, obs = env.reset(k_env)
         return RunnerState(
             params=params,
             opt_state=tx.init(params),
-            norm=normaliser_init(obs_size),
+            norm=norm,
             ret_norm=normaliser_init(1),
             disc_return=jnp.zeros(n_envs, jnp.float32),
             env_state=env_state,
@@ -390,12 +420,31 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any) -> Trainer:
         return (params, norm, ret_norm, env_state, next_obs.astype(jnp.float32), key, ep_ret, ep_len, disc), out
 
     def sgd_step(carry: tuple, mb: tuple) -> tuple[tuple, Metrics]:
-        params, opt_state, norm = carry
+        params, opt_state, norm, w_anchor, w_actor = carry
         batch, adv, targets = mb
-        grads, metrics = jax.grad(lambda p: ppo_loss(p, norm, batch, adv, targets, cfg), has_aux=True)(params)
+        grads, metrics = jax.grad(
+            lambda p: ppo_loss(p, norm, batch, adv, targets, cfg, anchor_actor, w_anchor, w_actor), has_aux=True
+        )(params)
+        if anchor_actor is not None:  # warm-up: the actor and its log-std stay where the initial policy put them
+            keep = w_actor > 0
+            grads = {**grads, "actor": jax.tree_util.tree_map(lambda g: jnp.where(keep, g, 0.0), grads["actor"]),
+                     "log_std": jnp.where(keep, grads["log_std"], 0.0)}  # fmt: skip
         metrics["grad_norm"] = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, norm), metrics
+        return (optax.apply_updates(params, updates), opt_state, norm, w_anchor, w_actor), metrics
+
+    def loss_weights(update_no: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(anchor weight, actor weight) at update ``update_no`` (0-based)."""
+        u = update_no.astype(jnp.float32)
+        if anchor_actor is None:
+            return jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32)
+        warm = float(cfg.critic_warmup_updates)
+        w_actor = jnp.where(u < warm, 0.0, 1.0)
+        span = float(max(cfg.anchor_updates, 1))
+        w_anchor = cfg.anchor_coef * jnp.clip(1.0 - jnp.maximum(u - warm, 0.0) / span, 0.0, 1.0)
+        if cfg.anchor_updates == 0:
+            w_anchor = jnp.zeros((), jnp.float32)
+        return w_anchor.astype(jnp.float32), w_actor.astype(jnp.float32)
 
     def update(rs: RunnerState) -> tuple[RunnerState, Metrics]:
         carry = (
@@ -433,8 +482,9 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any) -> Trainer:
             return jax.lax.scan(sgd_step, carry, mbs)
 
         key, k_epochs = jax.random.split(key)
-        (params, opt_state, _), loss_metrics = jax.lax.scan(
-            epoch, (rs.params, rs.opt_state, rs.norm), jax.random.split(k_epochs, cfg.n_epochs)
+        w_anchor, w_actor = loss_weights(rs.update)
+        (params, opt_state, *_), loss_metrics = jax.lax.scan(
+            epoch, (rs.params, rs.opt_state, rs.norm, w_anchor, w_actor), jax.random.split(k_epochs, cfg.n_epochs)
         )
         norm = normaliser_update(rs.norm, traj.obs) if cfg.normalise_obs else rs.norm
         ret_norm = (
@@ -465,6 +515,7 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any) -> Trainer:
                 "return_std": jnp.sqrt(ret_norm.var[0]),
                 "lr": jnp.asarray(lr(rs.update * steps_per_update) if callable(lr) else lr, jnp.float32),
                 "std_mean": jnp.mean(jnp.exp(params["log_std"])),
+                "anchor_weight": w_anchor,
                 "explained_variance": 1.0 - var_r / jnp.maximum(var_t, 1e-8),
             }
         )

@@ -1,0 +1,197 @@
+"""Distillation of the tracking controller (behaviour cloning + DAgger, assistance), PPO fine-tuning from a given
+policy (anchor, critic warm-up), and their refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from mmbio.errors import DataFileError, MmbioError  # noqa: E402
+from mmbio.train.config import get_config  # noqa: E402
+from mmbio.train.ppo import deterministic_policy, evaluate, make_trainer  # noqa: E402
+from mmbio.train.toy_env import PointMassTrackingEnv  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "checkpoints" / "tracking_walk.pkl"
+
+#: a short MyoFullBody distillation: 2 worlds, 2 iterations of 150 control steps (0.6 s of labelled walking)
+_SHORT = [
+    f"distill.teacher={DEMO}",
+    "distill.iterations=2",
+    "distill.steps_per_iter=150",
+    "distill.episode_s=0.3",
+    "distill.epochs=30",
+    "distill.minibatch=64",
+    "distill.eval_s=0.6",
+    "distill.label=activation",
+    "distill.assist_end=1.0",
+    "env.random_start=false",
+    "ppo.actor_hidden=64,64",
+    "ppo.critic_hidden=64,64",
+    "ppo.n_steps=75",
+    "ppo.n_minibatches=2",
+]
+
+
+def _params_norm(path: Path):
+    from mmbio.control.checkpoint import load_checkpoint
+    from mmbio.train.ppo import ObsNormaliser
+
+    c = load_checkpoint(path).controller
+    z = c["obs_normalizer"]
+    params = jax.tree_util.tree_map(jnp.asarray, dict(c["params"]))
+    return params, ObsNormaliser(jnp.asarray(z["mean"], jnp.float32), jnp.asarray(z["var"], jnp.float32),
+                                 jnp.asarray(z["count"], jnp.float32))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def walk_env():
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.teacher import load_teacher_checkpoint
+
+    cfg = get_config("distill_walk", _SHORT)
+    teacher = load_teacher_checkpoint(DEMO)
+    motion = teacher.motion()
+    return cfg, ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs), teacher, motion
+
+
+@pytest.fixture(scope="module")
+def distilled(walk_env, tmp_path_factory):
+    from mmbio.train.distill import distill
+
+    cfg, env, teacher, motion = walk_env
+    out = tmp_path_factory.mktemp("distill") / "run"
+    res = distill(cfg, env, teacher, out, log=None, reference_motion=motion)
+    return out, res
+
+
+def test_distilled_student_tracks_better_than_ppo_from_scratch_on_the_same_budget(walk_env, distilled) -> None:
+    """Same environment, same number of environment steps (300): the distilled student's mean action stays up
+    longer than PPO's after those steps, and closer to the reference over the time both are up."""
+    from mmbio.control.checkpoint import load_checkpoint
+    from mmbio.train.distill import test_student
+
+    cfg, env, _teacher, _motion = walk_env
+    out, res = distilled
+    assert [int(r["iteration"]) for r in res.history] == [0, 1]
+    assert res.history[0]["beta"] == 1.0 and res.history[1]["beta"] == 0.5
+    assert res.history[0]["alpha"] == 1.0 and res.history[1]["alpha"] == 1.0
+    assert res.history[1]["samples"] > res.history[0]["samples"] > 100
+    assert res.history[1]["student_action_frac"] > 0.2  # DAgger: the student drove part of the time
+    assert res.history[-1]["labels_per_s"] > 5
+    student = res.history[-1]
+    mine = test_student(env, *_params_norm(out / "latest.pkl"), cfg, cfg.distill.eval_s)
+    assert mine.up_s == student["test_up_s"]  # the checkpoint holds the student that was tested
+    # PPO from scratch on the same budget: 2 worlds × 75 steps × 2 updates = 300 environment steps
+    ppo_cfg = get_config("distill_walk", [*_SHORT, "algo=ppo", "ppo.total_env_steps=300"])
+    trainer = make_trainer(ppo_cfg, env)
+    state, _ = trainer.run(trainer.init(jax.random.key(0)), 2)
+    scratch = test_student(env, state.params, state.norm, ppo_cfg, cfg.distill.eval_s)
+    print(f"distilled student: up {student['test_up_s']:.2f} s, site distance {student['test_site_dist_m']:.3f} m; "
+          f"PPO from scratch: up {scratch.up_s:.2f} s, site distance {scratch.site_dist_m:.3f} m")  # fmt: skip
+    assert student["test_up_s"] > scratch.up_s + 0.1
+    n = min(len(mine.site_dist_trace), len(scratch.site_dist_trace))
+    assert np.mean(mine.site_dist_trace[:n]) < 0.8 * np.mean(scratch.site_dist_trace[:n])
+    # the checkpoint is an ordinary training checkpoint of the policy (validate / PPO can take it)
+    ck = load_checkpoint(out / "latest.pkl")
+    assert ck.kind == "policy" and ck.metadata["distill"]["iteration"] == 1
+    assert ck.controller["architecture"]["obs_size"] == env.obs_size
+    assert ck.metadata["obs_layout"]["phase"][1] == env.obs_size
+
+
+def test_distillation_resumes_without_losing_data(walk_env, distilled, tmp_path) -> None:
+    import shutil
+
+    from mmbio.train.distill import distill
+
+    cfg, env, teacher, motion = walk_env
+    out, _ = distilled
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    (run / "latest.pkl").write_bytes((run / "checkpoint_000001.pkl").read_bytes())  # as if killed in iteration 2
+    (run / "data_000001.npz").unlink()
+    before = (run / "data_000000.npz").read_bytes()
+    lines: list[str] = []
+    res = distill(cfg, env, teacher, run, resume=True, log=lines.append, reference_motion=motion)
+    assert "after iteration 0" in lines[0]
+    assert [int(r["iteration"]) for r in res.history] == [0, 1]
+    assert (run / "data_000000.npz").read_bytes() == before
+    with np.load(run / "data_000000.npz") as z0, np.load(run / "data_000001.npz") as z1:
+        assert res.history[1]["samples"] == len(z0["obs"]) + len(z1["obs"])
+    with pytest.raises(MmbioError, match="finished its 2 iterations"):
+        distill(cfg, env, teacher, run, resume=True, log=None, reference_motion=motion)
+
+
+def test_distillation_refusals(walk_env, tmp_path) -> None:
+    from mmbio.control.checkpoint import save_checkpoint
+    from mmbio.train.driver import load_init_policy
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.teacher import load_teacher_checkpoint
+
+    cfg, env, _teacher, motion = walk_env
+    # a policy checkpoint is no teacher
+    from mmbio.train.networks import make_policy_checkpoint
+
+    trainer = make_trainer(cfg, env)
+    s0 = trainer.init(jax.random.key(0))
+    pol = save_checkpoint(make_policy_checkpoint(s0.params, s0.norm, cfg, reference_motion=motion), tmp_path / "p.pkl")
+    with pytest.raises(DataFileError, match="must be a 'tracking' checkpoint"):
+        load_teacher_checkpoint(pol)
+    # a student of another observation layout cannot start a run
+    other_cfg = get_config("distill_walk", [*_SHORT, "env.lookahead_steps=2"])
+    other_env = ImitationEnv(other_cfg.env, motion, n_envs=other_cfg.ppo.n_envs)
+    with pytest.raises(MmbioError, match=r"policy sizes|observation layout"):
+        load_init_policy(pol, other_cfg, other_env)
+    wide = get_config("distill_walk", [*_SHORT, "ppo.actor_hidden=32"])
+    with pytest.raises(MmbioError, match="actor_hidden"):
+        load_init_policy(pol, wide, env)
+
+
+def test_cli_distillation_needs_a_teacher(tmp_path, capsys) -> None:
+    from mmbio.cli import main
+
+    code = main(["train", "--config", "distill_walk", "distill.teacher=", "--output", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code != 0 and "needs a teacher" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# PPO from a given policy
+# --------------------------------------------------------------------------------------------------
+
+_TOY = ["ppo.n_envs=16", "ppo.n_steps=16", "ppo.n_minibatches=2", "ppo.actor_hidden=32,32", "ppo.critic_hidden=32,32"]
+
+
+def test_ppo_from_a_given_policy_warms_the_critic_then_anchors_the_actor() -> None:
+    """Critic warm-up keeps the given actor (and log-std) exactly; afterwards the anchor term is active and decays."""
+    cfg = get_config("smoke", [*_TOY, "ppo.critic_warmup_updates=2", "ppo.anchor_coef=1.0", "ppo.anchor_updates=4"])
+    env = PointMassTrackingEnv(n_envs=cfg.ppo.n_envs)
+    donor = make_trainer(cfg, env).init(jax.random.key(7))
+    given = (jax.device_get(donor.params), (np.full(env.obs_size, 0.5), np.full(env.obs_size, 2.0), np.asarray(10.0)))
+    trainer = make_trainer(cfg, env, given)
+    s0 = trainer.init(jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(s0.params["actor"]["out"]["kernel"]),
+                                  np.asarray(donor.params["actor"]["out"]["kernel"]))  # fmt: skip
+    np.testing.assert_allclose(np.asarray(s0.norm.mean), 0.5)
+    s2, m2 = trainer.run(s0, 2)
+    np.testing.assert_array_equal(np.asarray(s2.params["actor"]["out"]["kernel"]),
+                                  np.asarray(donor.params["actor"]["out"]["kernel"]))  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(s2.params["log_std"]), np.asarray(donor.params["log_std"]))
+    assert not np.array_equal(np.asarray(s2.params["critic"]["out"]["kernel"]),
+                              np.asarray(donor.params["critic"]["out"]["kernel"]))  # fmt: skip
+    s6, m6 = trainer.run(s2, 4)
+    w = np.asarray(m6["anchor_weight"])
+    np.testing.assert_allclose(w, [1.0, 0.75, 0.5, 0.25])
+    assert not np.array_equal(np.asarray(s6.params["actor"]["out"]["kernel"]),
+                              np.asarray(donor.params["actor"]["out"]["kernel"]))  # fmt: skip
+    assert float(np.asarray(m6["anchor_loss"])[-1]) > 0.0
+    assert np.all(np.asarray(m2["anchor_weight"]) == 1.0)
+    ret = evaluate(env, deterministic_policy(s6.params, s6.norm, cfg), jax.random.key(1), 2 * env.horizon)
+    assert np.isfinite(ret["episode_return"])
+    assert jnp.all(jnp.isfinite(s6.params["log_std"]))
