@@ -298,3 +298,17 @@ def test_report_pages_with_three_sources(tmp_path: Path, three: ValidationResult
     ]
     row = next(line for line in red.splitlines() if line.strip().startswith("teacher ") and " / " in line)
     assert f"{med:.2f} / {med:.2f}" in row and f"{gap_rel[0]:.2f} / {gap_rel[1]:.2f}" in row
+
+
+def test_static_optimisation_activations_are_on_the_trial_clock() -> None:
+    """StaticOptResult.activation_channels() adds t0_s (motion frame 0 on the trial clock), as estimated_grf() does."""
+    from mmbio.control.static_opt import StaticOptResult
+
+    t = np.arange(4) / 100.0
+    so = StaticOptResult(time=t, activations=np.full((4, 2), 0.1), muscle_names=["tibant_r", "soleus_r"],
+                         reserves=np.zeros((4, 0)), reserve_names=[], residuals=np.zeros((4, 6)),
+                         muscle_force=np.zeros((4, 2)), solve_time_s=np.zeros(4), status=["solved"] * 4, mass_kg=70.0,
+                         grf_applied=False, t0_s=0.45)  # fmt: skip
+    ch = so.activation_channels()
+    np.testing.assert_allclose(ch.time, 0.45 + t)
+    assert ch.names == ["tibant_r", "soleus_r"] and ch.units == ["1", "1"]

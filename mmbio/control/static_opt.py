@@ -166,8 +166,10 @@ class StaticOptResult:
         return {n: float(v) for n, v in zip(self.reserve_names, np.abs(self.reserves).max(axis=0), strict=True)}
 
     def activation_channels(self) -> Channels:
-        """Activations as :class:`~mmbio.trial.Channels` (unit ``'1'``)."""
-        return Channels(self.time, self.activations, list(self.muscle_names), ["1"] * len(self.muscle_names))
+        """Activations as :class:`~mmbio.trial.Channels` (unit ``'1'``) on the trial clock (time ``time + t0_s``),
+        ready for ``validate(activation_sources=...)``."""
+        t = self.time + self.t0_s
+        return Channels(t, self.activations, list(self.muscle_names), ["1"] * len(self.muscle_names))
 
     def estimated_grf(self) -> dict[str, GroundReaction]:
         """The estimated GRF per foot as :class:`~mmbio.trial.GroundReaction` (lab frame, time ``time + t0_s``)."""
