@@ -48,7 +48,8 @@ tracking controller (:mod:`mmbio.control.tracking`) loops like the synthesised w
    second squared). The sizes of all corrections and the total GRF the result implies, against the plates, are
    noted.
 
-Limits: arms stay at ``qpos0`` (Rajagopal's arm coordinates do not map onto the MoBL shoulder); one measured
+Limits: the arms hold a relaxed posture (:mod:`mmbio.sim.arm_posture`; Rajagopal's arm coordinates do not map
+onto the MoBL shoulder and ``qpos0`` puts the humeri inside the thorax); one measured
 stride of one subject, made periodic; left and right strides are not separately timed (one left heel strike);
 the stride's stance (66 % of the stride, as the plates show) is longer than the ≈ 60 % of typical adult walking.
 The foot lock changes the measured joint angles (Rajagopal walk, clinical angles, max / RMS): hip flexion 7 / 3°,
@@ -68,6 +69,7 @@ from scipy.interpolate import CubicSpline
 
 from mmbio.errors import MmbioError
 from mmbio.models.anatomy import coupled_qpos, joint_couplings
+from mmbio.sim.arm_posture import relax_arms
 from mmbio.sim.foot_geometry import GRAVITY, SIDES, _foot_kinematics, _load_model, _root_adr
 from mmbio.sim.frames import pelvis_angles_from_quat, quat_from_pelvis_angles
 from mmbio.sim.rollout_cpu import finite_difference_qvel
@@ -273,6 +275,9 @@ def stride_from_opensim(
     q[:, moving] = np.radians(v[:, :nj])
     q[:, root + 3 : root + 7] = quat_from_pelvis_angles(v[:, nj : nj + 3])
     q[:, root : root + 3] = v[:, nj + 3 :]
+    q, arm_note = relax_arms(m, q)
+    if arm_note:
+        notes.append(arm_note)
     q = coupled_qpos(m, q)
     advance = float(q[-1, root + 1] - q[0, root + 1])
     t_motion = n / rate_hz

@@ -40,6 +40,7 @@ from mmbio.io.npz_safe import MAX_RATE_HZ, MIN_RATE_HZ, Meta, NpzArchive
 from mmbio.limits import check_count
 from mmbio.models.anatomy import JOINT_MAP, coupled_qpos, joint_gain
 from mmbio.models.registry import resolve
+from mmbio.sim.arm_posture import relax_arms
 from mmbio.sim.foot_geometry import (  # noqa: F401  (GRAVITY, _FootKin, _lowest_points: re-exported)
     GRAVITY,
     SIDES,
@@ -355,7 +356,8 @@ def motion_from_opensim(
     the patella-in-degrees trap and the knee sign: ``'auto'`` detects gait2392/Hamner's negative
     flexion), then clinical → model joints by name and sign (hip ×3, knee, ankle, subtalar, mtp,
     lumbar → flex_extension/lat_bending/axial_rotation). Absent coordinates (Rajagopal has no subtalar
-    or mtp; Hamner's are locked at 0) and the arms stay at ``qpos0``. Pelvis: orientation from
+    or mtp; Hamner's are locked at 0) stay at ``qpos0``; the arms take a relaxed posture clear of the trunk
+    (:mod:`mmbio.sim.arm_posture`). Pelvis: orientation from
     tilt/list/rotation (:mod:`mmbio.sim.frames`), position ``C @ (tx, ty, tz)``. Resampling: cubic
     spline (not-a-knot) onto ``t0 + k / rate_hz`` within the source time range. Equality-coupled
     joints (knee translations/rotations, patella, lumbar vertebrae) are filled from their drivers.
@@ -409,7 +411,8 @@ def motion_from_opensim(
     missing = [j for nm, (j, _) in jmap.items() if j in idx and j not in mapped]
     if missing:
         notes.append(f"model joints absent from the file, left at qpos0: {', '.join(sorted(missing))}")
-    notes.append("arms (and any coordinate without a one-to-one model joint) left at qpos0")
+    qpos, arm_note = relax_arms(m, qpos)
+    notes.append(arm_note or "arms (and any coordinate without a one-to-one model joint) left at qpos0")
     if [c for c in extra.columns if "beta" in c]:
         notes.append("patella coordinates (*_beta) ignored: the model couples the patella to the knee angle")
     root = _root_adr(m)
