@@ -481,7 +481,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, cfg: object, out: Path, Motion: type, default_motion: Callable,
            ImitationEnv: type, train: Callable) -> int:  # fmt: skip
     motion_path = args.motion or cfg.env.motion  # type: ignore[attr-defined]
-    motion = Motion.load(motion_path) if motion_path else default_motion(cfg.env.model)  # type: ignore[attr-defined]
+    init_from = cfg.ppo.init_from  # type: ignore[attr-defined]
+    if motion_path:
+        motion = Motion.load(motion_path)
+    elif init_from:  # continue the given policy on the motion it learnt
+        from mmbio.control.checkpoint import load_checkpoint
+
+        motion = load_checkpoint(init_from).motion() or default_motion(cfg.env.model)  # type: ignore[attr-defined]
+    else:
+        motion = default_motion(cfg.env.model)  # type: ignore[attr-defined]
     env = ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs)
     print(f"mmbio train {cfg.name}: {cfg.env.model} on {cfg.env.backend}, {cfg.ppo.n_envs} worlds, obs {env.obs_size}, "
           f"{env.action_size} muscles; reference {motion.source or motion_path}; checkpoints in {out}", flush=True)  # fmt: skip

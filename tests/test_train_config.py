@@ -84,7 +84,9 @@ def test_unknown_key_names_it_and_lists_valid_keys() -> None:
     assert "'ppo.lrr'" in msg and "did you mean ppo.lr" in msg
     assert "valid keys under 'ppo'" in msg and "n_minibatches" in msg and "init_log_std" in msg
     assert isinstance(e.value, MmbioError)
-    with pytest.raises(ConfigError, match=r"unknown config key 'foo'; valid keys at the top level: name, ppo, env"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'foo'; valid keys at the top level: name, algo, ppo, env, distill"
+    ):
         apply_overrides(cfg, ["foo=1"])
     with pytest.raises(ConfigError, match=r"'env.reward.nope'.*valid keys under 'env.reward': qpos_w"):
         apply_overrides(cfg, ["env.reward.nope=1"])

@@ -277,7 +277,7 @@ def _train_locked(
 ) -> TrainResult:  # fmt: skip
     check_checkpoint_every(cfg)
     init = load_init_policy(cfg.ppo.init_from, cfg, env) if cfg.ppo.init_from else None
-    trainer = make_trainer(cfg, env, init)
+    trainer = make_trainer(cfg, env, init) if init is not None else make_trainer(cfg, env)
     if init is not None and log and not resume:
         log(f"starting from the policy {cfg.ppo.init_from}")
     total = int(n_updates if n_updates is not None else trainer.n_updates)
