@@ -6,18 +6,21 @@ say what was done: window, closure per joint, clock, foot-lock corrections, the 
 plates). The validation references (``schwartz2008:free``, ``schreiber2019:c4``) are then independent of the
 motion's source.
 
-Controller settings: the defaults plus ``touchdown_m = 0.03`` and ``release_m = 0.006``. On this stride the default
+Controller settings: the defaults plus ``touchdown_m = 0.02`` and ``release_m = 0.006``. On this stride the default
 settings walk 3 cycles but drift: the reference's heel, retargeted onto MyoFullBody, hovers ≈ 2 cm above the floor
 for ≈ 0.1 s before touchdown, the simulated heel lands ≈ 50 ms early, that contact is unplanned (the controller
 only pins a point the reference has on the floor), the foot slaps (ankle error 20–40°) and each touchdown brakes
 the body: the pelvis fell behind the reference by up to 8 cm over 4.6 s. ``touchdown_m`` plans such an early
-contact (a point on the floor in the simulation while its reference point is descending and < 3 cm high): the
+contact (a point on the floor in the simulation while its reference point is descending and below ``touchdown_m``): the
 pelvis then stays within ≈ 2 cm of the reference. ``release_m`` lets a toe that the reference lifts off go
 gradually over its first 6 mm instead of in one step, which put 300–700 N·m spikes into the lumbar and hip
 reserves at each toe off (lumbar reserve RMS 82 → 56 N·m, hip flexion 45 → 24 N·m; spikes of 250–470 N·m
 remain). Neither is a default: on the synthesised walk each alone changed a 2.4 s run little, together they
-destabilise it after 2.5 s. Limits: the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls
-behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
+destabilise it after 2.5 s. Since the arms hold a relaxed posture instead of ``qpos0`` (which put the humeri
+inside the thorax), 0.03 m let one toe-off in the fourth cycle sink 19 mm into the floor (residual peak 2.3 kN at
+4.39 s); over 4.6 s, touchdown_m 0.02 gave a root residual of 0.046 BW RMS (peak 149 N), 0.025 and 0.03 the same
+toe-off failure, 0.035 0.049 BW (peak 179 N): the controller is that sensitive to this
+setting. Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
 
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
@@ -44,7 +47,7 @@ OUT = REPO / "checkpoints" / "tracking_walk.pkl"
 SHARED = Path(os.environ.get("MMBIO_SHARED_REFERENCE", REPO.parent / "shared" / "reference"))
 SPEED_M_S = 1.25  # the synthesised walk's
 #: The demo's controller settings (see the module docstring for why the two early-touchdown/release settings).
-MEASURED_SETTINGS = TrackingSettings(touchdown_m=0.03, release_m=0.006)
+MEASURED_SETTINGS = TrackingSettings(touchdown_m=0.02, release_m=0.006)
 
 
 def measured_motion(shared: Path = SHARED) -> Motion:

@@ -136,7 +136,7 @@ def test_demo_checkpoint_loads_and_rebuilds_to_the_same_motion(shared: Path) -> 
     assert motion.stance is not None and motion.source.startswith("one periodic stride of coordinates.sto")
     np.testing.assert_allclose(motion.qpos, build.measured_motion(shared).qpos, atol=1e-7)
     settings = TrackingSettings.from_dict(ckpt.controller["settings"])
-    assert settings == build.MEASURED_SETTINGS == TrackingSettings(touchdown_m=0.03, release_m=0.006)
+    assert settings == build.MEASURED_SETTINGS == TrackingSettings(touchdown_m=0.02, release_m=0.006)
 
 
 def test_the_synthesized_demo_builder_is_kept(tmp_path: Path, walk) -> None:

@@ -373,7 +373,8 @@ class DistillConfig:
     ``episode_s`` (s): longest episode; ``start_noise_rad`` (rad): uniform joint-angle noise at episode starts
     (random reference phase is ``env.random_start``); ``eval_s`` (s): the mean-action test after each iteration
     (from the reference start, no assistance). ``label``: what the student learns to output, the teacher's
-    excitation or its planned activation (see :mod:`mmbio.train.distill`).
+    excitation or its planned activation (see :mod:`mmbio.train.distill`). ``teacher_follows_assist``: the
+    teacher's residual and reserves cost ``1 / max(α, min_help)²`` times more as the assistance ``α`` falls.
     """
 
     teacher: str = ""
@@ -391,6 +392,8 @@ class DistillConfig:
     start_noise_rad: float = 0.0
     eval_s: float = 10.0
     label: str = "excitation"
+    teacher_follows_assist: bool = False
+    min_help: float = 0.01
 
     def __post_init__(self) -> None:
         _check(self.label in ("excitation", "activation"), "distill.label", self.label,
@@ -400,6 +403,8 @@ class DistillConfig:
             _check(
                 lo <= getattr(self, k) <= hi, f"distill.{k}", getattr(self, k), f"must be an integer in [{lo}, {hi:,}]"
             )
+        _check(math.isfinite(self.min_help) and 1e-4 <= self.min_help <= 1.0, "distill.min_help", self.min_help,
+               "must lie in [1e-4, 1]")  # fmt: skip
         for k in ("beta0", "beta_decay", "assist_start", "assist_end"):
             v = getattr(self, k)
             _check(math.isfinite(v) and 0.0 <= v <= 1.0, f"distill.{k}", v, "must lie in [0, 1]")

@@ -12,7 +12,9 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    environment's model and timing. Each step the teacher labels the state (its excitations); the executed
    excitation is the teacher's with probability ``β_i`` (iteration 0: ``β = 1``, behaviour cloning) and the
    student's mean otherwise (DAgger: the student drives, the teacher labels where it goes). The teacher's root
-   residual and reserve torques act scaled by the assistance ``α_i`` (annealed to ``assist_end``). An episode
+   residual and reserve torques act scaled by the assistance ``α_i`` (annealed to ``assist_end``); with
+   ``teacher_follows_assist`` the teacher also plans for the help it will get: its residual and reserves cost
+   ``1 / max(α_i, min_help)²`` times more. An episode
    starts at a reference frame (random with ``env.random_start``) with optional joint noise and the teacher's
    activations for that state, and ends when the environment's termination rules fire (a fall), after
    ``episode_s``, or when the physics fails (its last sample is dropped). An episode driven by the teacher
@@ -394,7 +396,13 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
     mean_fn, loss_fn = _student_fns(cfg)
     duration = dc.episode_s + float(env.n_frames) / env.cfg.control_hz + 1.0
     horizon_s = max(duration, (env.period if env.loop else env.n_frames) / env.cfg.control_hz + dc.episode_s)
-    teachers = [Teacher(teacher_ckpt, env.mj_model, env.n_sub, horizon_s + 1.0) for _ in range(env.n_envs)]
+
+    def make_teachers(alpha: float) -> list[Teacher]:
+        cost = 1.0 / max(alpha, dc.min_help) ** 2 if dc.teacher_follows_assist else 1.0
+        return [Teacher(teacher_ckpt, env.mj_model, env.n_sub, horizon_s + 1.0, help_cost=cost)
+                for _ in range(env.n_envs)]  # fmt: skip
+
+    teachers = make_teachers(1.0)
     worlds = _Worlds(env, env.n_envs)
     tester = worlds if env.n_envs == 1 else _Worlds(env, 1)
     data_o, data_y = [], []
@@ -411,6 +419,8 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
     try:
         for i in range(first, dc.iterations):
             beta, alpha = _schedule(cfg, i)
+            if dc.teacher_follows_assist:
+                teachers = make_teachers(alpha)
             t0 = time.perf_counter()
 
             def tick(steps: int, i: int = i) -> None:
@@ -443,6 +453,7 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
                 "episodes": c["episodes"], "falls": c["falls"], "teacher_falls": c["teacher_falls"],
                 "mean_episode_s": c["ep_len_sum"] / max(c["episodes"], 1.0),
                 "student_action_frac": c["student_actions"] / max(c["steps"], 1.0),
+                "teacher_help_cost": teachers[0].help_cost,
             }  # fmt: skip
             result.history.append(row)
             state = state._replace(params=params, norm=norm, update=jnp.asarray(i + 1, jnp.int32))

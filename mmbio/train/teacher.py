@@ -49,10 +49,13 @@ class Teacher:
 
     ``label(t, qpos, qvel, act)`` → (ctrl ``(nu,)``, qfrc ``(nv,)``, info); ``start_activation(t, qpos, qvel)``
     → the activations ``(na,)`` the controller would hold at that state (static optimisation with free bounds),
-    used to start an episode. One instance per world: the QP solvers keep warm starts.
+    used to start an episode. One instance per world: the QP solvers keep warm starts. ``help_cost`` multiplies
+    the cost of its root residual and reserves (``w_residual``, ``w_residual_moment``, ``reserve_weight``): a
+    teacher asked to lean less on help it will not get.
     """
 
-    def __init__(self, ckpt: Any, model: mujoco.MjModel, substeps: int, duration_s: float) -> None:
+    def __init__(self, ckpt: Any, model: mujoco.MjModel, substeps: int, duration_s: float,
+                 help_cost: float = 1.0) -> None:  # fmt: skip
         from mmbio.control.tracking import LoopedReference, TrackingController
         from mmbio.control.tracking_settings import TrackingSettings
 
@@ -60,7 +63,11 @@ class Teacher:
         if settings.mode != "contact":
             raise MmbioError("a distillation teacher must simulate its contacts (tracking mode 'contact'); "
                              f"this one is {settings.mode!r}")  # fmt: skip
-        self.settings = replace(settings, substeps=int(substeps))
+        self.help_cost = float(help_cost)
+        self.settings = replace(
+            settings, substeps=int(substeps), w_residual=settings.w_residual * help_cost,
+            w_residual_moment=settings.w_residual_moment * help_cost, reserve_weight=settings.reserve_weight * help_cost,
+        )  # fmt: skip
         self.model = copy.deepcopy(model)
         motion = ckpt.motion()
         self.ref = LoopedReference(motion, self.model, float(duration_s), cutoff_hz=self.settings.reference_cutoff_hz,
