@@ -195,3 +195,43 @@ def test_ppo_from_a_given_policy_warms_the_critic_then_anchors_the_actor() -> No
     ret = evaluate(env, deterministic_policy(s6.params, s6.norm, cfg), jax.random.key(1), 2 * env.horizon)
     assert np.isfinite(ret["episode_return"])
     assert jnp.all(jnp.isfinite(s6.params["log_std"]))
+
+
+# --------------------------------------------------------------------------------------------------
+# the walk test
+# --------------------------------------------------------------------------------------------------
+
+
+def test_heel_strikes_count_landings_after_a_swing_and_ignore_bounces() -> None:
+    from mmbio.train.walk_test import heel_strikes
+
+    hz = 500
+    t = np.arange(0, 3, 1 / hz)
+    f = np.where((t % 1.0) < 0.6, 600.0, 0.0)  # 60 % stance per 1 s cycle, on the floor at t = 0: landings at 1, 2 s
+    assert heel_strikes(f, hz) == 2
+    f[(t > 1.001) & (t < 1.01)] = 0.0  # a 9 ms bounce after the landing at 1 s
+    assert heel_strikes(f, hz) == 2
+    assert heel_strikes(np.zeros(100), hz) == 0
+
+
+def test_walk_test_of_the_short_student_says_it_does_not_walk(distilled) -> None:
+    from mmbio.control.checkpoint import load_checkpoint
+    from mmbio.train.walk_test import StartResult, WalkTest, walk_test
+
+    out, res = distilled
+    t = walk_test(load_checkpoint(out / "latest.pkl"), seconds=0.6, n_perturbed=2, need=2, min_cycles=1)
+    assert len(t.starts) == 3 and t.starts[0].frame == 0 and t.starts[0].noise_rad == 0.0
+    assert t.starts[0].up_s == pytest.approx(res.history[-1]["test_up_s"])  # same rollout as the distillation's test
+    assert 1.1 < t.reference_speed_m_s < 1.4
+    assert not t.walks and "does not walk" in t.summary()
+    good = StartResult(0, 0.0, 10.0, 10.0, False, {"r": 8, "l": 9}, t.reference_speed_m_s * 1.05)
+    slow = dataclasses_replace(good, speed_m_s=t.reference_speed_m_s * 0.8)
+    assert WalkTest([good, good, slow], t.reference_speed_m_s, need=1, min_cycles=8).walks
+    assert not WalkTest([good, slow, slow], t.reference_speed_m_s, need=1, min_cycles=8).walks
+    assert not WalkTest([slow, good, good], t.reference_speed_m_s, need=1, min_cycles=8).walks
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)
