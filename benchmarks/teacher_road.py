@@ -13,7 +13,12 @@ the baseline). Rows:
 * ``... residual ×100``: the root residual weighted 100× (``w_residual`` 1, ``w_residual_moment`` 3);
 * ``... reserve ×10``: reserves 10× costlier than Σa².
 
-Run from the repository root: ``python benchmarks/teacher_road.py [--seconds 3]`` (≈ 3 min on 2 cores).
+Part 2 (what a student copying it can expect): the teacher drives the imitation environment's own worlds (MuJoCo
+C, the ``distill_walk`` preset's model and timing, reference start) with only a fraction ``α`` of its root residual
+and reserves applied, at 500 Hz and at 100 Hz control: seconds it stays up (of 10; the environment's termination
+rules). At ``α = 0`` it acts as a student that copied it perfectly would.
+
+Run from the repository root: ``python benchmarks/teacher_road.py [--seconds 3]`` (≈ 5 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -79,6 +84,38 @@ def main() -> None:
         print(f"{name:<34} {fell:>8} {res.residual_force_rms_bw:>6.3f}BW {res.residual_moment_rms_nm:>6.1f}Nm "
               f"{top[0] + f' {top[1]:.0f} N·m':>26} {rmse:>5.1f}° {bang:>8.2f} {qps:>6.0f} {raw:>7.0f} "
               f"{raw / qps:>6.1f}")  # fmt: skip
+    teacher_alone()
+
+
+def teacher_alone(alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)) -> None:
+    from mmbio.train.config import get_config
+    from mmbio.train.distill import _start_state, _Worlds
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.teacher import Teacher, load_teacher_checkpoint
+
+    ck = load_teacher_checkpoint(REPO / "checkpoints" / "tracking_walk.pkl")
+    print("\nthe teacher's excitations with a fraction α of its residual and reserves (up to 10 s)")
+    print(f"{'control':>8} " + " ".join(f"{'α=' + format(a, 'g'):>8}" for a in alphas))
+    for hz, stride in ((500, 100), (100, 20)):
+        cfg = get_config("distill_walk", [f"env.control_hz={hz}", f"env.lookahead_stride={stride}"])
+        env = ImitationEnv(cfg.env, ck.motion(), n_envs=1)
+        row = []
+        for alpha in alphas:
+            teacher = Teacher(ck, env.mj_model, env.n_sub, 12.0)
+            w = _Worlds(env, 1)
+            q, v = _start_state(env, 0, 0.0, np.random.default_rng(0))
+            w.reset(0, 0, q, v, teacher.start_activation(0.0, q, v))
+            up = 10.0
+            for k in range(10 * hz):
+                _, done, _ = w.observe()
+                if k > 0 and bool(done[0]):
+                    up = k / hz
+                    break
+                d = w.datas[0]
+                ctrl, qfrc, _ = teacher.label(w.frame[0] / hz, d.qpos, d.qvel, d.act)
+                w.step(0, ctrl, alpha * qfrc)
+            row.append(up)
+        print(f"{hz:>6} Hz " + " ".join(f"{u:>7.2f}s" for u in row))
 
 
 if __name__ == "__main__":
