@@ -10,7 +10,8 @@ from pathlib import Path
 @lru_cache(maxsize=1)
 def git_revision() -> str | None:
     """Short git revision of the checkout mmbio runs from (``-dirty`` with uncommitted changes to tracked
-    files); ``None`` for an installed package or when git is unavailable."""
+    files other than the example outputs in ``reports/``, which a rebuild rewrites one after another); ``None``
+    for an installed package or when git is unavailable."""
     root = Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():
         return None
@@ -21,7 +22,7 @@ def git_revision() -> str | None:
         if rev.returncode != 0 or not rev.stdout.strip():
             return None
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"],
             cwd=root,
             capture_output=True,
             text=True,
