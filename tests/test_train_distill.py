@@ -130,10 +130,10 @@ def test_distillation_resumes_without_losing_data(walk_env, distilled, tmp_path)
 def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -> None:
     """Teacher driving with none of its help applied (α = 0) falls within ≈ 0.3 s (benchmarks/RESULTS.md): each such
     episode is dropped whole, counted, and the world restarts."""
+    import dataclasses
+
     from mmbio.train.distill import _collect, _student_fns, _Worlds
     from mmbio.train.teacher import Teacher
-
-    import dataclasses
 
     cfg, env, teacher_ckpt, _motion = walk_env
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700))
