@@ -18,6 +18,7 @@ from scipy.interpolate import CubicSpline
 from mmbio.errors import MmbioError
 from mmbio.models.anatomy import JOINT_MAP, coupled_qpos, joint_gain
 from mmbio.models.registry import resolve
+from mmbio.sim.arm_posture import relax_arms
 from mmbio.sim.foot_geometry import (
     GRAVITY,
     SIDES,
@@ -560,7 +561,7 @@ def synthesize_motion(
     Schwartz, trunk relative to pelvis (``lumbar_extension = pelvis_tilt − (trunk_tilt − its mean)``,
     i.e. the trunk upright on average, since the Plug-in-Gait thorax tilt carries a marker offset;
     ``lumbar_bending = trunk_obliquity − pelvis_obliquity``, ``lumbar_rotation = trunk_rotation −
-    pelvis_rotation``). Subtalar and mtp at 0, arms at ``qpos0``.
+    pelvis_rotation``). Subtalar and mtp at 0, arms in the relaxed posture of :mod:`mmbio.sim.arm_posture`.
 
     Timing: walk stride time from the Schwartz step length at the model's dimensionless speed
     (:func:`leg_length`); run stride time interpolated from Hamner's stride times; the stride is
@@ -653,7 +654,9 @@ def synthesize_motion(
     for v, vals in lumbar.items():
         joint, sign = jmap[v]
         qpos[:, idx[joint][0]] = sign * np.radians(vals) / joint_gain(m, v)
-    notes.append(f"joint curves used: {', '.join(used)}; lumbar: {', '.join(lumbar) or 'none (qpos0)'}; arms at qpos0")
+    qpos, arm_note = relax_arms(m, qpos)
+    notes.append(f"joint curves used: {', '.join(used)}; lumbar: {', '.join(lumbar) or 'none (qpos0)'}; "
+                 f"{arm_note or 'arms at qpos0'}")  # fmt: skip
     root = _root_adr(m)
     qpos[:, root + 3 : root + 7] = quat_from_pelvis_angles(pelvis)
     qpos[:, root] = 0.0
