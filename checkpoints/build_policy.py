@@ -22,8 +22,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "checkpoints" / "policy_walk.pkl"
-#: the distillation settings of the policy (on top of the distill_walk preset)
-DISTILL = ["distill.iterations=8", "distill.steps_per_iter=4000", "distill.episode_s=4", "distill.label=activation"]
+#: the distillation settings of the policy (the distill_walk preset's, said here so the build stays fixed)
+DISTILL = [
+    "distill.iterations=8",
+    "distill.steps_per_iter=4000",
+    "distill.episode_s=4",
+    "distill.label=activation",
+    "distill.teacher_follows_assist=true",
+    "distill.min_help=0.1",
+]
 #: PPO fine-tuning from the distilled policy (value warm-up, a decaying anchor toward it)
 FINETUNE = [
     "algo=ppo",

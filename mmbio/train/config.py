@@ -502,7 +502,7 @@ PRESETS: dict[str, tuple[str, typing.Callable[[], TrainConfig]]] = {
     ),
     "distill_walk": (
         "distil the tracking demo (checkpoints/tracking_walk.pkl) into a 3×256 policy at 500 Hz: behaviour cloning "
-        "then DAgger with the teacher's residual/reserves annealed to zero (2-core CPU)",
+        "then DAgger with the teacher's residual/reserves annealed to zero, planned-activation labels (≈ 14 min, 2 cores)",
         lambda: TrainConfig(
             name="distill_walk",
             algo="distill",
@@ -516,7 +516,15 @@ PRESETS: dict[str, tuple[str, typing.Callable[[], TrainConfig]]] = {
                 total_env_steps=2_000_000,
             ),
             env=EnvConfig(variant="nofingers", control_hz=500, lookahead_stride=100, horizon=5000),
-            distill=DistillConfig(teacher="checkpoints/tracking_walk.pkl"),
+            distill=DistillConfig(
+                teacher="checkpoints/tracking_walk.pkl",
+                iterations=8,
+                steps_per_iter=4000,
+                episode_s=4.0,
+                label="activation",
+                teacher_follows_assist=True,
+                min_help=0.1,
+            ),  # the best of the runs in benchmarks/RESULTS.md (issue 14)
             log_every=1,
             checkpoint_every=1,
         ),
