@@ -543,7 +543,8 @@ def _distill(args: argparse.Namespace, cfg: object, out: Path, Motion: type, Imi
     finally:
         bar.close()
     last = res.history[-1] if res.history else {}
-    print(f"done: {len(res.history)} iterations in {res.wall_s:.1f} s; the student alone stays up "
+    n_it = len(res.history)
+    print(f"done: {n_it} iteration{'' if n_it == 1 else 's'} in {res.wall_s:.1f} s; the student alone stays up "
           f"{last.get('test_up_s', float('nan')):.2f} s; latest checkpoint {out / 'latest.pkl'} "
           "(continue with PPO: ppo.init_from=...)")  # fmt: skip
     return 0
