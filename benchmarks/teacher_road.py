@@ -89,7 +89,7 @@ def main() -> None:
 
 def teacher_alone(alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)) -> None:
     from mmbio.train.config import get_config
-    from mmbio.train.distill import _start_state, _Worlds
+    from mmbio.train.host_worlds import HostWorlds, start_state
     from mmbio.train.imitation_env import ImitationEnv
     from mmbio.train.teacher import Teacher, load_teacher_checkpoint
 
@@ -99,22 +99,18 @@ def teacher_alone(alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)) -> None:
     for hz, stride in ((500, 100), (100, 20)):
         cfg = get_config("distill_walk", [f"env.control_hz={hz}", f"env.lookahead_stride={stride}"])
         env = ImitationEnv(cfg.env, ck.motion(), n_envs=1)
+        worlds = HostWorlds(env, 1)
+        q, v = start_state(env, 0, 0.0, np.random.default_rng(0))
         row = []
         for alpha in alphas:
             teacher = Teacher(ck, env.mj_model, env.n_sub, 12.0)
-            w = _Worlds(env, 1)
-            q, v = _start_state(env, 0, 0.0, np.random.default_rng(0))
-            w.reset(0, 0, q, v, teacher.start_activation(0.0, q, v))
-            up = 10.0
-            for k in range(10 * hz):
-                _, done, _ = w.observe()
-                if k > 0 and bool(done[0]):
-                    up = k / hz
-                    break
-                d = w.datas[0]
-                ctrl, qfrc, _ = teacher.label(w.frame[0] / hz, d.qpos, d.qvel, d.act)
-                w.step(0, ctrl, alpha * qfrc)
-            row.append(up)
+
+            def act(_obs: np.ndarray, d: mujoco.MjData, t: float, teacher: Teacher = teacher,
+                    alpha: float = alpha) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                ctrl, qfrc, _ = teacher.label(t, d.qpos, d.qvel, d.act)
+                return ctrl, alpha * qfrc
+
+            row.append(worlds.run_alone(0, q, v, teacher.start_activation(0.0, q, v), 10.0, act).up_s)
         print(f"{hz:>6} Hz " + " ".join(f"{u:>7.2f}s" for u in row))
 
 

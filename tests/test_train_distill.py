@@ -132,13 +132,14 @@ def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -
     episode is dropped whole, counted, and the world restarts."""
     import dataclasses
 
-    from mmbio.train.distill import _collect, _student_fns, _Worlds
+    from mmbio.train.distill import _collect, _student_fns
+    from mmbio.train.host_worlds import HostWorlds
     from mmbio.train.teacher import Teacher
 
     cfg, env, teacher_ckpt, _motion = walk_env
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700))
     teachers = [Teacher(teacher_ckpt, env.mj_model, env.n_sub, 5.0) for _ in range(env.n_envs)]
-    o, y, c = _collect(env, _Worlds(env, env.n_envs), teachers, None, None, cfg, beta=1.0, alpha=0.0, seed=3,
+    o, y, c = _collect(env, HostWorlds(env, env.n_envs), teachers, None, None, cfg, beta=1.0, alpha=0.0, seed=3,
                        mean_fn=_student_fns(cfg)[0])  # fmt: skip
     assert c["teacher_falls"] >= 2 and c["falls"] == c["teacher_falls"] == c["episodes"]
     assert c["dropped"] > 0 and len(o) == len(y) == c["steps"] - c["dropped"]

@@ -46,7 +46,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 import optax
 
@@ -54,7 +53,8 @@ from mmbio.errors import Interrupted, MmbioError, printable
 from mmbio.io.atomic import FolderLock, atomic_path, remove_stale_temps
 from mmbio.train.config import TrainConfig
 from mmbio.train.driver import check_run_dir, remove_if_empty, save_training_checkpoint
-from mmbio.train.imitation_env import ImitationEnv, PhysicsOut, _MujocoHost
+from mmbio.train.host_worlds import HostWorlds, start_state
+from mmbio.train.imitation_env import ImitationEnv
 from mmbio.train.networks import actor_mean
 from mmbio.train.ppo import ObsNormaliser, make_trainer, normalise
 from mmbio.train.teacher import Teacher
@@ -85,83 +85,6 @@ class DistillResult:
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
     checkpoints: list[Path] = dataclasses.field(default_factory=list)
     wall_s: float = 0.0
-
-
-# --------------------------------------------------------------------------------------------------
-# worlds on MuJoCo C
-# --------------------------------------------------------------------------------------------------
-
-
-class _Worlds:
-    """``n`` MuJoCo C worlds on the environment's model, stepped one control step at a time, observed through
-    the environment's own (jitted) observation and termination."""
-
-    def __init__(self, env: ImitationEnv, n: int) -> None:
-        self.env, self.n = env, n
-        self.m = env.mj_model
-        self.datas = [mujoco.MjData(self.m) for _ in range(n)]
-        self.host = _MujocoHost(self.m, env.body_ids, env.touch_adr, env.n_sub, n_threads=1)
-        self.frame = np.zeros(n, np.int64)
-        self.ok = np.ones(n, bool)
-        self._obs = jax.jit(env.observe)
-
-        def _done(phys: PhysicsOut, frame: jax.Array) -> tuple[jax.Array, jax.Array]:
-            err = env.errors(phys, frame)
-            return env.terminated(phys, err), err["site_dist"]
-
-        self._done = jax.jit(_done)
-
-    def phys(self) -> PhysicsOut:
-        rows = []
-        for d in self.datas:
-            rows.append((d.qpos, d.qvel, d.act, d.qacc_warmstart, *self.host.outputs(d)))
-        cols = [np.stack([r[k] for r in rows]).astype(np.float32) for k in range(10)]
-        return PhysicsOut(*(jnp.asarray(c) for c in cols), jnp.asarray(self.ok))
-
-    def observe(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(obs ``(n, obs_size)``, done ``(n,)``, site distance ``(n,)`` m) at the current states."""
-        p = self.phys()
-        fr = jnp.asarray(self.frame, jnp.int32)
-        done, dist = self._done(p, fr)
-        return np.asarray(self._obs(p, fr)), np.asarray(done) | ~self.ok, np.asarray(dist)
-
-    def reset(self, i: int, frame: int, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray) -> None:
-        d = self.datas[i]
-        mujoco.mj_resetData(self.m, d)
-        d.qpos[:], d.qvel[:], d.act[:] = qpos, qvel, act
-        mujoco.mj_forward(self.m, d)
-        self.frame[i] = frame
-        self.ok[i] = True
-
-    def step(self, i: int, ctrl: np.ndarray, qfrc: np.ndarray) -> None:
-        d = self.datas[i]
-        d.ctrl[:] = np.clip(ctrl, 0.0, 1.0)
-        d.qfrc_applied[:] = qfrc
-        mujoco.mj_step(self.m, d, nstep=self.env.n_sub)
-        fine = bool(np.all(np.isfinite(d.qpos)) and np.all(np.isfinite(d.qvel)))
-        self.ok[i] = fine and d.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0
-        d.qfrc_applied[:] = 0.0
-        if fine:
-            mujoco.mj_forward(self.m, d)
-        self.frame[i] += 1
-
-
-def _start_state(
-    env: ImitationEnv, frame: int, noise: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reference qpos/qvel at ``frame`` (the environment's table, root carried on across loops) with uniform
-    joint noise of ``noise`` rad on the hinge joints."""
-    q = np.asarray(env.ref_qpos_at(jnp.asarray([frame], jnp.int32))[0], np.float64)
-    row = int(np.asarray(env._ref_index(jnp.asarray([frame], jnp.int32))[0])[0])
-    v = np.asarray(env.ref_qvel[row], np.float64)
-    if noise > 0:
-        m = env.mj_model
-        for j in range(m.njnt):
-            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE:
-                a = int(m.jnt_qposadr[j])
-                lo, hi = m.jnt_range[j] if m.jnt_limited[j] else (-np.inf, np.inf)
-                q[a] = np.clip(q[a] + rng.uniform(-noise, noise), lo, hi)
-    return q, v
 
 
 # --------------------------------------------------------------------------------------------------
@@ -218,24 +141,15 @@ def _norm_of(obs: np.ndarray) -> ObsNormaliser:
 
 
 def test_student(env: ImitationEnv, params: Any, norm: ObsNormaliser, cfg: TrainConfig, duration_s: float,
-                 *, frame: int = 0, mean_fn: Callable | None = None, worlds: _Worlds | None = None) -> StudentTest:  # fmt: skip
+                 *, frame: int = 0, mean_fn: Callable | None = None, worlds: HostWorlds | None = None) -> StudentTest:  # fmt: skip
     """Roll the student's mean action out on MuJoCo C from reference frame ``frame`` with no assistance
-    (``worlds``: a one-world :class:`_Worlds` to reuse; its jitted observation compiles once)."""
+    (``worlds``: a one-world :class:`HostWorlds` to reuse; its jitted observation compiles once)."""
     mean_fn = mean_fn or _student_fns(cfg)[0]
-    w = worlds or _Worlds(env, 1)
-    q, v = _start_state(env, frame, 0.0, np.random.default_rng(0))
-    w.reset(0, frame, q, v, np.zeros(env.mj_model.na))
-    n = max(round(duration_s * env.cfg.control_hz), 1)
-    dists = []
-    zero = np.zeros(env.mj_model.nv)
-    for k in range(n):
-        obs, done, dist = w.observe()
-        if k > 0 and bool(done[0]):
-            return StudentTest(k / env.cfg.control_hz, duration_s, True, float(np.mean(dists)), np.asarray(dists))
-        dists.append(float(dist[0]))
-        a = np.asarray(mean_fn(params, norm, jnp.asarray(obs)))[0]
-        w.step(0, a, zero)
-    return StudentTest(duration_s, duration_s, False, float(np.mean(dists)), np.asarray(dists))
+    w = worlds or HostWorlds(env, 1)
+    q, v = start_state(env, frame, 0.0, np.random.default_rng(0))
+    run = w.run_alone(frame, q, v, np.zeros(env.mj_model.na), duration_s,
+                      lambda obs, _d, _t: (np.asarray(mean_fn(params, norm, jnp.asarray(obs)))[0], None))  # fmt: skip
+    return StudentTest(run.up_s, duration_s, run.fell, float(np.mean(run.site_dist)), run.site_dist)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,7 +157,7 @@ def test_student(env: ImitationEnv, params: Any, norm: ObsNormaliser, cfg: Train
 # --------------------------------------------------------------------------------------------------
 
 
-def _collect(env: ImitationEnv, worlds: _Worlds, teachers: list[Teacher], params: Any, norm: ObsNormaliser | None,
+def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: list[Teacher], params: Any, norm: ObsNormaliser | None,
              cfg: TrainConfig, beta: float, alpha: float, seed: int, mean_fn: Callable,
              stop: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:  # fmt: skip
     """One iteration's samples (obs, label) and counters (see the module docs)."""
@@ -263,7 +177,7 @@ def _collect(env: ImitationEnv, worlds: _Worlds, teachers: list[Teacher], params
 
     def start(i: int) -> None:
         f = int(rng.integers(0, hi)) if env.cfg.random_start else 0
-        q, v = _start_state(env, f, dc.start_noise_rad, rng)
+        q, v = start_state(env, f, dc.start_noise_rad, rng)
         a = teachers[i].start_activation(f / hz, q, v)
         worlds.reset(i, f, q, v, a)
         ep_obs[i], ep_lab[i], ep_student[i], ep_len[i] = [], [], False, 0
@@ -394,17 +308,17 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
     params = state.params
     norm = state.norm if first > 0 else None
     mean_fn, loss_fn = _student_fns(cfg)
-    duration = dc.episode_s + float(env.n_frames) / env.cfg.control_hz + 1.0
-    horizon_s = max(duration, (env.period if env.loop else env.n_frames) / env.cfg.control_hz + dc.episode_s)
+    # the latest reference time an episode reaches: a start within the reference table plus one episode (s)
+    horizon_s = env.n_frames / env.cfg.control_hz + dc.episode_s + 1.0
 
     def make_teachers(alpha: float) -> list[Teacher]:
         cost = 1.0 / max(alpha, dc.min_help) ** 2 if dc.teacher_follows_assist else 1.0
-        return [Teacher(teacher_ckpt, env.mj_model, env.n_sub, horizon_s + 1.0, help_cost=cost)
+        return [Teacher(teacher_ckpt, env.mj_model, env.n_sub, horizon_s, help_cost=cost)
                 for _ in range(env.n_envs)]  # fmt: skip
 
     teachers = make_teachers(1.0)
-    worlds = _Worlds(env, env.n_envs)
-    tester = worlds if env.n_envs == 1 else _Worlds(env, 1)
+    worlds = HostWorlds(env, env.n_envs)
+    tester = worlds if env.n_envs == 1 else HostWorlds(env, 1)
     data_o, data_y = [], []
     for k in range(first):
         f = out / f"data_{k:06d}.npz"

@@ -240,6 +240,7 @@ def load_init_policy(path: str | Path, cfg: TrainConfig, env: Any) -> tuple[dict
     """(params, (mean, var, count)) of the ``'policy'`` checkpoint at ``path`` to start ``cfg`` from
     (``ppo.init_from``); a policy of another network, model or observation layout is refused in one line."""
     from mmbio.control.checkpoint import load_checkpoint
+    from mmbio.train.policy_numpy import numpy_policy
 
     ck = load_checkpoint(path)
     shown = printable(path)
@@ -247,9 +248,10 @@ def load_init_policy(path: str | Path, cfg: TrainConfig, env: Any) -> tuple[dict
         raise MmbioError(f"{shown}: ppo.init_from needs a 'policy' checkpoint, this one holds a {ck.kind!r} controller")
     if ck.model != cfg.env.model:
         raise MmbioError(f"{shown}: a policy for model {ck.model!r}; this run trains {cfg.env.model!r}")
-    arch = ck.controller.get("architecture", {})
-    for k in ("actor_hidden", "activation", "layer_norm"):
-        want = list(cfg.ppo.actor_hidden) if k == "actor_hidden" else getattr(cfg.ppo, k)
+    policy = numpy_policy(ck.controller)  # load_checkpoint has checked it: shapes chain, finite, normaliser sized
+    arch = ck.controller["architecture"]
+    for k, want in (("actor_hidden", list(cfg.ppo.actor_hidden)), ("activation", cfg.ppo.activation),
+                    ("layer_norm", cfg.ppo.layer_norm)):  # fmt: skip
         have = list(arch.get(k, [])) if k == "actor_hidden" else arch.get(k)
         if have != want:
             raise MmbioError(f"{shown}: its network has {k}={have!r}, this run ppo.{k}={want!r}")
@@ -259,12 +261,12 @@ def load_init_policy(path: str | Path, cfg: TrainConfig, env: Any) -> tuple[dict
         raise MmbioError(
             f"{shown}: a policy of another observation layout (env settings differ); it cannot start this run"
         )
-    if int(arch.get("obs_size", -1)) != env.obs_size or int(arch.get("action_size", -1)) != env.action_size:
-        raise MmbioError(f"{shown}: policy sizes obs {arch.get('obs_size')} / actions {arch.get('action_size')}, this "
+    if (policy.obs_size, policy.action_size) != (env.obs_size, env.action_size):
+        raise MmbioError(f"{shown}: policy sizes obs {policy.obs_size} / actions {policy.action_size}, this "
                          f"environment {env.obs_size} / {env.action_size}")  # fmt: skip
-    norm = ck.controller.get("obs_normalizer", {})
-    if norm.get("enabled"):
-        stats = (np.asarray(norm["mean"], np.float32), np.asarray(norm["var"], np.float32),
+    if policy.normalise:
+        norm = ck.controller["obs_normalizer"]
+        stats = (policy.obs_mean.astype(np.float32), np.asarray(norm["var"], np.float32),
                  np.asarray(norm.get("count", 1.0), np.float32))  # fmt: skip
     else:
         stats = (np.zeros(env.obs_size, np.float32), np.ones(env.obs_size, np.float32), np.asarray(0.0, np.float32))

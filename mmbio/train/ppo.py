@@ -189,16 +189,15 @@ def ppo_loss(
     cfg: PPOConfig,
     anchor: tuple[Params, ObsNormaliser] | None = None,
     anchor_w: jax.Array | float = 0.0,
-    actor_w: jax.Array | float = 1.0,
 ) -> tuple[jax.Array, Metrics]:
     """PPO loss over a minibatch (leaves ``(B, ...)``), averaged over its valid transitions.
 
     ``actor = -mean(min(ρ Â, clip(ρ, 1-ε, 1+ε) Â))`` with ρ the probability ratio and Â the
     (per-minibatch normalised) advantages; ``value = ½ mean(max((V - R)², (V_clip - R)²))`` with
     ``V_clip = V_old + clip(V - V_old, ±vf_clip)`` (plain squared error when ``vf_clip`` is 0);
-    ``total = actor_w · actor + vf_coef · value - ent_coef · entropy + anchor_w · anchor`` with ``anchor`` the mean
-    squared difference between the actor's mean and that of ``anchor`` = (actor params, its observation
-    statistics), a fixed initial policy (0 without one) and ``actor_w`` 0 during a critic warm-up. Returns ``(total, metrics)``.
+    ``total = actor + vf_coef · value - ent_coef · entropy + anchor_w · anchor`` with ``anchor`` the mean squared
+    difference between the actor's mean and that of ``anchor`` = (actor params, its observation statistics), a
+    fixed initial policy (0 without one). Returns ``(total, metrics)``.
     """
     m = batch.valid
     obs = normalise(norm, batch.obs, cfg.obs_clip) if cfg.normalise_obs else batch.obs
@@ -223,7 +222,7 @@ def ppo_loss(
     value_loss = 0.5 * _masked_mean(v_err, m)
 
     entropy = gaussian_entropy(log_std)
-    total = actor_w * actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    total = actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
     anchor_loss = jnp.zeros((), jnp.float32)
     if anchor is not None:
         a_params, a_norm = anchor
@@ -342,22 +341,19 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
     def obs_in(norm: ObsNormaliser, obs: jax.Array) -> jax.Array:
         return normalise(norm, obs, cfg.obs_clip) if cfg.normalise_obs else obs
 
-    anchor_actor = None
+    given = given_norm = anchor_actor = None
     if init_policy is not None:
-        anchor_actor = (
-            jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), init_policy[0]["actor"]),
-            ObsNormaliser(*(jnp.asarray(x, jnp.float32) for x in init_policy[1])),
-        )
+        given = {k: jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), init_policy[0][k])
+                 for k in ("actor", "log_std", "critic") if k in init_policy[0]}  # fmt: skip
+        given_norm = ObsNormaliser(*(jnp.asarray(x, jnp.float32) for x in init_policy[1]))
+        anchor_actor = (given["actor"], given_norm)
 
     def init(key: jax.Array) -> RunnerState:
         k_net, k_env, key = jax.random.split(key, 3)
         params = init_actor_critic(k_net, obs_size, action_size, cfg)
         norm = normaliser_init(obs_size)
-        if init_policy is not None:
-            given, given_norm = init_policy
-            params = {**params, **{k: jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), given[k])
-                                   for k in ("actor", "log_std", "critic") if k in given}}  # fmt: skip
-            norm = ObsNormaliser(*(jnp.asarray(x, jnp.float32) for x in given_norm))
+        if given is not None:
+            params, norm = {**params, **given}, given_norm
         env_state, obs = env.reset(k_env)
         return RunnerState(
             params=params,
@@ -423,9 +419,9 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
         params, opt_state, norm, w_anchor, w_actor = carry
         batch, adv, targets = mb
         grads, metrics = jax.grad(
-            lambda p: ppo_loss(p, norm, batch, adv, targets, cfg, anchor_actor, w_anchor, w_actor), has_aux=True
+            lambda p: ppo_loss(p, norm, batch, adv, targets, cfg, anchor_actor, w_anchor), has_aux=True
         )(params)
-        if anchor_actor is not None:  # warm-up: the actor and its log-std stay where the initial policy put them
+        if anchor_actor is not None:  # critic warm-up: the actor and its log-std get no gradient, so stay put
             keep = w_actor > 0
             grads = {**grads, "actor": jax.tree_util.tree_map(lambda g: jnp.where(keep, g, 0.0), grads["actor"]),
                      "log_std": jnp.where(keep, grads["log_std"], 0.0)}  # fmt: skip

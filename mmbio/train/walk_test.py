@@ -98,7 +98,7 @@ def walk_test(
     """Run the walk test on a loaded ``'policy'`` checkpoint (module docs)."""
     from mmbio.errors import MmbioError
     from mmbio.train.config import from_dict
-    from mmbio.train.distill import _start_state, _Worlds
+    from mmbio.train.host_worlds import HostWorlds, start_state
     from mmbio.train.imitation_env import ImitationEnv
     from mmbio.train.policy_numpy import numpy_policy
 
@@ -116,30 +116,14 @@ def walk_test(
     rng = np.random.default_rng(seed)
     hi = env.period if env.loop else env.n_frames - 1
     starts = [(0, 0.0)] + [(int(rng.integers(0, hi)), float(noise_rad)) for _ in range(n_perturbed)]
-    worlds = _Worlds(env, 1)
-    touch = env.touch_adr
-    feet = {"r": 0, "l": 2}  # r_foot, l_foot in TOUCH_NAMES order
-    zero = np.zeros(env.mj_model.nv)
+    worlds = HostWorlds(env, 1)
+    feet = {"r": 0, "l": 2} if len(env.touch_adr) >= 4 else {}  # r_foot, l_foot in TOUCH_NAMES order
     out = []
     for frame, noise in starts:
-        q, v = _start_state(env, frame, noise, rng)
-        worlds.reset(0, frame, q, v, np.zeros(env.mj_model.na))
-        d = worlds.datas[0]
-        p_start = d.qpos[:2].copy()
-        n = max(round(seconds * hz), 1)
-        force: dict[str, list[float]] = {s: [] for s in feet}
-        up, fell = seconds, False
-        for k in range(n):
-            obs, done, _ = worlds.observe()
-            if k > 0 and bool(done[0]):
-                up, fell = k / hz, True
-                break
-            if len(touch) >= 4:
-                for s, i in feet.items():
-                    force[s].append(float(d.sensordata[touch[i]]))
-            a = policy.excitation(np.asarray(obs, np.float64))[0]
-            worlds.step(0, a, zero)
-        speed = float(np.dot(d.qpos[:2] - p_start, direction) / max(up, 1e-9))
-        cycles = {s: max(heel_strikes(np.asarray(f), hz) - 1, 0) for s, f in force.items()}
-        out.append(StartResult(frame, noise, up, seconds, fell, cycles, speed))
+        q, v = start_state(env, frame, noise, rng)
+        run = worlds.run_alone(frame, q, v, np.zeros(env.mj_model.na), seconds,
+                               lambda obs, _d, _t: (policy.excitation(np.asarray(obs, np.float64))[0], None))  # fmt: skip
+        speed = float(np.dot(run.travel, direction) / max(run.up_s, 1e-9))
+        cycles = {s: max(heel_strikes(run.touch[:, i], hz) - 1, 0) for s, i in feet.items()} or {"r": 0, "l": 0}
+        out.append(StartResult(frame, noise, run.up_s, seconds, run.fell, cycles, speed))
     return WalkTest(out, ref_speed, need, min_cycles)
