@@ -20,48 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from periodic_trial import ACTUATORS, T, activation_curve, activations, emg, periodic_trial
 
 from mmbio.analysis.activation_sources import ActivationSource, source_key
 from mmbio.analysis.result import ValidationResult, tree_to_dict
 from mmbio.analysis.validate import validate
 from mmbio.errors import MmbioError
-from mmbio.reference.registry import reference_curve
-from mmbio.trial import Channels, Events, Subject, Trial
+from mmbio.trial import Channels, Trial
 
-PCT = np.linspace(0.0, 100.0, 101)
-T, N_STRIDES, RATE = 1.1, 5, 1000.0
-#: model actuator base → Schwartz EMG muscle (semitendinosus and semimembranosus make the medial hamstrings)
-ACTUATORS = {
-    "tibant": "tibialis_anterior",
-    "gasmed": "gastrocnemius_medialis",
-    "recfem": "rectus_femoris",
-    "bflh": "biceps_femoris",
-    "semiten": "medial_hamstrings",
-    "semimem": "medial_hamstrings",
-}
 MUSCLES = sorted(set(ACTUATORS.values()))  # the 5 Schwartz EMG muscles compared
-ANGLES = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion", "pelvis_tilt")
 DELAY_SAMPLES = 3  # of the cycle's 100: 33 ms at 1.1 s
-
-
-def _periodic(curve: np.ndarray) -> np.ndarray:
-    c = np.asarray(curve, dtype=float).copy()
-    c[-1] = c[0]
-    return c
-
-
-def emg(muscle: str) -> np.ndarray:
-    """The reference EMG mean cycle (101,) of one muscle."""
-    return reference_curve("schwartz2008", "free", muscle, "both").mean
-
-
-def controller_curve(muscle: str) -> np.ndarray:
-    """The trial's mean activation cycle (101,) of one EMG muscle."""
-    e = emg(muscle)
-    c = 0.05 + 0.6 * e / e.max()
-    if muscle == "rectus_femoris":
-        c = np.interp((PCT - 30.0) % 100.0, PCT, c)
-    return _periodic(c)
+controller_curve = activation_curve
 
 
 def delayed(c: np.ndarray, k: int = DELAY_SAMPLES) -> np.ndarray:
@@ -74,38 +43,9 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def activations(t: np.ndarray, delay_s: float = 0.0, gain: float = 1.0) -> Channels:
-    names, cols = [], []
-    for side, t0 in (("r", 0.0), ("l", T / 2)):
-        for base, muscle in ACTUATORS.items():
-            phase = ((t - delay_s - t0) % T) / T * 100.0
-            names.append(f"{base}_{side}")
-            cols.append(gain * np.interp(phase, PCT, controller_curve(muscle)))
-    return Channels(t, np.column_stack(cols), names, "1")
-
-
 @pytest.fixture(scope="module")
 def trial() -> Trial:
-    t = np.arange(0.0, T * N_STRIDES + 0.2, 1.0 / RATE)
-    names, cols = [], []
-    for side, t0 in (("r", 0.0), ("l", T / 2)):
-        for a in ANGLES:
-            names.append(f"{a}_{side}")
-            cols.append(
-                np.interp(
-                    ((t - t0) % T) / T * 100.0, PCT, _periodic(reference_curve("schwartz2008", "free", a, side).mean)
-                )
-            )
-    hs = np.arange(N_STRIDES + 1) * T
-    ev = Events({"r": hs, "l": hs + T / 2}, {"r": hs + 0.62 * T, "l": hs + 0.12 * T}, source="file")
-    return Trial(
-        name="periodic sim",
-        kind="simulated",
-        subject=Subject(mass_kg=70.0),
-        angles=Channels(t, np.column_stack(cols), names, "deg"),
-        activations=activations(t),
-        events=ev,
-    )
+    return periodic_trial()
 
 
 def sources(trial: Trial) -> dict[str, Channels | ActivationSource]:

@@ -17,77 +17,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from periodic_trial import ACTUATORS, T, activations, periodic_trial
+from periodic_trial import activation_curve as muscle_curve
 
 from mmbio.analysis.result import ValidationResult, tree_to_dict
 from mmbio.analysis.stats import pearson_r
 from mmbio.analysis.validate import validate
 from mmbio.errors import MmbioError
 from mmbio.reference.registry import reference_curve
-from mmbio.trial import Channels, Events, Subject, Trial
+from mmbio.trial import Channels, Trial
 
-PCT = np.linspace(0.0, 100.0, 101)
-T, N_STRIDES, RATE = 1.1, 5, 1000.0
-#: model actuator base names → Schwartz EMG muscle
-ACTUATORS = {
-    "tibant": "tibialis_anterior",
-    "gasmed": "gastrocnemius_medialis",
-    "recfem": "rectus_femoris",
-    "bflh": "biceps_femoris",
-    "semiten": "medial_hamstrings",
-    "semimem": "medial_hamstrings",
-}
-ANGLES = ("hip_flexion", "knee_flexion", "ankle_dorsiflexion", "pelvis_tilt")
 DELAY_S = 0.033  # 3 % of the 1.1 s cycle: exactly 3 of its 100 samples
-
-
-def _periodic(curve: np.ndarray) -> np.ndarray:
-    c = np.asarray(curve, dtype=float).copy()
-    c[-1] = c[0]
-    return c
 
 
 def activation_curve(base: str) -> np.ndarray:
     """The controller's mean cycle (101,) of one actuator: 0.05 + 0.6 × the peak-normalised Schwartz EMG."""
-    e = reference_curve("schwartz2008", "free", ACTUATORS[base], "both").mean
-    c = 0.05 + 0.6 * e / e.max()
-    if base == "recfem":
-        c = np.interp((PCT - 30.0) % 100.0, PCT, c)
-    return _periodic(c)
-
-
-def _phase(t: np.ndarray, side: str, delay_s: float = 0.0) -> np.ndarray:
-    t0 = 0.0 if side == "r" else T / 2
-    return ((t - delay_s - t0) % T) / T * 100.0
-
-
-def activations(t: np.ndarray, delay_s: float = 0.0, gain: float = 1.0) -> Channels:
-    names, cols = [], []
-    for side in ("r", "l"):
-        for base in ACTUATORS:
-            names.append(f"{base}_{side}")
-            cols.append(gain * np.interp(_phase(t, side, delay_s), PCT, activation_curve(base)))
-    return Channels(t, np.column_stack(cols), names, "1")
+    return muscle_curve(ACTUATORS[base])
 
 
 @pytest.fixture(scope="module")
 def trial() -> Trial:
-    t = np.arange(0.0, T * N_STRIDES + 0.2, 1.0 / RATE)
-    names, cols = [], []
-    for side in ("r", "l"):
-        for a in ANGLES:
-            m = reference_curve("schwartz2008", "free", a, side).mean
-            names.append(f"{a}_{side}")
-            cols.append(np.interp(_phase(t, side), PCT, _periodic(m)))
-    hs = np.arange(N_STRIDES + 1) * T
-    ev = Events({"r": hs, "l": hs + T / 2}, {"r": hs + 0.62 * T, "l": hs + 0.12 * T}, source="file")
-    return Trial(
-        name="periodic sim",
-        kind="simulated",
-        subject=Subject(mass_kg=70.0),
-        angles=Channels(t, np.column_stack(cols), names, "deg"),
-        activations=activations(t),
-        events=ev,
-    )
+    return periodic_trial()
 
 
 def run(trial: Trial, static_opt: Channels | None = None, **kw) -> ValidationResult:
