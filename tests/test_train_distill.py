@@ -254,3 +254,25 @@ def dataclasses_replace(obj, **kw):
     import dataclasses
 
     return dataclasses.replace(obj, **kw)
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("distill.lr=nan", "distill.lr"),
+        ("distill.iterations=0", "distill.iterations"),
+        ("distill.steps_per_iter=1e12", "distill.steps_per_iter"),
+        ("distill.label=torque", "distill.label"),
+        ("distill.assist_end=1.5", "distill.assist_end"),
+        ("distill.min_help=0", "distill.min_help"),
+        ("ppo.anchor_coef=-1", "ppo.anchor_coef"),
+        ("ppo.critic_warmup_updates=-3", "ppo.critic_warmup_updates"),
+        ("algo=sac", "algo"),
+    ],
+)
+def test_distillation_settings_out_of_range_are_one_line_errors(override: str, words: str) -> None:
+    from mmbio.train.config import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        get_config("distill_walk", [override])
+    assert words in str(e.value) and "\n" not in str(e.value)
