@@ -428,6 +428,34 @@ def _short(v: object, limit: int) -> str:
     return printable(text, limit)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    """A checkpoint (rolled out first) or a rollout .npz written as an mm-evalkit archive."""
+    from mmbio.io.evalkit_write import write_evalkit_archive
+
+    _check_input(args.input)
+    if _is_checkpoint(args.input):
+        from mmbio.control.run import run_checkpoint
+
+        bar = _ProgressBar()
+        try:
+            run = run_checkpoint(args.input, cycles=args.cycles, seed=args.seed, progress=bar, static_opt=False)
+        finally:
+            bar.close()
+        roll = run.rollout
+    else:
+        from mmbio.io.rollout_npz import read_rollout_npz
+
+        roll = read_rollout_npz(args.input, episode=args.episode)
+    try:
+        out = write_evalkit_archive(roll, args.output, phase=args.phase)
+    except MmbioError as e:
+        raise MmbioError(f"{printable(args.input)}: {e}") from None
+    state = f"diverged at {roll.diverged_at_s:.2f} s" if roll.diverged else "ok"
+    print(f"wrote {printable(out)}: mm-evalkit archive, 1 episode of {roll.duration_s:.2f} s ({state}), "
+          f"activations {args.phase}")  # fmt: skip
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from mmbio.io.loader import load_trial
 
@@ -666,6 +694,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate each checkpoint (MyoFullBody walking) and keep its metrics.json beside it",
     )
     t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser(
+        "export",
+        help="write a checkpoint's rollout or a rollout .npz as an mm-evalkit archive (MyoFullBody nofingers)",
+    )
+    e.add_argument("input", help="checkpoint .pkl (rolled out first) or rollout .npz")
+    e.add_argument("--output", "-o", required=True, help="archive .npz to write")
+    e.add_argument(
+        "--phase",
+        choices=("pre_step", "post_step"),
+        default="pre_step",
+        help="activation_sample_phase to write (default pre_step; post_step is MuscleMimic's default export)",
+    )
+    e.add_argument("--cycles", type=_int_in(1, MAX_CYCLES), default=3, help="checkpoints: gait cycles (default 3)")
+    e.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="checkpoints: rollout seed (default 0)")
+    e.add_argument("--episode", type=_int_in(0, 10**6), metavar="N", help="episode of an mm-evalkit archive input")
+    e.set_defaults(func=_cmd_export)
 
     i = sub.add_parser(
         "info", help="what a trial file or checkpoint holds (channels, rates, events, subject; controller)"

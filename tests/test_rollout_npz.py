@@ -106,11 +106,13 @@ def test_evalkit_episode_reads_back(walk, phase: str | None, tmp_path: Path) -> 
     r = read_rollout_npz(p)
     T = motion.n_frames
     first = 0 if phase == "pre_step" else 1  # post_step (declared or legacy default): state 0 has no activation
-    assert r.n_frames == T - first
-    np.testing.assert_array_equal(r.qpos, motion.qpos[first:])
-    np.testing.assert_allclose(r.time, np.arange(first, T) * EVALKIT_DT, atol=1e-12)
-    # every state carries the activation of its own time, whatever the export phase
-    np.testing.assert_allclose(r.act, activation(r.time, 354), atol=1e-12)
+    assert r.n_frames == T  # every state is kept, whatever the export phase
+    np.testing.assert_array_equal(r.qpos, motion.qpos)
+    np.testing.assert_allclose(r.time, np.arange(T) * EVALKIT_DT, atol=1e-12)
+    assert r.notes["act_first_frame"] == first
+    # every state from the first recorded one carries the activation of its own time
+    np.testing.assert_allclose(r.act[first:], activation(r.time[first:], 354), atol=1e-12)
+    np.testing.assert_array_equal(r.act[0], r.act[first])  # state 0 of a post-step export: state 1's, held
     assert r.ctrl.shape == (r.n_frames, 0)
     assert (r.model_name, r.variant, r.physics_dt, r.record_hz) == ("myofullbody", "nofingers", 0.002, 100.0)
     assert r.notes["traj_id"] == 100 and not r.notes["terminated_early"]
@@ -121,8 +123,8 @@ def test_evalkit_episode_reads_back(walk, phase: str | None, tmp_path: Path) -> 
     back, fwd = np.empty(m.nv), np.empty(m.nv)
     mujoco.mj_differentiatePos(m, back, DT, motion.qpos[k - 1], motion.qpos[k])
     mujoco.mj_differentiatePos(m, fwd, DT, motion.qpos[k], motion.qpos[k + 1])
-    np.testing.assert_allclose(r.qvel[k - first], 0.5 * (back + fwd), atol=1e-12)
-    np.testing.assert_allclose(r.qvel[1:-1], motion.qvel[first + 1 : -1], atol=0.05)  # the motion's own qvel
+    np.testing.assert_allclose(r.qvel[k], 0.5 * (back + fwd), atol=1e-12)
+    np.testing.assert_allclose(r.qvel[1:-1], motion.qvel[1:-1], atol=0.05)  # the motion's own qvel
 
 
 def test_episode_selection(walk, tmp_path: Path) -> None:
@@ -219,7 +221,10 @@ def test_load_trial_of_evalkit_episode(walk, tmp_path: Path) -> None:
     assert trial.notes[0].startswith("mm-evalkit archive walk.npz: episode 0 of 1 (traj_id 100")
     assert any("touch sensors" in n and "contact forces" in n for n in trial.notes)
     assert set(trial.grf) == {"r", "l"} and trial.activations is not None
-    assert trial.angles.time[0] == pytest.approx(EVALKIT_DT)
+    assert trial.angles.time[0] == 0.0  # state 0 is kept: kinematics, GRF and events start at frame 0
+    assert trial.activations.time[0] == 0.0  # its activation was not recorded: state 1's, held back and said so
+    np.testing.assert_array_equal(trial.activations.values[0], trial.activations.values[1])
+    assert any("activation of the first 1 state(s) not recorded" in n for n in trial.notes)
     mot = tmp_path / "x.mot"
     mot.write_text("")
     with pytest.raises(DataFileError, match=r"--episode is for rollout \.npz"):

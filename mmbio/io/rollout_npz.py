@@ -24,9 +24,12 @@ How an evalkit episode becomes a :class:`Rollout` (:func:`read_rollout_npz`):
   ``traj_id`` and ``'terminated early at frame T of traj_length'`` go into ``notes``.
 * **Timeline.** Row k of ``joint_positions`` is the state at t = k·dt. ``pre_step`` activation row k belongs
   to state k. ``post_step`` row k was sampled after the step, i.e. belongs to state k + 1: activations are
-  shifted by one, the first state (no activation) is dropped and the last activation row (no state) is
-  discarded, so the rollout has T − 1 frames from t = dt. ``time`` keeps mm-evalkit's frame clock (t/dt is
-  the frame number in the archive).
+  shifted by one and the last activation row (no state) is discarded. Every state is kept (dropping state 0
+  lost the first heel strike and a whole cycle): state 0 alone has no recorded activation, so
+  ``notes['act_first_frame'] = 1`` and its row of ``act`` holds state 1's activation, held back one 10 ms frame
+  (for the physics, and for the first cycle's first sample; the trial notes say so), so the pre- and post-step
+  exports of one simulation give the same events and cycles. ``time`` is mm-evalkit's frame clock (t/dt is the
+  frame number in the archive).
 * **qvel** is not exported by mm-evalkit: finite differences of qpos at dt with ``mj_differentiatePos``
   (central inside, one-sided at both ends; quaternion-aware for the free root), computed on all T frames
   before any frame is dropped. It smooths impacts; joint moments built from it are approximate.
@@ -320,11 +323,12 @@ def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
 
     T = ep.frames
     qvel = finite_difference_qvel(model, qpos, EVALKIT_DT, scheme="mean_of_steps")
+    keep = np.arange(T)
     if phase == "pre_step":
-        keep, act = np.arange(T), raw_act
-    else:  # post_step: row k belongs to state k + 1
-        keep, act = np.arange(1, T), raw_act[:-1]
-    if len(keep) < 2:
+        act, act_first = raw_act, 0
+    else:  # post_step: row k belongs to state k + 1; state 0's activation was not recorded
+        act, act_first = np.vstack([raw_act[:1], raw_act[:-1]]), 1
+    if T < 2 + act_first:
         raise ar.fail(f"{pre}_joint_positions", f"only {T} frame(s) ({phase} activations); need at least 2 states")
 
     messages = [f"mm-evalkit archive {ar.path.name}: episode {ep.index} of {n} (traj_id {ep.traj_id}; {why})"]
@@ -333,8 +337,8 @@ def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
     if phase == "post_step":
         src = "declared" if "activation_sample_phase" in ar.keys else "no activation_sample_phase key: legacy default"
         messages.append(
-            f"activations post_step ({src}): row k is the state k+1 activation; first state dropped, "
-            f"{len(keep)} frames from t = {EVALKIT_DT:g} s"
+            f"activations post_step ({src}): row k is the state k+1 activation; every state kept, state 0's "
+            "activation (not recorded) is state 1's held back one frame"
         )
     lo, hi = float(act.min()), float(act.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
@@ -360,6 +364,7 @@ def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
         "frames": ep.frames,
         "terminated_early": not ep.complete,
         "activation_sample_phase": phase,
+        "act_first_frame": act_first,
         "qvel": "finite differences of qpos (mj_differentiatePos; central inside, one-sided at the ends)",
         "ctrl": "not recorded by mm-evalkit (0 columns)",
         "messages": messages,

@@ -67,7 +67,7 @@ from mmbio.io.axes import MUJOCO_MYOFULLBODY_TO_LAB, rotate_about_z
 from mmbio.models import anatomy
 from mmbio.sim import metabolics as met
 from mmbio.sim.frames import mat_from_quat, pelvis_angles_from_quat, quat_from_mat
-from mmbio.trial import SIDES, Channels, Events, GroundReaction, Subject, Trial
+from mmbio.trial import PELVIS_POSITION, SIDES, Channels, Events, GroundReaction, Subject, Trial
 
 GrfSource = Literal["contacts", "none"]
 
@@ -92,6 +92,7 @@ class SimSignals:
     residuals: root residual forces (N) and moments (N·m) from inverse dynamics. metabolic_power: per
     muscle (W). metabolic_w_per_kg: whole body (W/kg, channel ``'whole_body'``). cost_of_transport:
     J/(kg·m). heading_rad: ψ (model forward → progression). speed_m_s: mean horizontal root speed.
+    pelvis_position: the root (pelvis origin) position in the lab frame (m), channels ``pelvis_x/y/z``.
     """
 
     time: np.ndarray
@@ -116,6 +117,7 @@ class SimSignals:
     mass_kg: float = float("nan")
     diverged: bool = False
     notes: list[str] = field(default_factory=list)
+    pelvis_position: Channels | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,6 +306,13 @@ def _null_column(m: mujoco.MjModel, qpos: np.ndarray, dof: int, direct: dict[int
             col[dep] = col.get(dep, 0.0) + col[j] * float(np.polynomial.polynomial.polyval(qpos[indep_adr] - x0, dcoef))
             stack.append(dep)
     return col
+
+
+def _act_first_frame(x: Any, n: int) -> int:
+    """First frame with a recorded activation (``notes['act_first_frame']`` of a post-step mm-evalkit export)."""
+    notes = getattr(x, "notes", None)
+    k = notes.get("act_first_frame", 0) if isinstance(notes, dict) else 0
+    return int(k) if isinstance(k, int) and 0 <= k < n - 1 else 0
 
 
 def _channels(time: np.ndarray, values: np.ndarray, names: list[str], units: str) -> Channels:
@@ -502,6 +511,8 @@ def extract_signals(
     p = met.muscle_parameters(m) if muscles else None
     sig = SimSignals(time=t, angles=angles, grf=grf, touch=touch_ch, events=events, heading_rad=psi,
                      speed_m_s=speed, mass_kg=mass, diverged=fr.diverged, notes=notes)  # fmt: skip
+    # the root in the same lab frame as the GRF and its COP (rotation only: the world origin stays the origin)
+    sig.pelvis_position = _channels(t, qpos[:, qadr : qadr + 3] @ c_lab.T, list(PELVIS_POSITION), "m")
     if muscles:
         sig.muscle_force = _channels(t, -afrc, mus_names, "N")
         sig.mt_length = _channels(t, mt_len, mus_names, "m")
@@ -512,6 +523,12 @@ def extract_signals(
         if fr.act is not None:
             act = fr.act[:, mus_act]
             sig.activations = _channels(t, act, mus_names, "1")
+            a0 = _act_first_frame(x, n)
+            if a0:
+                notes.append(
+                    f"activation of the first {a0} state(s) not recorded: frame {a0}'s held back "
+                    f"({t[a0] - t[0]:.3f} s; activation dynamics have 10-40 ms time constants) so the first cycle is kept"
+                )
             if fr.ctrl is not None:
                 exc = fr.ctrl[:, muscles]
                 sig.excitations = _channels(t, exc, mus_names, "1")
@@ -552,8 +569,9 @@ def rollout_to_trial(
 ) -> Trial:
     """A simulated :class:`~mmbio.trial.Trial` from a rollout or motion (via :func:`extract_signals`).
 
-    Trial fields: angles, grf (per foot, lab frame), events (``source='contact'``), activations
-    (muscle actuators, unit ``'1'``), subject (model mass or ``mass_kg``, speed from the root), notes
+    Trial fields: angles, grf (per foot, lab frame), pelvis_position (the root, lab frame, m), events
+    (``source='contact'``), activations (muscle actuators, unit ``'1'``),
+    subject (model mass or ``mass_kg``, speed from the root), notes
     (divergence first when it happened). Other signals stay in :class:`SimSignals`.
     """
     sig = extract_signals(rollout_or_motion, model_info=model_info, mass_kg=mass_kg, grf_source=grf_source)
@@ -571,4 +589,5 @@ def rollout_to_trial(
         activations=sig.activations,
         events=sig.events,
         notes=list(sig.notes),
+        pelvis_position=sig.pelvis_position,
     )
