@@ -47,6 +47,9 @@ CLINICAL_ANGLES: dict[str, str] = {
     "lumbar_rotation": "trunk rotation to the left +",
 }
 
+#: Channel names of :attr:`Trial.pelvis_position` (lab frame: forward, left, up; m).
+PELVIS_POSITION: tuple[str, str, str] = ("pelvis_x", "pelvis_y", "pelvis_z")
+
 #: Angles that belong to the whole body, not to one side.
 BODY_ANGLES: frozenset[str] = frozenset(
     {"pelvis_tilt", "pelvis_obliquity", "pelvis_rotation", "lumbar_extension", "lumbar_bending", "lumbar_rotation"}
@@ -334,6 +337,8 @@ class Trial:
     plates: raw per-plate (or per-belt) reactions before assignment to feet, in the same frame.
     emg: EMG channels (V for raw, ``'a.u.'``/``'fraction of max'`` for envelopes), ``<muscle>_<side>``.
     activations: simulated muscle activations in [0, 1] (unit ``'1'``), ``<muscle>_<side>``.
+    pelvis_position: the pelvis origin (m) in the lab frame, channels :data:`PELVIS_POSITION` (a simulation's
+    free root; OpenSim's ``pelvis_tx/ty/tz``; the Rajagopal pelvis origin is MyoFullBody's root). None when unknown.
     """
 
     name: str = ""
@@ -348,6 +353,7 @@ class Trial:
     markers: Markers | None = None
     events: Events = field(default_factory=Events)
     notes: list[str] = field(default_factory=list)
+    pelvis_position: Channels | None = None
 
     def replace(self, **changes: object) -> Trial:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -355,11 +361,11 @@ class Trial:
     def to_pandas(self) -> dict[str, pd.DataFrame]:
         """Every signal group as a DataFrame (units in ``attrs['units']``), plus ``events`` and ``subject``.
 
-        Keys: ``angles``, ``emg``, ``activations``, ``markers``, ``grf`` (columns ``force_x_r`` …
+        Keys: ``angles``, ``emg``, ``activations``, ``markers``, ``pelvis_position``, ``grf`` (columns ``force_x_r`` …
         ``free_moment_l``, both feet must share a time base), ``events``, ``subject`` (one row).
         """
         out: dict[str, pd.DataFrame] = {}
-        for key in ("angles", "emg", "activations", "markers"):
+        for key in ("angles", "emg", "activations", "markers", "pelvis_position"):
             g = getattr(self, key)
             if g is not None:
                 out[key] = g.to_frame()
@@ -384,7 +390,7 @@ class Trial:
     def from_pandas(cls, frames: Mapping[str, pd.DataFrame], **fields: object) -> Trial:
         """Inverse of :meth:`to_pandas`; extra keyword arguments set Trial fields."""
         kw: dict[str, object] = {}
-        for key in ("angles", "emg", "activations"):
+        for key in ("angles", "emg", "activations", "pelvis_position"):
             if key in frames:
                 kw[key] = Channels.from_frame(frames[key])
         if "markers" in frames:

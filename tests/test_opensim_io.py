@@ -486,12 +486,18 @@ def test_rajagopal_emg(raj_trial) -> None:
 @pytest.mark.shared
 def test_rajagopal_write_read_round_trip(raj_trial, tmp_path: Path) -> None:
     paths = write_opensim_trial(raj_trial, tmp_path)
-    assert set(paths) == {"coordinates", "grf", "emg"}
+    assert set(paths) == {"coordinates", "grf", "emg", "external_loads", "id_setup"}
     assert read_storage(paths["coordinates"]).in_degrees is True
     back = read_opensim_trial(paths["coordinates"], paths["grf"], paths["emg"], mass_kg=RAJ_MASS)
     a, b = raj_trial.angles, back.angles
     assert b.names == a.names
     np.testing.assert_allclose(b.values, a.values, atol=1e-9)
+    # the pelvis translation goes out and comes back (lab frame: forward x ≈ 1.25 m/s, pelvis ≈ 0.95 m up)
+    p, q = raj_trial.pelvis_position, back.pelvis_position
+    assert p is not None and q is not None and q.names == ["pelvis_x", "pelvis_y", "pelvis_z"]
+    np.testing.assert_allclose(q.values, p.values, atol=1e-9)
+    assert np.polyfit(p.time, p["pelvis_x"], 1)[0] == pytest.approx(1.25, abs=0.1)
+    assert 0.85 < np.mean(p["pelvis_z"]) < 1.05
     for s in ("r", "l"):
         np.testing.assert_allclose(back.grf[s].force, raj_trial.grf[s].force, atol=1e-9)
         np.testing.assert_allclose(back.grf[s].cop, raj_trial.grf[s].cop, atol=1e-9)  # NaN where unloaded

@@ -66,7 +66,7 @@ from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
 from mmbio.io.opensim_table import Storage, read_storage, read_trc
 from mmbio.io.opensim_write import write_opensim_trial, write_storage
 from mmbio.names import canonical_muscle
-from mmbio.trial import SIDES, Channels, GroundReaction, Subject, Trial
+from mmbio.trial import PELVIS_POSITION, SIDES, Channels, GroundReaction, Subject, Trial
 
 PathArg = str | PathLike[str]
 KneeSign = Literal["auto", 1, -1]
@@ -559,7 +559,8 @@ def read_opensim_trial(
 ) -> Trial:
     """A :class:`Trial` from OpenSim IK coordinates (+ optional GRF ``.mot`` and EMG ``.sto``).
 
-    Angles: clinical, deg (see :func:`coordinates_to_angles`). Mass: from ``mass_kg`` only (NaN and
+    Angles: clinical, deg (see :func:`coordinates_to_angles`). Pelvis position: ``pelvis_tx/ty/tz`` (m) in the lab
+    frame, when the file has all three. Mass: from ``mass_kg`` only (NaN and
     a note otherwise; body-weight normalisation is then unavailable). Speed: ``speed_m_s``, else the
     slope of ``pelvis_tx`` (NaN with a note when it is about constant, as on a treadmill). Events:
     detected from the per-foot GRF (:func:`mmbio.gait.events.detect_events`), or, when the file has
@@ -597,6 +598,9 @@ def read_opensim_trial(
         angles=angles,
         notes=notes,
     )
+    if all(f"pelvis_t{c}" in extra.columns for c in "xyz"):
+        pos = to_lab(extra[[f"pelvis_t{c}" for c in "xyz"]].to_numpy(dtype=float), OPENSIM_TO_LAB)
+        trial.pelvis_position = Channels(extra.index.to_numpy(dtype=float), pos, list(PELVIS_POSITION), "m")
     if grf is not None:
         feet = read_opensim_grf(grf, notes=notes)
         _overlap(kinematics, st.time, grf, next(iter(feet.values())).time, "the ground reaction forces", notes)

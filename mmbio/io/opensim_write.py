@@ -1,4 +1,5 @@
-"""Writing OpenSim files: storage/motion tables (:func:`write_storage`) and a whole trial (:func:`write_opensim_trial`).
+"""Writing OpenSim files: storage/motion tables (:func:`write_storage`) and a whole trial (:func:`write_opensim_trial`:
+coordinates with the pelvis translation, GRF, the ExternalLoads that apply it and an inverse-dynamics set-up).
 
 The inverse of the readers in :mod:`mmbio.io.opensim` (import both from there). Writers refuse names that the
 readers could not read back (empty, padded, with a tab or newline; duplicates) and time that is not strictly
@@ -7,8 +8,10 @@ increasing, so that what mmbio writes always round-trips through :func:`mmbio.io
 
 from __future__ import annotations
 
+import warnings
 from os import PathLike
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
@@ -16,11 +19,11 @@ import pandas as pd
 from mmbio.errors import MmbioError
 from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
 from mmbio.io.opensim_table import _BAD_NAME, _SIMM_KEYS, Storage
-from mmbio.trial import SIDES, Channels, GroundReaction, Trial
+from mmbio.trial import PELVIS_POSITION, SIDES, Channels, GroundReaction, Trial
 
 PathArg = str | PathLike[str]
 
-__all__ = ["write_opensim_trial", "write_storage"]
+__all__ = ["FOOT_BODIES", "external_loads_xml", "id_setup_xml", "write_opensim_trial", "write_storage"]
 
 
 def _check_name(label: str, what: str) -> None:
@@ -84,22 +87,131 @@ def write_storage(
     return p
 
 
+def _nearest_valid(a: np.ndarray) -> np.ndarray:
+    """(n, k) rows with a NaN replaced by the nearest row in time without one (all-NaN input: zeros).
+
+    An unloaded foot's COP is NaN; its force is small but not always zero (under the COP threshold, or a plate's
+    noise), and OpenSim applies it at the point written: at 0 it would act metres away from the foot.
+    """
+    ok = ~np.isnan(a).any(axis=1)
+    if ok.all():
+        return a
+    if not ok.any():
+        return np.zeros_like(a)
+    good = np.flatnonzero(ok)
+    i = np.arange(a.shape[0])
+    j = np.clip(np.searchsorted(good, i), 1, good.size - 1) if good.size > 1 else np.zeros_like(i)
+    lo, hi = good[np.maximum(j - 1, 0)], good[j]
+    near = np.where(np.abs(i - lo) <= np.abs(hi - i), lo, hi)
+    return a[near]
+
+
 def _on_time(g: GroundReaction, t: np.ndarray) -> np.ndarray:
-    """(n, 7) force, COP (NaN → 0) and free moment of ``g`` on time base ``t``."""
-    cols = np.column_stack([g.force, np.nan_to_num(g.cop, nan=0.0), g.free_moment])
+    """(n, 7) force, COP (NaN → the nearest loaded sample's) and free moment of ``g`` on time base ``t``."""
+    cols = np.column_stack([g.force, _nearest_valid(np.asarray(g.cop, dtype=float)), g.free_moment])
     if g.time.size == t.size and np.array_equal(g.time, t):
         return cols
     return np.column_stack([np.interp(t, g.time, cols[:, j], left=0.0, right=0.0) for j in range(cols.shape[1])])
 
 
-def write_opensim_trial(trial: Trial, directory: PathArg) -> dict[str, Path]:
-    """Write a trial as OpenSim files in ``directory`` (created); returns ``{'coordinates'|'grf'|'emg'|'activations': path}``.
+def _on(ch: Channels, t: np.ndarray) -> np.ndarray:
+    """(n, k) values of ``ch`` on time base ``t`` (linear; held at the ends)."""
+    if ch.time.size == t.size and np.array_equal(ch.time, t):
+        return ch.values
+    return np.column_stack([np.interp(t, ch.time, ch.values[:, j]) for j in range(ch.values.shape[1])])
 
-    * ``coordinates.mot``: clinical angles back to OpenSim names and signs (Rajagopal convention:
-      knee flexion +), ``inDegrees=yes``; angles without an OpenSim counterpart are skipped.
-    * ``grf.mot``: ``ground_force_{r,l}_v{x,y,z}``, ``_p{x,y,z}``, ``ground_torque_{r,l}_{x,y,z}``, Y up;
-      NaN COP written as 0; the left foot is interpolated onto the right foot's time base if they differ.
-    * ``emg.sto`` / ``activations.sto``: channels as named in the trial, ``inDegrees=no``.
+
+#: The bodies that carry each foot's ground reaction in a Rajagopal/gait2392-family model.
+FOOT_BODIES: dict[str, str] = {"r": "calcn_r", "l": "calcn_l"}
+
+
+def external_loads_xml(sides: list[str], datafile: str, *, bodies: dict[str, str] | None = None) -> str:
+    """OpenSim ``ExternalLoads`` applying ``grf.mot``'s per-foot columns (as :func:`write_opensim_trial` names them).
+
+    One ``ExternalForce`` per side: ``ground_force_<s>_v*`` (N) at ``ground_force_<s>_p*`` (m) plus
+    ``ground_torque_<s>_*`` (N·m), force and point expressed in ground, applied to ``bodies[s]``
+    (default :data:`FOOT_BODIES`). ``datafile``: the ``.mot`` path as OpenSim should read it (relative to the XML).
+    """
+    bodies = FOOT_BODIES if bodies is None else bodies
+    forces = "".join(
+        f'      <ExternalForce name="grf_{s}">\n'
+        f"        <applied_to_body>{bodies[s]}</applied_to_body>\n"
+        "        <force_expressed_in_body>ground</force_expressed_in_body>\n"
+        "        <point_expressed_in_body>ground</point_expressed_in_body>\n"
+        f"        <force_identifier>ground_force_{s}_v</force_identifier>\n"
+        f"        <point_identifier>ground_force_{s}_p</point_identifier>\n"
+        f"        <torque_identifier>ground_torque_{s}_</torque_identifier>\n"
+        "      </ExternalForce>\n"
+        for s in sides
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<OpenSimDocument Version="40000">\n'
+        f'  <ExternalLoads name="grf">\n    <objects>\n{forces}    </objects>\n    <groups />\n'
+        f"    <datafile>{escape(datafile)}</datafile>\n  </ExternalLoads>\n</OpenSimDocument>\n"
+    )
+
+
+def id_setup_xml(
+    *,
+    coordinates: str,
+    external_loads: str | None,
+    t0: float,
+    t1: float,
+    model_file: str = "Unassigned",
+    lowpass_hz: float = -1.0,
+    output: str = "inverse_dynamics.sto",
+) -> str:
+    """An OpenSim ``InverseDynamicsTool`` set-up (``opensim-cmd run-tool``; paths relative to the XML).
+
+    Muscles excluded (net joint moments and the six pelvis residuals); ``lowpass_hz`` ≤ 0: coordinates not
+    filtered. ``t0``/``t1``: s.
+    """
+    loads = escape(external_loads) if external_loads else ""
+    return f"""<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="40000">
+  <InverseDynamicsTool name="mmbio_id">
+    <results_directory>.</results_directory>
+    <model_file>{escape(model_file)}</model_file>
+    <time_range>{t0!r} {t1!r}</time_range>
+    <forces_to_exclude>Muscles</forces_to_exclude>
+    <external_loads_file>{loads}</external_loads_file>
+    <coordinates_file>{escape(coordinates)}</coordinates_file>
+    <lowpass_cutoff_frequency_for_coordinates>{float(lowpass_hz)!r}</lowpass_cutoff_frequency_for_coordinates>
+    <output_gen_force_file>{escape(output)}</output_gen_force_file>
+  </InverseDynamicsTool>
+</OpenSimDocument>
+"""
+
+
+def write_opensim_trial(
+    trial: Trial,
+    directory: PathArg,
+    *,
+    model_file: PathArg | None = None,
+    lowpass_hz: float | None = None,
+) -> dict[str, Path]:
+    """Write a trial as OpenSim files in ``directory`` (created); returns ``{key: path}`` for what was written.
+
+    Everything is in OpenSim's ground frame (x forward, **y up**, z right: ``OPENSIM_TO_LAB.T @ v_lab``, the same
+    rotation for positions, forces and COP, so the model and its loads stay together):
+
+    * ``coordinates``: ``coordinates.mot``, ``inDegrees=yes``: clinical angles back to OpenSim names and signs
+      (Rajagopal convention: knee flexion +; angles without an OpenSim counterpart are skipped), the patella
+      ``knee_angle_<s>_beta`` equal to the knee angle (Rajagopal's coupler) **in rad**: its motion type is
+      Coupled, and OpenSim's degree-to-radian conversion of a ``.mot`` touches Rotational coordinates only (in
+      degrees it becomes a 70 rad patella and hundreds of N at the pelvis in inverse dynamics), and ``pelvis_tx/ty/tz`` in **m** from
+      :attr:`Trial.pelvis_position` (on the angles' time base; without it there are no translations and in
+      OpenSim the model walks in place while its loads travel with the COP: a :class:`UserWarning` says so).
+    * ``grf``: ``grf.mot``: ``ground_force_{r,l}_v{x,y,z}`` (N), ``_p{x,y,z}`` (m),
+      ``ground_torque_{r,l}_{x,y,z}`` (N·m, the free moment about y); an unloaded foot's NaN COP is the nearest
+      loaded sample's (its small force then acts near the foot); the left foot is interpolated onto the right
+      foot's time base if they differ.
+    * ``external_loads``: ``external_loads.xml`` applying each foot's force, point and torque to ``calcn_r`` /
+      ``calcn_l``, expressed in ground (:func:`external_loads_xml`).
+    * ``id_setup``: ``id_setup.xml``, an ``InverseDynamicsTool`` over the time both files cover
+      (:func:`id_setup_xml`; ``model_file`` or ``Unassigned``; ``lowpass_hz`` None: no filter, right for a
+      simulation; measured kinematics are usually low-passed at 6 Hz).
+    * ``emg`` / ``activations``: ``emg.sto`` / ``activations.sto``, channels as named in the trial, ``inDegrees=no``.
     """
     from mmbio.io.opensim import _CLINICAL_TO_OPENSIM, _split_coord  # the coordinate table lives with the readers
 
@@ -107,6 +219,7 @@ def write_opensim_trial(trial: Trial, directory: PathArg) -> dict[str, Path]:
     d.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}
     c_inv = OPENSIM_TO_LAB.T
+    t_coord: np.ndarray | None = None
     if trial.angles is not None and len(trial.angles):
         cols, vals = [], []
         for nm in trial.angles.names:
@@ -116,8 +229,22 @@ def write_opensim_trial(trial: Trial, directory: PathArg) -> dict[str, Path]:
             os_base, sign = _CLINICAL_TO_OPENSIM[base]
             cols.append(os_base if side is None else f"{os_base}_{side}")
             vals.append(sign * trial.angles[nm])
+            if os_base == "knee_angle" and side is not None:  # OpenSim converts Rotational coordinates only
+                cols.append(f"knee_angle_{side}_beta")
+                vals.append(np.radians(sign * trial.angles[nm]))
         if cols:
-            df = pd.DataFrame(np.column_stack(vals), index=trial.angles.time, columns=cols)
+            t_coord = trial.angles.time
+            frame = dict(zip(cols, vals, strict=True))
+            if trial.pelvis_position is not None and len(trial.pelvis_position):
+                pos = to_lab(_on(trial.pelvis_position.select(PELVIS_POSITION), t_coord), c_inv)
+                frame.update({f"pelvis_t{c}": pos[:, k] for k, c in enumerate("xyz")})
+            elif trial.grf:
+                warnings.warn(
+                    f"write_opensim_trial({trial.name!r}): no pelvis position in the trial, so no pelvis_tx/ty/tz: "
+                    "in OpenSim the model walks in place while the ground reactions follow the COP",
+                    stacklevel=2,
+                )
+            df = pd.DataFrame(frame, index=t_coord)
             out["coordinates"] = write_storage(d / "coordinates.mot", df, in_degrees=True, name="coordinates")
     if trial.grf:
         sides = [s for s in SIDES if s in trial.grf]
@@ -132,6 +259,25 @@ def write_opensim_trial(trial: Trial, directory: PathArg) -> dict[str, Path]:
             labels += [f"ground_torque_{s}_{c}" for c in "xyz"]
             frames.update(dict(zip(labels, block.T, strict=True)))
         out["grf"] = write_storage(d / "grf.mot", pd.DataFrame(frames, index=t), in_degrees=False, name="grf")
+        loads = external_loads_xml(sides, out["grf"].name)
+        out["external_loads"] = d / "external_loads.xml"
+        out["external_loads"].write_text(loads, encoding="utf-8")
+    if t_coord is not None and t_coord.size > 1:
+        t0, t1 = float(t_coord[0]), float(t_coord[-1])
+        if "grf" in out:
+            t_grf = trial.grf[next(s for s in SIDES if s in trial.grf)].time
+            t0, t1 = max(t0, float(t_grf[0])), min(t1, float(t_grf[-1]))
+        if t1 > t0:
+            setup = id_setup_xml(
+                coordinates=out["coordinates"].name,
+                external_loads=out["external_loads"].name if "external_loads" in out else None,
+                t0=t0,
+                t1=t1,
+                model_file="Unassigned" if model_file is None else str(model_file),
+                lowpass_hz=-1.0 if lowpass_hz is None else float(lowpass_hz),
+            )
+            out["id_setup"] = d / "id_setup.xml"
+            out["id_setup"].write_text(setup, encoding="utf-8")
     for key in ("emg", "activations"):
         ch: Channels | None = getattr(trial, key)
         if ch is not None and len(ch):
