@@ -50,6 +50,16 @@ def _int_in(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def _episode_arg(text: str) -> int | str:
+    """``--episode``: an index in [0, 10⁶] or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return _int_in(0, 10**6)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (or 'all')") from None
+
+
 def _float_in(lo: float, hi: float, units: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -64,8 +74,12 @@ def _float_in(lo: float, hi: float, units: str) -> Callable[[str], float]:
 
 
 def _is_checkpoint(path: str) -> bool:
-    """A checkpoint by suffix (.pkl/.pickle) or by the pickle protocol-2+ magic byte."""
+    """A checkpoint by suffix (.pkl/.pickle), by the pickle protocol-2+ magic byte, or a MuscleMimic checkpoint folder."""
     p = Path(path)
+    if p.is_dir():
+        from mmbio.train.musclemimic import is_musclemimic_checkpoint
+
+        return is_musclemimic_checkpoint(p)
     if p.suffix.lower() in (".pkl", ".pickle"):
         return True
     try:
@@ -174,9 +188,11 @@ def _check_input(path: str) -> None:
     """The main input exists and is a file (a folder gets a line saying what mmbio takes)."""
     p = Path(path)
     if p.is_dir():
-        raise DataFileError(
-            p, "is a folder; mmbio takes a trial file (.c3d, .mot/.sto, .npz) or an mmbio checkpoint (.pkl)"
-        )
+        from mmbio.train.musclemimic import describe_folder, is_musclemimic_checkpoint
+
+        if is_musclemimic_checkpoint(p):
+            return
+        raise DataFileError(p, describe_folder(p))
     if not p.exists():
         raise DataFileError(p, "no such file")
     if not p.is_file():
@@ -202,16 +218,26 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
 
     stage = od.stage  # type: ignore[attr-defined]
     run = None
+    episodes: list = []
     if _is_checkpoint(args.trial):
         from mmbio.control.run import run_checkpoint
 
         bar = _ProgressBar()
         try:
             run = run_checkpoint(args.trial, cycles=args.cycles, seed=args.seed, device=args.device, progress=bar,
-                                 static_opt=not args.no_static_opt)  # fmt: skip
+                                 static_opt=not args.no_static_opt, motion=args.motion)  # fmt: skip
         finally:
             bar.close()
         trial = run.trial
+    elif args.episode == "all":
+        from mmbio.analysis.episodes import pool_trials
+
+        if Path(args.trial).suffix.lower() != ".npz":
+            raise DataFileError(args.trial, "--episode is for rollout .npz files (mm-evalkit archives)")
+        from mmbio.io.rollout_npz import npz_episode_trials
+
+        episodes = npz_episode_trials(args.trial, mass_kg=args.mass)
+        trial = pool_trials([t for _, t in episodes], [f"episode {e.index}" for e, _ in episodes])
     else:
         if args.device == "gpu":
             raise MmbioError(f"{printable(args.trial)}: --device applies to checkpoints only")
@@ -261,6 +287,12 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     )
     if run is not None:
         result.trial["controller"] = _controller_summary(run)
+    if episodes:
+        from mmbio.analysis.episodes import validate_episodes, write_episodes_csv
+
+        rows = validate_episodes(result, episodes, f"{name}:{condition}", emg_reference=args.emg_reference,
+                                 protocol=protocol, seed=args.seed)  # fmt: skip
+        write_episodes_csv(result, rows, stage("episodes.csv"))
     out = Path(args.output)
     write_metrics_json(result, stage("metrics.json"))
     write_curves_csv(result, stage("curves.csv"))
@@ -464,8 +496,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(_checkpoint_info(args.trial))
         return 0
 
+    episode = None if args.episode == "all" else args.episode  # info lists every episode anyway
     trial = load_trial(
-        args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, episode=args.episode
+        args.trial, grf=args.grf, emg=args.emg, activations=args.activations, mass_kg=args.mass, episode=episode
     )
     if Path(args.trial).suffix.lower() == ".npz":
         from mmbio.io.rollout_npz import archive_kind, format_episodes
@@ -659,6 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="checkpoints: skip static optimisation of the simulated motion (redundancy comparison)",
     )
+    v.add_argument(
+        "--motion",
+        metavar="TRAJ.npz",
+        help="MuscleMimic checkpoints: the reference motion the policy tracks (a MuscleMimic trajectory .npz at "
+        "100 Hz, e.g. from its AMASS cache; default: the cached motion its config names)",
+    )
     _trial_options(v)
     v.add_argument(
         "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
@@ -732,9 +771,10 @@ def _trial_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--episode",
-        type=_int_in(0, 10**6),
-        metavar="N",
-        help="episode of an mm-evalkit rollout .npz (default: the longest complete one; the trial notes say which)",
+        type=_episode_arg,
+        metavar="N|all",
+        help="episode of an mm-evalkit rollout .npz (default: the longest complete one; the trial notes say which); "
+        "validate: 'all' pools every episode's cycles and adds per-episode metrics and their spread",
     )
 
 

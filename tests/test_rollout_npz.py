@@ -41,6 +41,10 @@ def activation(t: np.ndarray, n_muscles: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def walk() -> tuple[Motion, np.ndarray]:
+    return evalkit_walk()
+
+
+def evalkit_walk() -> tuple[Motion, np.ndarray]:
     """(motion, touch (T, 4)): the synthesised walk and its touch sensors in mm-evalkit's column order."""
     motion = synthesize_motion(speed_m_s=1.25, n_cycles=2)
     m = load_model("myofullbody", "nofingers").model

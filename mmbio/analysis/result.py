@@ -165,6 +165,8 @@ class ValidationResult:
     credibility: dict[str, Any] | None = None
     #: named activation sources side by side (:func:`mmbio.analysis.activation_sources.summarise`) or None
     activation_sources: dict[str, Any] | None = None
+    #: several episodes validated together (:mod:`mmbio.analysis.episodes`): ``{"count", "episodes", "spread"}``
+    episodes: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         t, r = self.trial or {}, self.reference or {}
@@ -216,6 +218,8 @@ class ValidationResult:
         out.update(tree_to_dict(self.metrics))
         if self.activation_sources is not None:
             out["activation_sources"] = self.activation_sources
+        if self.episodes is not None:
+            out["episodes"] = self.episodes
         if self.credibility is not None:
             out.setdefault("credibility", {}).update(passed=self.credible, **self.credibility)
         if self.protocol is not None:

@@ -78,6 +78,7 @@ __all__ = [
     "archive_kind",
     "format_episodes",
     "list_episodes",
+    "npz_episode_trials",
     "npz_to_trial",
     "read_rollout_npz",
 ]
@@ -413,6 +414,33 @@ def npz_to_trial(path: str | os.PathLike[str], *, episode: int | None = None, ma
     r = Rollout.load(p)
     _check_model_sizes(p, r)
     return rollout_to_trial(r, mass_kg=mass_kg, name=p.stem)
+
+
+def npz_episode_trials(
+    path: str | os.PathLike[str], *, mass_kg: float | None = None
+) -> list[tuple[EpisodeInfo, Trial]]:
+    """Every episode of an mm-evalkit archive as ``(info, trial)``, in archive order (see :func:`npz_to_trial`).
+
+    An episode too short for a trial (fewer than 2 states) raises, naming it: validate the others with
+    ``--episode N``.
+    """
+    from mmbio.sim.extract import rollout_to_trial
+
+    p = Path(path)
+    with NpzArchive(p) as ar:
+        if _kind(ar) != "evalkit":
+            raise DataFileError(p, "holds one rollout (not an mm-evalkit archive): all its episodes is that one")
+        episodes = _structure(ar)[2]
+        rollouts = [_read_evalkit(ar, e.index) for e in episodes]
+    out = []
+    for e, r in zip(episodes, rollouts, strict=True):
+        try:
+            trial = rollout_to_trial(r, mass_kg=mass_kg, name=f"{p.stem} episode {e.index}")
+        except MmbioError as exc:
+            raise DataFileError(p, f"episode {e.index}: {exc}") from None
+        trial.notes = list(r.notes["messages"]) + trial.notes
+        out.append((e, trial))
+    return out
 
 
 def _check_model_sizes(path: Path, r: Rollout) -> None:

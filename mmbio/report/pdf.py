@@ -254,6 +254,10 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         pages.append(("Redundancy gap", F.redundancy_figure(result.metrics.get("kinematics"), emg_m, gaps)))
     if result.metrics.get("synergies"):
         pages.append(("Muscle synergies", F.synergy_figure(result.metrics["synergies"])))
+    if result.episodes:
+        from mmbio.report.episodes_figure import episodes_figure
+
+        pages.append(("Episodes", episodes_figure(result)))
     tp = _text_pages("Notes and methods", _methods_blocks(result))
     pages += [("Notes and methods", f) for f in tp]
     return pages
