@@ -141,8 +141,13 @@ def run_checkpoint(
     progress: Progress | None = None,
     static_opt: bool = True,
     duration_s: float | None = None,
+    motion: str | None = None,
 ) -> CheckpointRun:
     """Load ``path``, roll it out for ``cycles`` gait cycles (or ``duration_s``), extract the Trial.
+
+    ``path`` may also be a MuscleMimic ``checkpoint_N`` folder (:mod:`mmbio.train.musclemimic`): its policy is
+    rolled out in MuscleMimic's environment rebuilt by mmbio, tracking ``motion`` (a MuscleMimic trajectory
+    ``.npz``; default: the cached motion its config names).
 
     Raises :class:`~mmbio.errors.DataFileError` (bad file) or :class:`~mmbio.errors.MmbioError` (an option
     the checkpoint cannot honour). A controller that falls is not an error: the run is flagged, the Trial
@@ -156,13 +161,27 @@ def run_checkpoint(
         raise MmbioError(f"--cycles must be an integer in [1, 50], got {cycles}")
     if duration_s is not None and not 0 < duration_s <= 600:
         raise MmbioError(f"duration_s must lie in (0, 600] s, got {duration_s}")
+    from pathlib import Path
+
     from mmbio.models.mujoco_warnings import drain
 
-    ckpt = load_checkpoint(path)
+    musclemimic = Path(path).is_dir()
+    if musclemimic:
+        from mmbio.train.musclemimic import to_mmbio_checkpoint
+
+        if device == "gpu":
+            raise MmbioError(f"{path}: MuscleMimic checkpoints are rolled out with MuJoCo C (--device cpu)")
+        ckpt = to_mmbio_checkpoint(path, motion)
+    elif motion is not None:
+        raise MmbioError(f"{path}: --motion is for MuscleMimic checkpoints (an mmbio checkpoint carries its motion)")
+    else:
+        ckpt = load_checkpoint(path)
     drain()  # warnings of earlier work in this process are not this run's
     motion = ckpt.motion()
     notes: list[str] = [f"checkpoint {path}: {ckpt.kind} controller for {ckpt.model}/{ckpt.variant}, mmbio "
                         f"{ckpt.mmbio_version}, created {ckpt.created}"]  # fmt: skip
+    if musclemimic:
+        notes = [f"checkpoint {path}: MuscleMimic policy for {ckpt.model}/{ckpt.variant}"] + ckpt.metadata["notes"]
     wall: dict[str, float] = {}
     tracking = None
     t0 = _time.perf_counter()
@@ -216,7 +235,13 @@ def run_checkpoint(
         if device == "gpu":
             _require_cuda(path)
         dur = duration_s if duration_s is not None else (cycles + 1) * _cycle_s(motion) + 0.05
-        roll = rollout_policy(ckpt, path, duration_s=dur, seed=seed, backend="warp" if device == "gpu" else "mujoco")
+        if musclemimic:
+            from mmbio.train.musclemimic import rollout_musclemimic
+
+            roll = rollout_musclemimic(ckpt, path, duration_s=dur, seed=seed)
+        else:
+            backend = "warp" if device == "gpu" else "mujoco"
+            roll = rollout_policy(ckpt, path, duration_s=dur, seed=seed, backend=backend)
         if progress is not None:
             progress(roll.duration_s, dur)
     else:  # pragma: no cover - load_checkpoint refuses unknown kinds
