@@ -648,8 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument(
         "trial",
-        help="checkpoint .pkl (rolled out first), C3D file, OpenSim .mot/.sto of joint angles, "
-        "or rollout .npz (mmbio or mm-evalkit)",
+        help="checkpoint .pkl or MuscleMimic checkpoint_N folder (rolled out first), C3D file, OpenSim .mot/.sto "
+        "of joint angles, or rollout .npz (mmbio or mm-evalkit)",
     )
     v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
     v.add_argument(
