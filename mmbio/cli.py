@@ -478,11 +478,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from mmbio.io.rollout_npz import read_rollout_npz
 
         roll = read_rollout_npz(args.input, episode=args.episode)
+    state = f"diverged at {roll.diverged_at_s:.2f} s" if roll.diverged else "ok"
+    if args.format == "opensim":
+        from mmbio.io.opensim import write_opensim_trial
+        from mmbio.sim.extract import rollout_to_trial
+
+        files = write_opensim_trial(rollout_to_trial(roll), args.output, model_file=args.model)
+        how = "" if args.model else " after setting <model_file> (or pass --model)"
+        print(f"wrote {', '.join(printable(p) for p in files.values())}: OpenSim files of {roll.duration_s:.2f} s "
+              f"({state}); inverse dynamics: opensim-cmd run-tool {printable(files['id_setup'])}{how}")  # fmt: skip
+        return 0
     try:
-        out = write_evalkit_archive(roll, args.output, phase=args.phase)
+        out = write_evalkit_archive(roll, args.output, phase=args.phase, kinetics=args.kinetics)
     except MmbioError as e:
         raise MmbioError(f"{printable(args.input)}: {e}") from None
-    state = f"diverged at {roll.diverged_at_s:.2f} s" if roll.diverged else "ok"
     print(f"wrote {printable(out)}: mm-evalkit archive, 1 episode of {roll.duration_s:.2f} s ({state}), "
           f"activations {args.phase}")  # fmt: skip
     return 0
@@ -736,15 +745,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "export",
-        help="write a checkpoint's rollout or a rollout .npz as an mm-evalkit archive (MyoFullBody nofingers)",
+        help="write a checkpoint's rollout or a rollout .npz as an mm-evalkit archive or OpenSim files",
     )
     e.add_argument("input", help="checkpoint .pkl (rolled out first) or rollout .npz")
-    e.add_argument("--output", "-o", required=True, help="archive .npz to write")
+    e.add_argument("--output", "-o", required=True, help="archive .npz (evalkit) or folder (opensim) to write")
+    e.add_argument(
+        "--format",
+        choices=("evalkit", "opensim"),
+        default="evalkit",
+        help="evalkit: mm-evalkit rollout archive (default); opensim: coordinates.mot, grf.mot, "
+        "external_loads.xml, id_setup.xml (OpenSim inverse dynamics)",
+    )
     e.add_argument(
         "--phase",
         choices=("pre_step", "post_step"),
         default="pre_step",
         help="activation_sample_phase to write (default pre_step; post_step is MuscleMimic's default export)",
+    )
+    e.add_argument("--model", help="opensim: the .osim model named in id_setup.xml (e.g. a Rajagopal 2015 model)")
+    e.add_argument(
+        "--kinetics",
+        action="store_true",
+        help="also write the embedded-kinetics block (muscle joint moments, foot force sensors, model mass)",
     )
     e.add_argument("--cycles", type=_int_in(1, MAX_CYCLES), default=3, help="checkpoints: gait cycles (default 3)")
     e.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0, help="checkpoints: rollout seed (default 0)")

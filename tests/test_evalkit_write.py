@@ -120,3 +120,64 @@ def test_cli_export_then_validate(sim, tmp_path: Path, capsys: pytest.CaptureFix
     np.testing.assert_allclose(trial.angles.values, rollout_to_trial(sim[0]).angles.values[:-1], atol=0.02)
     assert main(["export", str(tmp_path / "none.npz"), "--output", str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
+    osim = tmp_path / "osim"
+    assert main(["export", str(src), "--format", "opensim", "--model", "m.osim", "--output", str(osim)]) == 0
+    assert "opensim-cmd run-tool" in capsys.readouterr().out
+    assert "<model_file>m.osim</model_file>" in (osim / "id_setup.xml").read_text()
+    assert (osim / "coordinates.mot").read_text().count("pelvis_tx") == 1
+
+
+def test_embedded_kinetics_round_trip(sim, tmp_path: Path) -> None:
+    roll = sim[0]
+    a = evalkit_arrays([roll], phase="post_step", kinetics=True)
+    T = len(a["episode_0_joint_positions"])
+    sensors = a["episode_0_force_sensor_values"]
+    assert sensors.shape == (T, 4)  # post-step: the row after each written state
+    np.testing.assert_array_equal(sensors[:-1], a["episode_0_touch_observations"][1:])
+    p = tmp_path / "k.npz"
+    np.savez(p, **a)
+    trial = load_trial(p)
+    assert trial.subject.mass_kg == pytest.approx(float(a["model_mass_kg"]))
+    assert any("from the archive's model_mass_kg" in n for n in trial.notes)
+    k = trial.subject.extra["embedded_kinetics"]
+    assert k["used"] and k["foot_sensor_r"]["r"] > 0.9 and k["foot_sensor_l"]["r"] > 0.9
+    # the touch sensors read a little below the contact force at the peaks (mm-evalkit's GRF uses them)
+    assert 0.7 < k["foot_sensor_r"]["peak_ratio_to_contact_grf"] < 1.05
+    # walking's ankle moment is plantarflexor (negative), about 1.5-2 N*m/kg at push-off
+    assert -2.5 < k["moment_ankle_angle_r_nm_per_kg"]["min"] < -1.0
+    assert load_trial(p, mass_kg=70.0).subject.mass_kg == 70.0  # a given mass wins
+
+
+def test_embedded_kinetics_faults(sim, tmp_path: Path) -> None:
+    from mmbio.errors import DataFileError
+
+    good = evalkit_arrays([sim[0]], phase="post_step", kinetics=True)
+
+    def bad(**edit) -> str:
+        a = {k: v for k, v in good.items() if edit.get(k, 0) is not None}
+        a |= {k: v for k, v in edit.items() if v is not None}
+        p = tmp_path / "bad.npz"
+        np.savez(p, **a)
+        with pytest.raises(DataFileError) as e:
+            load_trial(p)
+        return str(e.value)
+
+    assert "the embedded-kinetics block is partial" in bad(model_mass_kg=None)
+    assert "must be 'post_step'" in bad(kinetics_sample_phase=np.array("pre_step"))
+    assert "must be N, got 'kN'" in bad(force_sensor_units=np.array(["kN", "N", "N", "N"]))
+    assert "lacks the l foot sensor 'l_toes'" in bad(force_sensor_names=np.array(["r_foot", "r_toes", "l_foot", "x"]))
+    steps = good["episode_0_kinetics_reference_steps"].copy()
+    steps[5] = steps[4]
+    assert "must increase strictly" in bad(episode_0_kinetics_reference_steps=steps)
+    nan = good["episode_0_generalized_actuator_forces"].copy()
+    nan[3, 2] = np.nan
+    assert "non-finite" in bad(episode_0_generalized_actuator_forces=nan)
+    # rows that cannot be placed on the episode's clock: noted, not used
+    short = {k: (v[:10] if k.startswith("episode_0_") and k.split("episode_0_")[1] in (
+        "generalized_actuator_forces", "force_sensor_values", "kinetics_reference_steps") else v)
+        for k, v in good.items()}  # fmt: skip
+    p = tmp_path / "short.npz"
+    np.savez(p, **short)
+    trial = load_trial(p)
+    assert trial.subject.extra["embedded_kinetics"]["used"] is False
+    assert any("not on the episode's clock, not used" in n for n in trial.notes)

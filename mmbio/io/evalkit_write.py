@@ -48,22 +48,27 @@ def _stride(r: Rollout, i: int) -> int:
     return round(k)
 
 
-def _touch(model: mujoco.MjModel, r: Rollout, rows: np.ndarray) -> np.ndarray:
-    """(len(rows), 4) touch sensors in N of the recorded states ``rows``, columns :data:`TOUCH_COLUMNS`."""
+def _evaluate(model: mujoco.MjModel, r: Rollout, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """At the recorded states ``rows``: touch sensors (len(rows), 4) in N (columns :data:`TOUCH_COLUMNS`), the
+    muscles' generalised force on every hinge joint (len(rows), n_hinge) in N·m (``qfrc_actuator``), hinge names."""
     ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, n) for n in TOUCH_COLUMNS]
     if min(ids) < 0:
         raise MmbioError(f"the model lacks the touch sensors {', '.join(TOUCH_COLUMNS)}")
     adr = [int(model.sensor_adr[i]) for i in ids]
+    hinges = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE]
+    dofs = [int(model.jnt_dofadr[j]) for j in hinges]
     d = mujoco.MjData(model)
-    out = np.empty((len(rows), len(adr)))
+    touch = np.empty((len(rows), len(adr)))
+    qfrc = np.empty((len(rows), len(dofs)))
     for j, k in enumerate(rows):
         d.qpos[:], d.qvel[:] = r.qpos[k], r.qvel[k]
         d.act[:] = r.act[k]
         d.ctrl[:] = r.ctrl[k] if r.ctrl.shape[1] == model.nu else 0.0
         d.qfrc_applied[:] = 0.0 if r.qfrc_applied is None else r.qfrc_applied[k]
         mujoco.mj_forward(model, d)
-        out[j] = d.sensordata[adr]
-    return out
+        touch[j] = d.sensordata[adr]
+        qfrc[j] = d.qfrc_actuator[dofs]
+    return touch, qfrc, [model.joint(j).name for j in hinges]
 
 
 def evalkit_arrays(
@@ -73,8 +78,14 @@ def evalkit_arrays(
     traj_ids: Sequence[int] | None = None,
     traj_qpos: Sequence[np.ndarray] | None = None,
     target_s: Sequence[float] | None = None,
+    kinetics: bool = False,
 ) -> dict[str, np.ndarray]:
     """The arrays of an mm-evalkit archive holding ``rollouts`` as episodes 0, 1, … (module doc).
+
+    kinetics: also write the embedded-kinetics block (:mod:`mmbio.io.evalkit_kinetics`; ``post_step``: row k is
+    state k + 1 of the written states, so it has one row fewer than a pre-step episode): every hinge joint's
+    muscle generalised force (N·m), the touch sensors as the force sensors (N), the model mass, and reference
+    steps 1, 2, … (the episode's own motion is its reference).
 
     traj_ids: one per rollout (default 0, 1, …). traj_qpos: per rollout the reference qpos (n, nq) at 100 Hz
     (default: the rollout's own states, i.e. the motion it made). target_s: per rollout the duration (s) it was
@@ -122,14 +133,31 @@ def evalkit_arrays(
         if len(states) > length:
             raise MmbioError(f"rollout {i}: {len(states)} frames, longer than its reference ({length})")
         p = f"episode_{i}"
+        touch, qfrc, hinges = _evaluate(model, r, rows)
+        kept = slice(0, len(states))  # rows[:len(states)] are the written states
         out |= {
             f"{p}_traj_id": np.array(int(traj_ids[i]) if traj_ids is not None else i),
             f"{p}_traj_length": np.array(length),
             f"{p}_joint_positions": qpos,
             f"{p}_traj_qpos": ref,
             f"{p}_muscle_activations": r.act[acts],
-            f"{p}_touch_observations": _touch(model, r, states),
+            f"{p}_touch_observations": touch[kept],
         }
+        if kinetics:  # post_step rows: the states after each written one that the rollout recorded
+            nxt = slice(1, min(len(states) + 1, len(rows)))
+            out |= {
+                f"{p}_generalized_actuator_forces": qfrc[nxt],
+                f"{p}_force_sensor_values": touch[nxt],
+                f"{p}_kinetics_reference_steps": np.arange(1, 1 + len(touch[nxt])),
+            }
+            out |= {
+                "kinetics_sample_phase": np.array("post_step"),
+                "generalized_actuator_force_joint_names": np.array(hinges),
+                "generalized_actuator_force_units": np.array(["Nm"] * len(hinges)),
+                "force_sensor_names": np.array(TOUCH_COLUMNS),
+                "force_sensor_units": np.array(["N"] * len(TOUCH_COLUMNS)),
+                "model_mass_kg": np.array(float(np.sum(model.body_mass))),
+            }
     return out
 
 

@@ -11,7 +11,8 @@ Two layouts are recognised by their keys (:func:`archive_kind`):
   - top level: ``n_episodes`` (int ≥ 1), ``dt`` (must be 0.01 s, the policy step), ``joint_names`` (the 83
     joint names of the model in model order, ``'root'`` first), optional ``activation_sample_phase``
     (``'pre_step'`` | ``'post_step'``; absent means ``'post_step'``), optional embedded-kinetics block
-    (``kinetics_sample_phase`` …: noted, not read);
+    (``kinetics_sample_phase`` …: :mod:`mmbio.io.evalkit_kinetics`; its model mass gives body weight, its foot
+    sensors and joint moments are compared with mmbio's in the trial notes);
   - per episode ``i``: ``episode_{i}_traj_id`` and ``_traj_length`` (int scalars), ``_joint_positions``
     (T, nq = 89) qpos in rad / m, ``_traj_qpos`` (traj_length, 89) reference qpos, ``_muscle_activations``
     (T, na = 354) MuJoCo ``data.act`` in model actuator order, ``_touch_observations`` (T, 4) touch
@@ -65,6 +66,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mmbio.errors import DataFileError, MmbioError
+from mmbio.io.evalkit_kinetics import EmbeddedKinetics, kinetics_notes, read_kinetics
 from mmbio.io.npz_safe import NpzArchive
 from mmbio.limits import check_count
 from mmbio.sim.rollout_cpu import Rollout, finite_difference_qvel
@@ -96,7 +98,6 @@ _MODEL, _VARIANT = "myofullbody", "nofingers"
 _EPISODE_FIELDS = ("traj_id", "traj_length", "joint_positions", "traj_qpos", "muscle_activations", "touch_observations")
 _EPISODE_KEY = re.compile(r"episode_(0|[1-9][0-9]{0,8})_(" + "|".join(_EPISODE_FIELDS) + ")")
 _LAYOUT = "a complete mm-evalkit rollout archive"
-_KINETICS_KEY = "kinetics_sample_phase"
 _PHASES = ("pre_step", "post_step")
 _CONTACT_NOTE = (
     "mm-evalkit detects foot contact from the touch sensors (r/l foot and toes, threshold 0.05); "
@@ -350,8 +351,6 @@ def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
         "mm-evalkit touch sensors > 0.05: right foot in contact "
         f"{duty['right']:.0f} % of frames, left {duty['left']:.0f} % (not used by mmbio)"
     )
-    if _KINETICS_KEY in ar.keys:
-        messages.append("embedded kinetics block present (not read by mmbio)")
     messages.append(_CONTACT_NOTE)
     notes = {
         "backend": "mm-evalkit",
@@ -398,12 +397,11 @@ def npz_to_trial(path: str | os.PathLike[str], *, episode: int | None = None, ma
         kind = _kind(ar)
         if kind == "evalkit":
             r = _read_evalkit(ar, episode)
+            kin = read_kinetics(ar, r.notes["episode"], r.notes["frames"])
         else:
             fmt = ar.json_dict("meta").get("format")
     if kind == "evalkit":
-        trial = rollout_to_trial(r, mass_kg=mass_kg, name=f"{p.stem} episode {r.notes['episode']}")
-        trial.notes = list(r.notes["messages"]) + trial.notes
-        return trial
+        return _evalkit_trial(p, r, kin, mass_kg)
     if episode not in (None, 0):
         what = "motion" if fmt == "mmbio.motion/1" else "rollout"
         raise DataFileError(p, f"an mmbio {what} file holds one {what}; episode {episode} does not exist")
@@ -424,23 +422,36 @@ def npz_episode_trials(
     An episode too short for a trial (fewer than 2 states) raises, naming it: validate the others with
     ``--episode N``.
     """
-    from mmbio.sim.extract import rollout_to_trial
 
     p = Path(path)
     with NpzArchive(p) as ar:
         if _kind(ar) != "evalkit":
             raise DataFileError(p, "holds one rollout (not an mm-evalkit archive): all its episodes is that one")
         episodes = _structure(ar)[2]
-        rollouts = [_read_evalkit(ar, e.index) for e in episodes]
-    out = []
-    for e, r in zip(episodes, rollouts, strict=True):
-        try:
-            trial = rollout_to_trial(r, mass_kg=mass_kg, name=f"{p.stem} episode {e.index}")
-        except MmbioError as exc:
-            raise DataFileError(p, f"episode {e.index}: {exc}") from None
-        trial.notes = list(r.notes["messages"]) + trial.notes
-        out.append((e, trial))
-    return out
+        read = [(_read_evalkit(ar, e.index), read_kinetics(ar, e.index, e.frames)) for e in episodes]
+    return [(e, _evalkit_trial(p, r, kin, mass_kg)) for e, (r, kin) in zip(episodes, read, strict=True)]
+
+
+def _evalkit_trial(p: Path, r: Rollout, kin: EmbeddedKinetics | None, mass_kg: float | None) -> Trial:
+    """The trial of one evalkit episode: the rollout's messages first; the embedded kinetics' model mass when no
+    mass is given, and its comparison with mmbio's contact GRF in the notes and ``subject.extra``."""
+    from mmbio.sim.extract import rollout_to_trial
+
+    i = r.notes["episode"]
+    mass = mass_kg if mass_kg is not None or kin is None else kin.mass_kg
+    try:
+        trial = rollout_to_trial(r, mass_kg=mass, name=f"{p.stem} episode {i}")
+    except MmbioError as exc:
+        raise DataFileError(p, f"episode {i}: {exc}") from None
+    extra = list(r.notes["messages"])
+    if kin is not None:
+        notes, summary = kinetics_notes(kin, trial, EVALKIT_DT)
+        if mass_kg is None:
+            notes.insert(1, f"body mass {kin.mass_kg:.1f} kg from the archive's model_mass_kg")
+        extra += notes
+        trial.subject.extra["embedded_kinetics"] = summary
+    trial.notes = extra + trial.notes
+    return trial
 
 
 def _check_model_sizes(path: Path, r: Rollout) -> None:
