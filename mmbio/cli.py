@@ -428,6 +428,15 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 def _checkpoint_info(path: str) -> str:
     from mmbio.control.checkpoint import load_checkpoint
 
+    if Path(path).is_dir():  # a MuscleMimic checkpoint_N folder: what it holds, without its reference motion
+        from mmbio.train.musclemimic import read_checkpoint
+
+        mm = read_checkpoint(path)
+        lines = [f"MuscleMimic checkpoint {printable(path)}: policy with {mm.obs_size} observations and "
+                 f"{mm.action_size} actions"]  # fmt: skip
+        lines += [f"  {printable(n, 200)}" for n in mm.notes]
+        lines += [f"  {printable(k, 60)}: {_summary(v)}" for k, v in list(mm.metadata.items())[:50]]
+        return "\n".join(lines)
     ck = load_checkpoint(path)
     lines = [repr(ck), f"  created {ck.created}, mmbio {ck.mmbio_version}, model hash {ck.model_hash[:12]}… (matches)"]
     motion = ck.motion()

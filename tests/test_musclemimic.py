@@ -231,3 +231,11 @@ def test_trajectory_at_another_rate(tmp_path):
     env = mm.MuscleMimicEnv(mm.EnvSettings(sites=list(mm.env_facts()["mimic_sites"].values())))
     with pytest.raises(DataFileError, match="30 Hz"):
         mm.read_trajectory(bad, env.model, env.s.sites)
+
+
+def test_cli_info_of_a_musclemimic_checkpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    from mmbio.cli import main
+
+    assert main(["info", str(CKPT)]) == 0
+    out = capsys.readouterr().out
+    assert "policy with 2418 observations and 354 actions" in out and "schema_version: 2.2" in out
