@@ -219,6 +219,9 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     stage = od.stage  # type: ignore[attr-defined]
     run = None
     episodes: list = []
+    motions = None
+    if args.motion_list and args.episode != "all":
+        raise MmbioError("--motion-list labels the episodes of --episode all")
     if _is_checkpoint(args.trial):
         from mmbio.control.run import run_checkpoint
 
@@ -236,6 +239,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
             raise DataFileError(args.trial, "--episode is for rollout .npz files (mm-evalkit archives)")
         from mmbio.io.rollout_npz import npz_episode_trials
 
+        if args.motion_list:
+            from mmbio.io.motion_lists import motion_list
+
+            motions = motion_list(args.motion_list)
         episodes = npz_episode_trials(args.trial, mass_kg=args.mass)
         trial = pool_trials([t for _, t in episodes], [f"episode {e.index}" for e, _ in episodes])
     else:
@@ -291,7 +298,7 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         from mmbio.analysis.episodes import validate_episodes, write_episodes_csv
 
         rows = validate_episodes(result, episodes, f"{name}:{condition}", emg_reference=args.emg_reference,
-                                 protocol=protocol, seed=args.seed)  # fmt: skip
+                                 protocol=protocol, seed=args.seed, motions=motions)  # fmt: skip
         write_episodes_csv(result, rows, stage("episodes.csv"))
     out = Path(args.output)
     write_metrics_json(result, stage("metrics.json"))
@@ -719,6 +726,12 @@ def build_parser() -> argparse.ArgumentParser:
     _trial_options(v)
     v.add_argument(
         "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
+    )
+    v.add_argument(
+        "--motion-list",
+        metavar="NAME|FILE",
+        help="with --episode all: the motion list the archive's traj_id index (a MuscleMimic/mm-evalkit set such as "
+        "GAIT120_TESTING, or a file with one motion path per line): episodes are labelled with subject and trial",
     )
     v.set_defaults(func=_cmd_validate)
 

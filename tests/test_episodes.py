@@ -135,3 +135,30 @@ def test_cli_validate_all_episodes(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:  # --episode takes an index or 'all'
         main([*args[:3], "nope", *args[4:]])
     assert e.value.code == 2
+
+
+def test_motion_lists(tmp_path: Path) -> None:
+    from mmbio.io.motion_lists import motion_identity, motion_list
+
+    m = motion_list("GAIT120_TESTING_SUBJECTS")  # subjects 51-60 and 111-120, trials 1-5, subjects outer
+    assert len(m) == 100
+    assert motion_identity(m[7]) == ("S052", 3)  # (52 - 51) * 5 + (3 - 1)
+    assert m[99].startswith("Gait120_EMG/Gait120_111_to_120/S120/") and motion_identity(m[99]) == ("S120", 5)
+    assert [motion_identity(x) for x in motion_list("GAIT120_TESTING")[:2]] == [("S051", 5), ("S052", 5)]
+    f = tmp_path / "list.txt"
+    f.write_text("# my motions\nKIT/S007/walk/Trial02/a\n\nother/path\n")
+    assert [motion_identity(x) for x in motion_list(str(f))] == [("S007", 2), (None, None)]
+    with pytest.raises(MmbioError, match="neither a file nor a known motion set"):
+        motion_list("GAIT999")
+
+
+def test_episodes_labelled_by_motion_list(parts) -> None:
+    pooled = validate(pool_trials(parts[:2]), REF, spm=False)
+    infos = [EpisodeInfo(0, 7, 100, 100), EpisodeInfo(1, 9, 100, 100)]
+    motions = [f"set/S{i:03d}/Trial{1 + i % 2:02d}" for i in range(10)]
+    validate_episodes(pooled, list(zip(infos, parts[:2], strict=True)), REF, motions=motions)
+    eps = pooled.episodes["episodes"]
+    assert [(e["subject"], e["trial"]) for e in eps] == [("S007", 2), ("S009", 2)]
+    assert pooled.episodes["subjects"] == {"S007": [0], "S009": [1]}
+    with pytest.raises(MmbioError, match="episode 0: traj_id 7 is outside the motion list"):
+        validate_episodes(pooled, list(zip(infos, parts[:2], strict=True)), REF, motions=motions[:5])

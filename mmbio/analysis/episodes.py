@@ -213,6 +213,7 @@ def validate_episodes(
     emg_reference: str | None = None,
     protocol: str | None = None,
     seed: int | None = 0,
+    motions: Sequence[str] | None = None,
 ) -> list[dict[str, tuple[float, str]]]:
     """Validate each episode alone (as the pooled validation, without SPM) and set ``pooled.episodes``.
 
@@ -220,9 +221,13 @@ def validate_episodes(
     frames, traj_length, complete). ``pooled.episodes`` = ``{"count", "pooled_cycles", "episodes": [per episode:
     what it is, its cycles per side, protocol and credibility verdicts, the :data:`KEY_METRICS`], "spread":
     :func:`episode_spread`}``. Returns every episode's :func:`flat_metrics` (for :func:`write_episodes_csv`).
+
+    motions: the motion list the episodes' ``traj_id`` index (:mod:`mmbio.io.motion_lists`): each episode gets its
+    ``motion``, ``subject`` and ``trial``, and ``pooled.episodes['subjects']`` lists the episodes of each subject.
     """
     from mmbio.analysis.validate import validate
 
+    labels = _motion_labels([info for info, _ in episodes], motions)  # a wrong list fails before any work
     keys = {p.format(side=s) for _, p in KEY_METRICS for s in ("right", "left")}
     rows, table = [], []
     for info, t in episodes:
@@ -234,13 +239,36 @@ def validate_episodes(
             "complete": info.complete, "cycles": cycle_counts(r.curves), "passed": r.passed, "credible": r.credible,
             "key": {k: (None if math.isnan(v) else v) for k, (v, _) in flat.items() if k in keys},
         })  # fmt: skip
+    subjects: dict[str, list[int]] = {}
+    for row, label in zip(table, labels, strict=True):
+        if label:
+            row |= label
+            subjects.setdefault(label["subject"] or "unknown", []).append(row["episode"])
     pooled.episodes = {
         "count": len(table),
+        **({"subjects": subjects} if motions is not None else {}),
         "pooled_cycles": cycle_counts(pooled.curves),
         "episodes": table,
         "spread": episode_spread(rows),
     }
     return rows
+
+
+def _motion_labels(infos: Sequence[Any], motions: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Per episode ``{'motion', 'subject', 'trial'}`` from its traj_id (``{}`` each without a motion list)."""
+    if motions is None:
+        return [{} for _ in infos]
+    from mmbio.io.motion_lists import motion_identity
+
+    out = []
+    for info in infos:
+        i = info.traj_id
+        if not 0 <= i < len(motions):
+            raise MmbioError(f"episode {info.index}: traj_id {i} is outside the motion list ({len(motions)} "
+                             "motions): is it the list the policy was evaluated with?")  # fmt: skip
+        subject, trial = motion_identity(motions[i])
+        out.append({"motion": motions[i], "subject": subject, "trial": trial})
+    return out
 
 
 def write_episodes_csv(result: ValidationResult, rows: Sequence[dict[str, tuple[float, str]]], path: Any) -> Path:

@@ -31,6 +31,14 @@ def _fmt(v: Any, spec: str = ".2f") -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
 
+def _traj(row: dict[str, Any]) -> str:
+    """traj_id, with the subject and trial of its motion when the episodes were labelled by a motion list."""
+    if "subject" not in row:
+        return str(row["traj_id"])
+    trial = "" if row.get("trial") is None else f" trial {row['trial']}"
+    return f"{row['traj_id']} ({row.get('subject') or '?'}{trial})"
+
+
 def _verdict(v: bool | None) -> str:
     return {True: "pass", False: "FAIL", None: "n/a"}[v]
 
@@ -49,7 +57,7 @@ def episodes_figure(result: ValidationResult) -> Figure:
     gs = fig.add_gridspec(3, 1, height_ratios=[0.55, 0.75, 1.3])
     pc = ep.get("pooled_cycles") or {}
     info = [
-        [str(r["episode"]), str(r["traj_id"]), f"{r['frames']} of {r['traj_length']}",
+        [str(r["episode"]), _traj(r), f"{r['frames']} of {r['traj_length']}",
          "yes" if r.get("complete") else "terminated early",
          f"{(r.get('cycles') or {}).get('right', 0)} / {(r.get('cycles') or {}).get('left', 0)}",
          _verdict(r.get("passed")), _verdict(r.get("credible"))]
