@@ -801,6 +801,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("trial")
     _trial_options(i)
     i.set_defaults(func=_cmd_info)
+
+    from mmbio.cli_compare import add_compare_parser
+
+    add_compare_parser(sub)
     return p
 
 
