@@ -131,7 +131,7 @@ def _ranking_page(c: Comparison) -> Figure:
     reasons: dict[str, int] = {}
     for ri, lab in enumerate(c.order(), start=1):
         o = c.overall[lab]
-        row = [_rank(o["rank"]) + (f" ({o['mean_rank']:.2f})" if o["rank"] is not None else ""), lab]
+        row = [_rank(o["rank"]) + (f" ({o['mean_rank']:.2f})" if o["rank"] is not None else ""), _fit(lab, 1.12, 6.6)]
         for cj, cr in enumerate(CRITERIA, start=2):
             s = c.scores[cr.key][lab]
             rk = c.ranks[cr.key][lab]
@@ -252,11 +252,14 @@ def _tests_pages(c: Comparison) -> list[Figure]:
         cells, colors = [], {}
         for i, r in enumerate(chunk, start=1):
             units = "" if r["units"] == "1" else f" {r['units']}"
-            verdict = r["better"] + " better" if r.get("better") else ("n.s." if math.isfinite(r["p"]) else "—")
+            if r.get("better"):
+                verdict = ("A" if r["better"] == r["a"] else "B") + " better"
+            else:
+                verdict = "n.s." if math.isfinite(r["p"]) else "—"
             if r["significant"] and r.get("negligible"):
                 verdict = "negligible"
-            cells.append([r["label"], r["a"], r["b"], f"{r['n']} ({r['n_nonzero']})", _f(r["median_a"]),
-                          _f(r["median_b"]), _f(r["median_diff"]) + units, _f(r["effect"], ".2f"), _p(r["p"]),
+            cells.append([r["label"], _fit(r["a"], 0.74, 6.2), _fit(r["b"], 0.74, 6.2), f"{r['n']} ({r['n_nonzero']})", _f(r["median_a"]),
+                          _f(r["median_b"]), _f(r["median_diff"]) + (units if math.isfinite(r["median_diff"]) else ""), _f(r["effect"], ".2f"), _p(r["p"]),
                           _p(r["p_holm"]), verdict])  # fmt: skip
             if r.get("better"):
                 colors[(i, 10)] = "#d9ead3"
@@ -302,15 +305,17 @@ def _rsa_page(c: Comparison) -> Figure:
         size_h = w * A4[0] / A4[1]
         fig.text(0.04, y0, f"{side} side: {len(r.muscles)} muscles", fontsize=9, fontweight="bold", va="top",
                  color="#1a3d6d")  # fmt: skip
-        ticks = [pretty(m)[:12] for m in r.muscles]
+        ticks = [pretty(m)[:15] for m in r.muscles]
         for j, nm in enumerate(names):
             ax = fig.add_axes((0.12 + j * w, y0 - 0.03 - size_h, w * 0.78, size_h * 0.78))
             im = ax.imshow(1.0 - r.rsm[nm], vmin=0.0, vmax=2.0, cmap=cmap)
             ax.set_xticks(range(len(ticks)), ticks if j == 0 else [""] * len(ticks), rotation=90, fontsize=5)
             ax.set_yticks(range(len(ticks)), ticks if j == 0 else [""] * len(ticks), fontsize=5)
             ax.tick_params(length=1.5)
-            title = nm if nm == REFERENCE_LABEL else f"{nm}\nρ = {_f(r.vs_reference[nm]['spearman'], '.2f')}"
-            ax.set_title(_fit(title, w * A4[0] * 0.95, 6.5), fontsize=6.5)
+            title = _fit(nm, w * A4[0] * 0.9, 6.5)
+            if nm != REFERENCE_LABEL:
+                title += f"\nρ = {_f(r.vs_reference[nm]['spearman'], '.2f')}"
+            ax.set_title(title, fontsize=6.5)
         cax = fig.add_axes((0.12 + k * w - 0.02, y0 - 0.03 - size_h, 0.008, size_h * 0.78))
         fig.colorbar(im, cax=cax).ax.tick_params(labelsize=5.5)
         # RSA with the reference and between inputs
@@ -319,10 +324,10 @@ def _rsa_page(c: Comparison) -> Figure:
         for lab in names[1:]:
             v = r.vs_reference[lab]
             perm = f"{_p(v['p_perm'])} ({v['permutations']})"
-            row = [lab, _f(v["spearman"]), _f(v["pearson"]), str(v["pairs"]), perm]
+            row = [_fit(lab, 0.95, 6.2), _f(v["spearman"]), _f(v["pearson"]), str(v["pairs"]), perm]
             for lab2 in names[1:]:
                 if lab2 == lab:
-                    row.append("1")
+                    row.append("—")
                 else:
                     key = (lab, lab2) if (lab, lab2) in r.between else (lab2, lab)
                     row.append(_f(r.between.get(key, float("nan")), ".3f"))
@@ -402,7 +407,8 @@ def _methods(c: Comparison) -> list[tuple[str, list[str]]]:
     ]
     notes = list(c.notes)
     for inp in c.inputs:
-        notes.append(f"{inp['label']}: {inp['name']} ({inp['source']})")
+        src = "" if str(inp["source"]) in str(inp["name"]) else f" ({inp['source']})"
+        notes.append(f"{inp['label']}: {inp['name']}{src}")
     blocks.append(("Notes", notes))
     return blocks
 
