@@ -300,6 +300,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         rows = validate_episodes(result, episodes, f"{name}:{condition}", emg_reference=args.emg_reference,
                                  protocol=protocol, seed=args.seed, motions=motions)  # fmt: skip
         write_episodes_csv(result, rows, stage("episodes.csv"))
+    if getattr(args, "compat", None):
+        from mmbio.analysis.evalkit_compat import attach_compat
+
+        attach_compat(result, args.trial, trial, args.episode, episodes)
     out = Path(args.output)
     write_metrics_json(result, stage("metrics.json"))
     write_curves_csv(result, stage("curves.csv"))
@@ -310,8 +314,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     if args.format == "json":
         print(json.dumps(doc, indent=2, allow_nan=False))
     else:
-        cred = format_credibility(doc)
-        print((cred + "\n\n" if cred else "") + format_table(doc))
+        from mmbio.analysis.evalkit_compat import format_compat
+
+        cred, compat = format_credibility(doc), format_compat(doc)
+        print((cred + "\n\n" if cred else "") + format_table(doc) + ("\n\n" + compat if compat else ""))
         print(f"\nwrote {', '.join(printable(out / p.name) for p in written)}")
     if run is not None and run.fell:
         print(f"mmbio: the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}); "
@@ -732,6 +738,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|FILE",
         help="with --episode all: the motion list the archive's traj_id index (a MuscleMimic/mm-evalkit set such as "
         "GAIT120_TESTING, or a file with one motion path per line): episodes are labelled with subject and trial",
+    )
+    v.add_argument(
+        "--compat",
+        choices=("mm-evalkit",),
+        help="mm-evalkit archives: add mm-evalkit 0.1.0's numbers (its cycle, heel-strike, normalisation and GRF "
+        "rules, re-implemented) beside mmbio's, each with the reason it differs",
     )
     v.set_defaults(func=_cmd_validate)
 

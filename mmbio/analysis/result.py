@@ -167,6 +167,8 @@ class ValidationResult:
     activation_sources: dict[str, Any] | None = None
     #: several episodes validated together (:mod:`mmbio.analysis.episodes`): ``{"count", "episodes", "spread"}``
     episodes: dict[str, Any] | None = None
+    #: other tools' numbers beside mmbio's (:mod:`mmbio.analysis.evalkit_compat`): ``{"mm-evalkit": {...}}`` or None
+    compat: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         t, r = self.trial or {}, self.reference or {}
@@ -220,6 +222,8 @@ class ValidationResult:
             out["activation_sources"] = self.activation_sources
         if self.episodes is not None:
             out["episodes"] = self.episodes
+        if self.compat is not None:
+            out["compat"] = self.compat
         if self.credibility is not None:
             out.setdefault("credibility", {}).update(passed=self.credible, **self.credibility)
         if self.protocol is not None:

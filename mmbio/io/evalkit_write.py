@@ -118,12 +118,17 @@ def evalkit_arrays(
         rows = np.arange(0, r.n_frames, _stride(r, i))
         if phase == "post_step":
             states, acts = rows[:-1], rows[1:]
+        elif kinetics:  # a kinetics row k is state k + 1 and mm-evalkit wants one per written state: the last
+            states = acts = rows[:-1]  # recorded state has no successor, so it is not written
         else:
             states, acts = rows, rows
         if len(states) < 2:
             raise MmbioError(f"rollout {i}: {r.n_frames} record(s) give fewer than 2 frames at 100 Hz")
         qpos = r.qpos[states]
-        ref = qpos if traj_qpos is None else np.asarray(traj_qpos[i], float)
+        # default reference: the motion made; with kinetics every recorded state, so that the reference steps of
+        # the kinetics rows (state k + 1 of written state k) stay inside it, as mm-evalkit requires
+        own = r.qpos[rows] if kinetics else qpos
+        ref = own if traj_qpos is None else np.asarray(traj_qpos[i], float)
         if ref.ndim != 2 or ref.shape[1] != model.nq:
             raise MmbioError(f"traj_qpos {i}: shape {ref.shape}; needs (n, {model.nq})")
         length = len(ref)

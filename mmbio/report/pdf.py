@@ -258,6 +258,10 @@ def build_pages(result: ValidationResult) -> list[tuple[str, Figure]]:
         from mmbio.report.episodes_figure import episodes_figure
 
         pages.append(("Episodes", episodes_figure(result)))
+    if result.compat and "mm-evalkit" in result.compat:
+        from mmbio.report.compat_figure import compat_figure
+
+        pages.append(("mm-evalkit numbers", compat_figure(result)))
     tp = _text_pages("Notes and methods", _methods_blocks(result))
     pages += [("Notes and methods", f) for f in tp]
     return pages
