@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.patches import FancyBboxPatch
-from matplotlib.textpath import TextPath
+from matplotlib.textpath import text_to_path
 
 from mmbio.analysis.result import ValidationResult, walk
 from mmbio.analysis.validate import STATIC_OPT_DOMAIN
@@ -76,10 +76,11 @@ def _width_in(s: str, fs: float, bold: bool = False) -> float:
 
 @lru_cache(maxsize=4096)
 def _text_width_in(s: str, fp: FontProperties, font_file: str) -> float:
-    """Ink width of ``s`` in inches. Cached: the exact Bézier extents are slow and the report measures the
-    same strings (footer citation, row labels) on every page; ``font_file`` keys the font actually used."""
+    """Width of ``s`` in inches: the bounding box of its laid-out glyphs (FreeType, kerning included), up to about
+    1 pt wider than the exact Bézier ink extents and ~40x faster to get (those took half of the PDF's time).
+    Cached: the report measures the same strings on every page; ``font_file`` keys the font actually used."""
     try:
-        return TextPath((0, 0), s, prop=fp).get_extents().width / 72.0
+        return text_to_path.get_text_width_height_descent(s, fp, ismath=False)[0] / 72.0
     except Exception:  # unusual glyphs: fall back to an estimate
         return 0.55 * float(fp.get_size_in_points()) * len(s) / 72.0
 
