@@ -258,6 +258,19 @@ def _read_subjects(path: str) -> pd.DataFrame:
     )
 
 
+_EMPTY = pd.DataFrame(columns=["variable", "quantity", "side"])
+
+
+@lru_cache(maxsize=64)
+def _by_variable(path: str, condition: str, subjects: bool = False) -> dict[str, pd.DataFrame]:
+    """The rows of one condition of ``curves.csv`` (or ``subjects.csv``) grouped by variable, read once: a
+    validation looks up hundreds of curves, and filtering the whole table for each took seconds. Callers filter
+    the small groups further (which returns new frames) and never modify them."""
+    df = _read_subjects(path) if subjects else _read_csv(path)
+    df = df[df.condition == condition]
+    return {str(v): g for v, g in df.groupby("variable", sort=False)}
+
+
 def load_subject_curves_wide(name: str, condition: str | None = None) -> pd.DataFrame:
     """``subjects.csv`` as stored: one row per curve, :data:`SUBJECT_ID_COLUMNS` + ``p0`` … ``p100``.
 
@@ -313,8 +326,11 @@ def subject_curves(
     Side and quantity are chosen as in :func:`reference_curve` (a side-specific request falls back to
     ``'both'``).
     """
-    df = load_subject_curves_wide(name, condition)
-    sel = df[df.variable == variable]
+    ds = get_reference(name)
+    f = ds.path / "subjects.csv"
+    if not f.is_file():
+        return None
+    sel = _by_variable(str(f), _check_condition(ds, condition), subjects=True).get(variable, _EMPTY)
     if quantity is not None:
         sel = sel[sel.quantity == quantity]
     if sel.empty:
@@ -368,12 +384,15 @@ def reference_curve(
     """
     ds = get_reference(name)
     cond = ds.default_condition if condition is None else _check_condition(ds, condition)
-    df = load_curves(name, cond)
-    sel = df[df.variable == variable]
+    f = ds.path / "curves.csv"
+    if not f.is_file():
+        raise UnknownReferenceError(f"{name} has no curves (it is an auxiliary table)")
+    groups = _by_variable(str(f), cond)
+    sel = groups.get(variable, _EMPTY)
     if quantity is not None:
         sel = sel[sel.quantity == quantity]
     if sel.empty:
-        have = sorted(set(df.variable))
+        have = sorted(groups)
         raise UnknownReferenceError(
             f"{name}:{cond} has no {quantity + ' ' if quantity else ''}variable {variable!r}; choose from: {', '.join(have)}"
         )
