@@ -516,6 +516,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise MmbioError(f"{printable(args.input)}: {e}") from None
     print(f"wrote {printable(out)}: mm-evalkit archive, 1 episode of {roll.duration_s:.2f} s ({state}), "
           f"activations {args.phase}")  # fmt: skip
+    if roll.qfrc_applied is not None and np.any(roll.qfrc_applied):
+        print("note: the archive cannot carry the controller's applied forces (root residual, reserves): contact "
+              "forces recomputed from it differ from the simulated ones")  # fmt: skip
     return 0
 
 

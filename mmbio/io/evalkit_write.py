@@ -12,6 +12,11 @@ Timing. A rollout is written at mm-evalkit's 100 Hz: its record rate must be an 
 ``'post_step'`` writes what a post-step exporter records (MuscleMimic's default): activation row k is the
 activation of state k + 1, so the last state, whose successor was not recorded, is left out.
 
+What the format cannot carry: velocities (a reader differentiates the positions) and forces applied besides the
+muscles (a tracking controller's root residual and reserves). Contact forces recomputed from an archive therefore
+differ from the simulated ones for such a controller (the demo's right vertical GRF r against Schwartz: 0.765 from
+its archive, 0.678 from its own rollout); a policy's archive lacks only the velocities.
+
 Only MyoFullBody ``nofingers`` (the model mm-evalkit evaluates) can be written; another model is refused in one
 line. Episodes that diverged are written up to the divergence with ``traj_length`` the length they were meant to
 run (``target_s``), which mm-evalkit reads as an early termination.
