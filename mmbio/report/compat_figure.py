@@ -48,8 +48,9 @@ def compat_figure(result: ValidationResult) -> Figure:
             ax.text(x, y, t, fontsize=6.5, va="top", transform=ax.transAxes)
         ax.text(xs[4], y, "\n".join(lines), fontsize=6.0, va="top", color="#333333", transform=ax.transAxes)
         y -= 0.026 * len(lines) + 0.012
-    ax.set_title(f"activations {c['activation_sample_phase']}; episodes with mm-evalkit cycles: "
-                 f"{', '.join(map(str, c['episodes_used'])) or 'none'}", fontsize=7.5, loc="left")  # fmt: skip
+    used = ", ".join(map(str, c["episodes_used"])) or "none"
+    ax.set_title(f"activations {c['activation_sample_phase']}; episode(s) whose cycles mm-evalkit's rules use: {used}",
+                 fontsize=7.5, loc="left")  # fmt: skip
 
     cells = []
     for ch, d in c["joints"].items():
