@@ -688,6 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mmbio.cli_compare import add_compare_parser
 
     add_compare_parser(sub)
+    from mmbio.cli_ik import add_ik_parser
+
+    add_ik_parser(sub)
     return p
 
 
