@@ -116,6 +116,10 @@ def test_gaps_skipped_and_segment_without_markers_is_na() -> None:
     assert np.isfinite(df["knee_angle_r"]).all()
     assert any("n/a in some frames" in n and "ankle_angle_r" in n for n in res.notes)
     assert np.isfinite(q).all()  # the Motion holds the last value (finite)
+    pos[1:4, mk.names.index("R_TTC")] = np.nan  # a 30 ms gap: named when longer than max_gap_s
+    res = marker_ik(Markers(mk.time, pos, mk.names), marker_set=ISB, max_gap_s=0.02)
+    assert any(n.startswith("gaps longer than 0.02 s") and "R_TTC 0.03 s" in n for n in res.notes)
+    assert np.degrees(abs(res.motion.qpos[2, hip] - qs[2, hip])) < 0.2
 
 
 def test_bad_names_and_units_are_one_line_errors(tmp_path: Path) -> None:
