@@ -9,7 +9,11 @@
 Per coordinate: Pearson r and RMSE (deg) of mmbio − published, and the mean difference (bias). mmbio's model is
 not scaled (issue 16 §3), so biases are expected where the subject's segments or marker placement differ.
 
-Usage: ``python benchmarks/ik_truth.py [../shared/reference]``.
+``--scale``: each Schreiber subject's model scaled to its ``<id>_ST.c3d`` with markers placed there
+(:func:`mmbio.sim.scaling.scale_for_subject`, as OpenSim's Scale tool); the Rajagopal walk has no static trial and
+stays unscaled.
+
+Usage: ``python benchmarks/ik_truth.py [../shared/reference] [--scale]``.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ COORDS = ("pelvis_tilt", "pelvis_list", "pelvis_rotation", "hip_flexion_r", "kne
           "hip_flexion_l", "knee_angle_l", "ankle_angle_l")  # fmt: skip
 
 
-def compare(trial: Path, mot: Path) -> tuple[dict[str, tuple[float, float, float]], float, float]:
+def compare(
+    trial: Path, mot: Path, scaled: object = None
+) -> tuple[dict[str, tuple[float, float, float]], float, float]:
     """Per coordinate (r, RMSE deg, bias deg) on the published frames, mmbio marker RMS (m) there, frames/s."""
-    res = marker_ik(trial)
+    res = marker_ik(trial, scaled=scaled)
     df = opensim_coordinates(res)
     st = read_storage(mot)
     deg = st.in_degrees
@@ -53,9 +59,14 @@ def row(name: str, cmp: dict[str, tuple[float, float, float]], extra: str) -> st
 
 
 def main() -> None:
-    ref = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "reference"
+    args = [a for a in sys.argv[1:] if a != "--scale"]
+    scale = "--scale" in sys.argv[1:]
+    ref = Path(args[0]) if args else ROOT.parent / "shared" / "reference"
+    scaled_models: dict[str, object] = {}
     head = "| trial | " + " | ".join(COORDS) + " | marker RMS cm (OpenSim) |"
-    print("r / RMSE deg (bias deg) of mmbio IK against the published OpenSim IK\n")
+    print(
+        f"r / RMSE deg (bias deg) of mmbio IK against the published OpenSim IK ({'scaled' if scale else 'unscaled'})\n"
+    )
     print(head)
     print("|" + "---|" * (len(COORDS) + 2))
     raj = ref / "rajagopal2016_walk"
@@ -64,7 +75,15 @@ def main() -> None:
     all_cmp, rms_all, os_all = [], [], []
     for mot in sorted((ref / "schreiber2019").glob("*/opensim_ik/*_ik.mot")):
         trial = mot.parent.parent / mot.name.replace("_ik.mot", ".c3d")
-        cmp, rms, _ = compare(trial, mot)
+        sm = None
+        if scale:
+            from mmbio.sim.scaling import scale_for_subject
+
+            sid = trial.parent.name
+            if sid not in scaled_models:
+                scaled_models[sid] = scale_for_subject(trial.parent / f"{sid}_ST.c3d")
+            sm = scaled_models[sid]
+        cmp, rms, _ = compare(trial, mot, sm)
         err = read_storage(mot.with_name(mot.name.replace("_ik.mot", "_ikMarkerErrors.sto")))
         os_rms = float(np.sqrt(np.mean(err.data[:, list(err.columns).index("marker_error_RMS")] ** 2)))
         all_cmp.append(cmp)

@@ -25,7 +25,9 @@ def add_ik_parser(sub: Any) -> None:
         help="marker inverse kinematics on MyoFullBody: TRC/C3D markers -> OpenSim .mot (and a Motion .npz)",
         description="Weighted marker least squares per frame (joint ranges and MyoFullBody's joint equalities "
         "held, warm start, gaps skipped per frame) with the marker set matching the file's names "
-        "(mmbio/models/data/marker_sets.yaml). The model is not scaled. Exit status: 0 done, 2 bad input.",
+        "(mmbio/models/data/marker_sets.yaml). With --static, MyoFullBody is scaled to the subject's static trial and "
+        "its markers placed there first (OpenSim Scale tool; mmbio.sim.scaling); else unscaled. "
+        "Exit status: 0 done, 2 bad input.",
     )
     p.add_argument("trial", help=".trc (OpenSim convention, Units header honoured) or .c3d with marker trajectories")
     p.add_argument("--model", default="myofullbody", help="registry model (default myofullbody)")
@@ -33,6 +35,8 @@ def add_ik_parser(sub: Any) -> None:
     p.add_argument("--marker-set", help="marker set name (default: the one matching most marker names)")
     p.add_argument("--output", "-o", help="output .mot (default: <trial stem>_ik.mot in the working folder)")
     p.add_argument("--motion", help="also write the Motion as .npz here")
+    p.add_argument("--static", help="static trial (.c3d/.trc) of the same subject: scale the model and place markers")
+    p.add_argument("--mass", type=_float_in(20.0, 300.0, "kg"), help="subject mass for --static (default: its C3D)")
     p.add_argument(
         "--no-register", action="store_true", help="use the table's offsets for cluster markers too (no per-trial fit)"
     )
@@ -48,6 +52,13 @@ def add_ik_parser(sub: Any) -> None:
 def cmd_ik(args: argparse.Namespace) -> int:
     from mmbio.sim.ik import marker_ik, write_ik_mot
 
+    scaled = None
+    if args.static:
+        from mmbio.sim.scaling import scale_for_subject
+
+        scaled = scale_for_subject(args.static, args.marker_set, args.mass, model=args.model, variant=args.variant)
+        for note in scaled.notes:
+            print(f"  - {note}")
     res = marker_ik(
         args.trial,
         model=args.model,
@@ -55,6 +66,7 @@ def cmd_ik(args: argparse.Namespace) -> int:
         marker_set=args.marker_set,
         register=not args.no_register,
         max_gap_s=args.max_gap,
+        scaled=scaled,
     )
     out = Path(args.output) if args.output else Path(f"{Path(args.trial).stem}_ik.mot")
     write_ik_mot(res, out)

@@ -28,8 +28,10 @@ angles differed by up to 12° from the converged ones.
 **Registration** (``register=True``, default): markers flagged ``register`` in the table (cluster or extra markers
 without a landmark in the OpenSim set: a thigh plate's 4th marker, S2, biceps) get their offsets from the trial:
 a first IK pass on the landmark markers, then each flagged offset is the mean of ``R_bᵀ (m − x_b)`` over its
-visible frames, then the full IK. The model is not scaled (issue 16 §3): segment-length differences between
-subject and MyoFullBody stay in the marker error.
+visible frames, then the full IK. Unscaled by default (segment-length differences between subject and MyoFullBody
+stay in the marker error); with ``scaled=`` (a static trial or :class:`~mmbio.sim.scaling.ScaledModel`, issue 16 §3)
+the IK runs on the subject-scaled model with the markers placed on the static pose (:mod:`mmbio.sim.scaling`); the
+Motion then holds that model's coordinates under MyoFullBody's name (angles transfer, segment lengths do not).
 
 **n/a.** A joint is n/a in a frame when fewer markers than its body's independent dofs (≤ 3) are visible on
 its child body and everything distal (hip: femur, tibia, foot…); with none at all in the marker set it is held
@@ -509,20 +511,30 @@ def marker_ik(
     max_iter: int = 30,
     tol: float = 1e-4,
     max_gap_s: float = MAX_GAP_S,
+    scaled: Any = None,
 ) -> IKResult:
     """Marker IK of a trial (module docstring); ``markers``: :class:`Markers` (lab frame, m) or a .trc/.c3d path.
 
-    marker_set: a :func:`marker_sets` name (default: the set matching most marker names). Returns :class:`IKResult`
-    (its ``motion`` at the marker rate). Raises :class:`DataFileError` (one line naming the file) for names matching
-    no set, wrong units, or fewer than 2 frames.
+    marker_set: a :func:`marker_sets` name (default: the set matching most marker names). scaled: a
+    :class:`~mmbio.sim.scaling.ScaledModel` or the path of the subject's static trial (scaled with
+    :func:`~mmbio.sim.scaling.scale_for_subject`): IK on the scaled model with its placed markers (no per-trial
+    registration of placed markers); a trial that looks like another subject is warned in the notes. Returns
+    :class:`IKResult` (its ``motion`` at the marker rate; a single frame is allowed, e.g. a static trial). Raises
+    :class:`DataFileError` (one line naming the file) for names matching no set, wrong units, or no frame.
     """
     from mmbio.sim.motion import Motion
     from mmbio.sim.rollout_cpu import finite_difference_qvel
 
     path = str(markers) if not isinstance(markers, Markers) else "<markers>"
     mk = markers if isinstance(markers, Markers) else read_markers(markers)
-    if mk.time.size < 2:
-        raise DataFileError(path, f"{mk.time.size} marker frame(s): IK needs at least 2")
+    if mk.time.size < 1:
+        raise DataFileError(path, "no marker frame: IK needs at least 1")
+    if scaled is not None and not hasattr(scaled, "offset_of"):
+        from mmbio.sim.scaling import scale_for_subject
+
+        scaled = scale_for_subject(scaled, marker_set, model=model, variant=variant)
+    if scaled is not None and marker_set is None:
+        marker_set = scaled.marker_set
     ms, idx = match_marker_set(mk.names, path, marker_set)
     have = idx >= 0
     notes: list[str] = []
@@ -534,7 +546,7 @@ def marker_ik(
         notes.append(f"set markers absent from the file: {', '.join(missing)}")
     names = [n for n, h in zip(ms.markers, have, strict=True) if h]
     name_model, variant = resolve(model, variant)
-    m = load_model(name_model, variant).model
+    m = load_model(name_model, variant).model if scaled is None else scaled.model
     bodies = np.array(
         [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, b) for b, h in zip(ms.bodies, have, strict=True) if h]
     )
@@ -542,12 +554,22 @@ def marker_ik(
         raise MmbioError(f"marker set {ms.name!r} names bodies that model {name_model!r} lacks")
     offsets = ms.offsets[have].copy()
     reg = ms.register[have] & register
+    if scaled is not None:
+        for j, n in enumerate(names):
+            hit = scaled.offset_of(n)
+            if hit is not None:
+                offsets[j] = hit[1]
+                reg[j] = False
+            else:
+                offsets[j] = offsets[j] * scaled.factors.get(ms.bodies[int(np.flatnonzero(have)[j])], np.ones(3))
+        mass, height = _trial_subject(path)
+        notes.extend(scaled.check_subject(mk, mass, height))
     pos = mk.positions[:, idx[have]] @ _LAB_TO_MJ.T  # (T, k, 3) MuJoCo world
     vis = np.isfinite(pos).all(axis=2)
     if not vis.any(axis=0).all():
         never = [n for n, v in zip(names, vis.any(axis=0), strict=True) if not v]
         notes.append(f"markers never seen, ignored: {', '.join(never)}")
-    rate = mk.rate
+    rate = mk.rate if mk.time.size > 1 else 100.0  # one frame: no rate, qvel 0
     gaps = _gaps(vis)
     long_gaps = [
         f"{n} {g / rate:.2f} s"
@@ -610,9 +632,10 @@ def marker_ik(
     with np.errstate(invalid="ignore"):
         rms = np.sqrt(np.nanmean(err**2, axis=1))
     na = _not_available(m, ik, vis, notes)
-    qvel = finite_difference_qvel(m, qs, 1.0 / rate)
+    qvel = finite_difference_qvel(m, qs, 1.0 / rate) if t_frames > 1 else np.zeros((1, m.nv))
+    how = "model not scaled" if scaled is None else f"model scaled to {Path(scaled.source).name} (markers placed)"
     notes.append(
-        f"marker IK, set {ms.name!r} ({len(names)} markers), model not scaled; marker RMS "
+        f"marker IK, set {ms.name!r} ({len(names)} markers), {how}; marker RMS "
         f"{100 * float(np.sqrt(np.nanmean(err**2))):.2f} cm; locked at 0: {', '.join(ms.locked) or 'none'}"
     )
     motion = Motion(
@@ -629,6 +652,16 @@ def marker_ik(
         },
     )
     return IKResult(motion, ms.name, names, err, rms, na, its, solve_s, np.asarray(mk.time, dtype=float), notes)
+
+
+def _trial_subject(path: str) -> tuple[float, float]:
+    """(mass kg, height m) of a C3D trial's SUBJECT values (NaN when unknown or not a C3D)."""
+    if Path(path).suffix.lower() != ".c3d":
+        return float("nan"), float("nan")
+    from mmbio.io.c3d import read_c3d
+
+    sub = read_c3d(path).subject
+    return float(sub.mass_kg), float(sub.height_m)
 
 
 def _not_available(m: mujoco.MjModel, ik: MarkerIK, vis: np.ndarray, notes: list[str]) -> dict[str, np.ndarray]:
@@ -709,6 +742,29 @@ def opensim_coordinates(result: IKResult) -> pd.DataFrame:
         if os_base == "knee_angle" and side is not None:
             cols[f"knee_angle_{side}_beta"] = np.radians(v)
     return pd.DataFrame(cols)
+
+
+def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>") -> Any:
+    """``trial`` (a C3D trial with markers and no joint angles) with clinical joint angles from :func:`marker_ik`
+    on its own markers (lab frame), on its marker clock, n/a frames NaN; the IK's summary and notes go to the
+    trial's notes. Raises :class:`DataFileError` naming ``path`` when its markers match no marker set."""
+    from mmbio.io.opensim import coordinates_to_angles
+    from mmbio.io.opensim_table import Storage
+
+    res = marker_ik(trial.markers)
+    df = opensim_coordinates(res)
+    st = Storage(name=f"IK of {path}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
+                 in_degrees=True, path=str(path))  # fmt: skip
+    notes: list[str] = []
+    angles, _ = coordinates_to_angles(st, knee_sign=1, notes=notes)
+    keep = [n for n in angles.names if np.isfinite(angles[n]).any()]
+    out = trial.replace(angles=angles.select(keep))
+    out.notes = [
+        f"joint angles from mmbio's marker IK of this file's markers (--no-ik to skip): {res.summary()}",
+        *(f"IK: {n}" for n in res.notes),
+        *trial.notes,
+    ]
+    return out
 
 
 def write_ik_mot(result: IKResult, path: PathArg) -> Path:
