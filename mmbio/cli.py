@@ -241,6 +241,8 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
             speed_m_s=args.speed,
             episode=args.episode,
         )
+        if trial.markers is not None and trial.angles is None and not args.no_ik:
+            trial = _with_ik(trial, args.trial)
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
     if reference is None:
@@ -310,6 +312,20 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     if result.credible is False:
         print("mmbio: the simulation fails its credibility checks (see the first lines of the report)", file=sys.stderr)
     return 1 if result.passed is False or result.credible is False else 0
+
+
+def _with_ik(trial: object, path: str) -> object:
+    """The trial with joint angles from marker IK; when IK cannot run (markers matching no marker set, no memory
+    for the model) the trial as it was, its notes saying why its joint angles are n/a."""
+    import mujoco
+
+    from mmbio.sim.ik import trial_with_ik_angles
+
+    try:
+        return trial_with_ik_angles(trial, path)
+    except (MmbioError, mujoco.FatalError) as e:
+        trial.notes.insert(0, f"joint angles n/a: marker IK not run ({printable(str(e), 300)})")  # type: ignore[attr-defined]
+        return trial
 
 
 def format_credibility(doc: dict) -> str:
@@ -603,6 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
     _trial_options(v)
     v.add_argument(
         "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
+    )
+    v.add_argument(
+        "--no-ik",
+        action="store_true",
+        help="C3D with markers but no joint angles: do not run marker IK (its kinematic checks are then n/a)",
     )
     v.add_argument(
         "--motion-list",
