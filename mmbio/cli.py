@@ -242,7 +242,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
             episode=args.episode,
         )
         if trial.markers is not None and trial.angles is None and not args.no_ik:
-            trial = _with_ik(trial, args.trial)
+            trial = _with_ik(trial, args.trial, args.static)
+        elif args.static:
+            raise MmbioError(f"{printable(args.trial)}: --static scales the model for marker IK, which this trial "
+                             "does not need (it has joint angles, no markers, or --no-ik)")  # fmt: skip
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
     if reference is None:
@@ -314,18 +317,32 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     return 1 if result.passed is False or result.credible is False else 0
 
 
-def _with_ik(trial: object, path: str) -> object:
-    """The trial with joint angles from marker IK; when IK cannot run (markers matching no marker set, no memory
-    for the model) the trial as it was, its notes saying why its joint angles are n/a."""
+def _with_ik(trial: object, path: str, static: str | None) -> object:
+    """The trial with joint angles from marker IK (the model scaled to ``static`` when given); when IK cannot run
+    (markers matching no marker set, no memory for the model) the trial as it was, its notes saying why its joint
+    angles are n/a. A bad ``--static`` file is an error."""
     import mujoco
 
     from mmbio.sim.ik import trial_with_ik_angles
 
+    if static is not None:
+        _check_input(static)
     try:
-        return trial_with_ik_angles(trial, path)
+        out = trial_with_ik_angles(trial, path, static)
+    except DataFileError as e:
+        if static is not None and str(static) in str(e):
+            raise
+        trial.notes.insert(0, f"joint angles n/a: marker IK not run ({printable(str(e), 300)})")  # type: ignore[attr-defined]
+        return trial
     except (MmbioError, mujoco.FatalError) as e:
         trial.notes.insert(0, f"joint angles n/a: marker IK not run ({printable(str(e), 300)})")  # type: ignore[attr-defined]
         return trial
+    if static is None:
+        beside = sorted(Path(path).parent.glob("*_ST.c3d"))
+        if beside:
+            out.notes.insert(1, f"model not scaled to the subject; a static trial lies beside this file: "  # type: ignore[attr-defined]
+                                f"--static {printable(str(beside[0]))} would scale it")  # fmt: skip
+    return out
 
 
 def format_credibility(doc: dict) -> str:
@@ -619,6 +636,11 @@ def build_parser() -> argparse.ArgumentParser:
     _trial_options(v)
     v.add_argument(
         "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
+    )
+    v.add_argument(
+        "--static",
+        metavar="STATIC.c3d",
+        help="the subject's static trial: scale MyoFullBody to it before the marker IK of a C3D (OpenSim's Scale tool)",
     )
     v.add_argument(
         "--no-ik",

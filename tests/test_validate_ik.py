@@ -27,3 +27,17 @@ def test_validate_runs_ik_on_markers(shared: Path, tmp_path: Path) -> None:
     assert any("joint angles from mmbio's marker IK" in n for n in doc["trial"]["notes"])
     no = _run(shared, tmp_path / "no", "--no-ik")
     assert "kinematics" not in no or not no["kinematics"]
+
+
+def test_validate_scales_to_the_static_trial(shared: Path, tmp_path: Path, capsys) -> None:
+    c3d = sorted(shared.glob("schreiber2019/*/*_C4_*.c3d"))[0]
+    static = sorted(c3d.parent.glob("*_ST.c3d"))[0]
+    plain = _run(shared, tmp_path / "plain")
+    assert any("--static" in n and "_ST.c3d" in n for n in plain["trial"]["notes"])  # the hint
+    scaled = _run(shared, tmp_path / "scaled", "--static", str(static))
+    # scaling to the subject brings the knee closer to the (children's) norm than the generic model does
+    rmse = {k: d["kinematics"]["right"]["knee_flexion"]["rmse"]["value"] for k, d in (("p", plain), ("s", scaled))}
+    assert rmse["s"] < rmse["p"]
+    args = ["validate", str(c3d), "--static", str(tmp_path / "none.c3d"), "--no-pdf", "--output", str(tmp_path / "x")]
+    assert main(args) == 2
+    assert "none.c3d: no such file" in capsys.readouterr().err

@@ -744,14 +744,22 @@ def opensim_coordinates(result: IKResult) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>") -> Any:
+def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>", static: PathArg | None = None) -> Any:
     """``trial`` (a C3D trial with markers and no joint angles) with clinical joint angles from :func:`marker_ik`
     on its own markers (lab frame), on its marker clock, n/a frames NaN; the IK's summary and notes go to the
-    trial's notes. Raises :class:`DataFileError` naming ``path`` when its markers match no marker set."""
+    trial's notes. static: the subject's static trial, to scale the model first (:mod:`mmbio.sim.scaling`; the
+    trial's own mass scales the masses). Raises :class:`DataFileError` naming ``path`` when its markers match no
+    marker set."""
     from mmbio.io.opensim import coordinates_to_angles
     from mmbio.io.opensim_table import Storage
 
-    res = marker_ik(trial.markers)
+    scaled = None
+    if static is not None:
+        from mmbio.sim.scaling import scale_for_subject
+
+        mass = trial.subject.mass_kg
+        scaled = scale_for_subject(static, mass_kg=float(mass) if np.isfinite(mass) else None)
+    res = marker_ik(trial.markers, scaled=scaled)
     df = opensim_coordinates(res)
     st = Storage(name=f"IK of {path}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
                  in_degrees=True, path=str(path))  # fmt: skip
