@@ -1,17 +1,23 @@
-"""Schreiber & Moissenet 2019: adults walking overground (C3D), GRF and 8 right-leg EMG envelopes."""
+"""Schreiber & Moissenet 2019: adults walking overground (C3D): joint angles from mmbio's own marker IK on
+MyoFullBody scaled to each subject's static trial (issue 16 §5), GRF and 8 right-leg EMG envelopes."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mmbio.errors import MmbioError
 from mmbio.reference.build.common import (
+    ANGLE_SIGN_NOTE,
     GRF_SIGN_NOTE,
+    SUBJECT_VARIABLES,
     DatasetBuild,
     SubjectStack,
+    angle_cycles,
     cycle_toe_off,
     grf_cycles,
     resample_cycle,
@@ -20,7 +26,7 @@ from mmbio.reference.build.common import (
     stance_loading_rate,
     stance_ok,
 )
-from mmbio.reference.registry import vertical_grf_peaks
+from mmbio.reference.registry import SUBJECT_PCT_COLUMNS, vertical_grf_peaks
 
 SCHREIBER_CONDITIONS = {"c4": "C4", "c5": "C5"}
 SCHREIBER_SPEED_WORDS = {"c4": "self-selected speed", "c5": "fast speed"}
@@ -35,6 +41,120 @@ SCHREIBER_SCALARS: dict[str, str] = {
     "grf_vertical_max": "BW",
     "grf_vertical_loading_rate": "BW/s",
 }
+
+
+#: clinical angles kept (no side suffix): the pelvis, hip, knee and ankle angles the walking checks use (lumbar and
+#: the locked subtalar/mtp left out to keep the tables small)
+SCHREIBER_ANGLES: tuple[str, ...] = tuple(sorted(SUBJECT_VARIABLES["joint_angle"] or ()))
+#: OpenSim coordinates compared with the published OpenSim IK (``opensim_ik/<trial>_ik.mot``) on its frames
+XCHECK_COORDS: tuple[str, ...] = (
+    "pelvis_tilt", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l", "ankle_angle_l",
+)  # fmt: skip
+
+
+@dataclass
+class IKTrial:
+    """mmbio's marker IK of one walking trial on the subject-scaled MyoFullBody.
+
+    trial: the C3D trial with its clinical angles from the IK (deg, marker clock; n/a frames NaN). rms_cm /
+    max_cm: marker error over the whole trial (cm). n_frames: frames solved. xcheck_deg: OpenSim coordinate →
+    RMSE (deg) against the published OpenSim IK on its frames (empty without an ``_ik.mot``). mot: that file.
+    """
+
+    trial: Any
+    rms_cm: float
+    max_cm: float
+    n_frames: int
+    xcheck_deg: dict[str, float] = field(default_factory=dict)
+    mot: Path | None = None
+    #: mean clinical pelvis tilt (deg, anterior +) on the published frames: OpenSim's, then mmbio's
+    pelvis_tilt_deg: tuple[float, float] = (float("nan"), float("nan"))
+
+
+def ik_trial(path: Path, scaled: Any) -> IKTrial:
+    """Read ``path`` (C3D), run :func:`mmbio.sim.ik.marker_ik` with the default settings on the model ``scaled``
+    (a :class:`~mmbio.sim.scaling.ScaledModel`) and convert to clinical angles exactly as
+    :func:`mmbio.sim.ik.trial_with_ik_angles` does; cross-check with ``opensim_ik/<stem>_ik.mot`` when present."""
+    from mmbio.io.c3d import read_c3d
+    from mmbio.io.opensim import _bare_name, coordinates_to_angles, read_storage
+    from mmbio.io.opensim_table import Storage
+    from mmbio.sim.ik import marker_ik, opensim_coordinates
+
+    trial = read_c3d(path)
+    res = marker_ik(trial.markers, scaled=scaled)
+    df = opensim_coordinates(res)
+    st = Storage(name=f"IK of {path.name}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
+                 in_degrees=True, path=str(path))  # fmt: skip
+    angles, _ = coordinates_to_angles(st, knee_sign=1, notes=[])
+    keep = [n for n in angles.names if np.isfinite(angles[n]).any()]
+    e = res.marker_error_m
+    out = IKTrial(
+        trial=trial.replace(angles=angles.select(keep)),
+        rms_cm=100 * float(np.sqrt(np.nanmean(e**2))),
+        max_cm=100 * float(np.nanmax(e)),
+        n_frames=int(res.motion.n_frames),
+    )
+    mot = path.parent / "opensim_ik" / f"{path.stem}_ik.mot"
+    if mot.is_file():
+        ref = read_storage(mot)
+        cols = {_bare_name(c): ref.data[:, i] for i, c in enumerate(ref.columns)}
+        t = cols["time"]
+        tt = df["time"].to_numpy()
+        sel = (tt >= t[0] - 1e-9) & (tt <= t[-1] + 1e-9)
+        for c in XCHECK_COORDS:
+            if c in cols and sel.any():
+                y = np.interp(tt[sel], t, cols[c])
+                y = y if ref.in_degrees else np.degrees(y)
+                out.xcheck_deg[c] = float(np.sqrt(np.nanmean((df[c].to_numpy()[sel] - y) ** 2)))
+                if c == "pelvis_tilt":
+                    out.pelvis_tilt_deg = (-float(np.mean(y)), -float(np.nanmean(df[c].to_numpy()[sel])))
+        out.mot = mot
+    return out
+
+
+def ik_angle_cycles(
+    ikt: IKTrial, side: str, windows: list[tuple[float, float]]
+) -> tuple[dict[str, np.ndarray], list[tuple[float, float]]]:
+    """(angle → (k, 101) cycles of :data:`SCHREIBER_ANGLES`, the windows kept) of ``side``: a cycle is kept only
+    when every angle is finite over it (no n/a frame, inside the marker recording)."""
+    if not windows:
+        return {}, []
+    cyc = angle_cycles(ikt.trial, side, windows)
+    ok = np.ones(len(windows), dtype=bool)
+    for a in SCHREIBER_ANGLES:
+        ok &= np.all(np.isfinite(cyc[a]), axis=1) if a in cyc else False
+    return {a: cyc[a][ok] for a in SCHREIBER_ANGLES if a in cyc}, [w for w, k in zip(windows, ok, strict=True) if k]
+
+
+def subject_scaling(shared: Path, subject: str) -> Any:
+    """MyoFullBody scaled to ``<subject>_ST.c3d`` (:func:`mmbio.sim.scaling.scale_for_subject`, its C3D mass);
+    ``None`` when the subject has no static trial."""
+    from mmbio.sim.scaling import scale_for_subject
+
+    st = shared / "schreiber2019" / subject / f"{subject}_ST.c3d"
+    return scale_for_subject(st) if st.is_file() else None
+
+
+#: joint angles are written to 0.01° (the IK agrees with OpenSim's within ≈ 2-4°; keeps the tables compact)
+ANGLE_DECIMALS = 2
+
+
+def round_angles(b: DatasetBuild) -> None:
+    """Round the joint_angle rows of ``b`` (curves' mean/sd, subjects' p0…p100) to :data:`ANGLE_DECIMALS`."""
+    for row in b.curves:
+        if row["quantity"] == "joint_angle":
+            for k in ("mean", "sd"):
+                row[k] = round(float(row[k]), ANGLE_DECIMALS)  # type: ignore[arg-type]
+    for row in b.subjects:
+        if row["quantity"] == "joint_angle":
+            for k in SUBJECT_PCT_COLUMNS:
+                row[k] = round(float(row[k]), ANGLE_DECIMALS)  # type: ignore[arg-type]
+
+
+def heel_strike_windows(trial: Any, side: str) -> list[tuple[float, float]]:
+    """Gait cycles of ``side``: consecutive C3D heel strikes of that foot (s)."""
+    hs = trial.events.heel_strike[side]
+    return [(float(a), float(c)) for a, c in itertools.pairwise(hs)]
 
 
 #: the C3D Foot Off events (100 Hz) and the force release usually agree within this; larger gaps are noted
@@ -128,18 +248,35 @@ def build_schreiber(shared: Path) -> DatasetBuild:
 
     b = DatasetBuild("schreiber2019")
     settings = EnvelopeSettings().with_(normalisation="peak")
-    units = {"grf": "BW", "emg": "fraction of max"}
+    units = {"grf": "BW", "emg": "fraction of max", "joint_angle": "deg"}
     notes: list[str] = []
     sources: list[Path] = []
     subjects = schreiber_subjects(shared)
     if len(subjects) < 2:
         raise MmbioError(f"schreiber2019: {len(subjects)} subject folder(s) with walking trials; need at least 2")
+    scaled: dict[str, Any] = {}
+    scaling_info: dict[str, str] = {}
+    for subj in subjects:
+        sm = subject_scaling(shared, subj)
+        scaled[subj] = sm
+        if sm is None:
+            notes.append(f"{subj}: no {subj}_ST.c3d static trial; no joint angles for this subject")
+            continue
+        sources.append(shared / "schreiber2019" / subj / f"{subj}_ST.c3d")
+        f = list(sm.measurements.values())
+        scaling_info[subj] = (
+            f"{subj}_ST.c3d: {len(f)} measurement factors {min(f):.3f}-{max(f):.3f}, static marker RMS "
+            f"{100 * sm.static_rms_m:.2f} cm before placement"
+        )
+    ik_trials: list[dict[str, object]] = []
+    ik_rms: list[float] = []
+    tilts: list[tuple[float, float]] = []
     counts: dict[str, dict[str, int]] = {}
     speeds: dict[str, dict[str, list[float]]] = {}  # condition → subject → pelvis speed of each trial
     for cond, label in SCHREIBER_CONDITIONS.items():
         stack = SubjectStack()
         sc: dict[tuple[str, str], dict[str, list[float]]] = {}  # (variable, side) → subject → per-cycle values
-        counts[cond] = {"grf_r": 0, "grf_l": 0, "emg_r": 0}
+        counts[cond] = {"grf_r": 0, "grf_l": 0, "emg_r": 0, "angle_r": 0, "angle_l": 0}
         speeds[cond] = {}
         for subj in subjects:
             files = sorted((shared / "schreiber2019" / subj).glob(f"{subj}_{label}_*.c3d"))
@@ -154,6 +291,29 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                     continue
                 w = trial.subject.weight_n
                 speeds[cond].setdefault(subj, []).append(trial.subject.speed_m_s)
+                if scaled[subj] is not None:
+                    ikt = ik_trial(f, scaled[subj])
+                    ik_rms.append(ikt.rms_cm)
+                    entry: dict[str, object] = {
+                        "trial": f.name,
+                        "ik": f"{ikt.n_frames} frames, marker RMS {ikt.rms_cm:.2f} cm (max {ikt.max_cm:.2f} cm)",
+                    }
+                    for side in ("r", "l"):
+                        wins = heel_strike_windows(trial, side)
+                        cyc, kept = ik_angle_cycles(ikt, side, wins)
+                        entry[f"cycles_{side}"] = ", ".join(f"{a:.2f}-{c:.2f} s" for a, c in kept) or "none"
+                        for a, c in wins:
+                            if (a, c) not in kept:
+                                notes.append(f"{f.name}: {side} cycle {a:.2f}-{c:.2f} s: IK angles n/a in part "
+                                             "of it (or outside the markers), joint angles skipped")  # fmt: skip
+                        for var, arr in cyc.items():
+                            stack.add(("joint_angle", var, side), arr, subj)
+                        counts[cond][f"angle_{side}"] += len(kept)
+                    if ikt.mot is not None:
+                        tilts.append(ikt.pelvis_tilt_deg)
+                        sources.append(ikt.mot)
+                        entry["opensim_ik_rmse_deg"] = ", ".join(f"{k} {v:.1f}" for k, v in ikt.xcheck_deg.items())
+                    ik_trials.append(entry)
                 for side in ("r", "l"):
                     hs = trial.events.heel_strike[side]
                     wins = [(float(a), float(c)) for a, c in itertools.pairwise(hs)]
@@ -210,6 +370,16 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                     b.add_scalar(cond, var, side, u, m, s, len(per_subject))
         m, s = scalar_mean_sd([float(np.mean(v)) for _, v in sorted(speeds[cond].items())])
         b.add_scalar(cond, "speed", "both", "m/s", m, s, len(speeds[cond]))
+    round_angles(b)
+    if tilts:
+        t = np.array(tilts)
+        notes.append(
+            "pelvis_tilt (and with it hip_flexion) is the tilt of the model's pelvis frame (OpenSim Rajagopal / "
+            "MyoFullBody), not of a marker-defined clinical pelvis (Plug-in Gait): it is offset from clinical norms "
+            "such as schwartz2008 and varies widely between subjects, as in the published OpenSim IK of the same "
+            f"trials (mean pelvis tilt on its frames {np.mean(t[:, 0]):.1f} ± {np.std(t[:, 0], ddof=1):.1f}° over "
+            f"{len(t)} trials; mmbio's on the same frames {np.mean(t[:, 1]):.1f} ± {np.std(t[:, 1], ddof=1):.1f}°)"
+        )
     n_subj = {c: len(speeds[c]) for c in SCHREIBER_CONDITIONS}
     per = sorted({len(v) for c in SCHREIBER_CONDITIONS for v in speeds[c].values()})
     trials_txt = (
@@ -221,7 +391,10 @@ def build_schreiber(shared: Path) -> DatasetBuild:
     b.provenance = {
         "name": "schreiber2019",
         "kind": "curves",
-        "title": "Adults walking overground at self-selected and fast speed: right-leg EMG envelopes and GRF",
+        "title": (
+            "Adults walking overground at self-selected and fast speed: joint angles (mmbio marker IK), right-leg "
+            "EMG envelopes and GRF"
+        ),
         "citation": (
             "Schreiber C., Moissenet F. (2019) A multimodal dataset of human gait at different walking speeds "
             "established on injury-free adult participants. Sci Data 6:111. doi:10.1038/s41597-019-0124-4"
@@ -234,9 +407,10 @@ def build_schreiber(shared: Path) -> DatasetBuild:
             "zmp-opensim study), read with mmbio.io.c3d.read_c3d. A between-subject reference: curves are the mean "
             "and SD across subjects of each subject's mean cycle; subjects.csv holds each subject's mean cycle for "
             "the leave-one-subject-out human ceiling (mmbio.analysis.ceiling). The C3D files hold markers but no "
-            "joint angles and no inverse kinematics is run here (the OpenSim IK in opensim_ik/ covers about one "
-            "stance, not a cycle): this dataset has no joint_angle curves. The static trials (<id>_ST.c3d) are not "
-            "used."
+            "joint angles: the joint_angle curves are mmbio's own marker IK (mmbio.sim.ik.marker_ik) on MyoFullBody "
+            "scaled to each subject's static trial (<id>_ST.c3d, mmbio.sim.scaling.scale_for_subject), over whole "
+            "gait cycles; the published OpenSim IK (opensim_ik/, about 0.5 s around one stance) is not a cycle and "
+            "serves only as a cross-check (ik.trials[].opensim_ik_rmse_deg)."
         ),
         "subjects": subjects,
         "conditions": {
@@ -248,19 +422,51 @@ def build_schreiber(shared: Path) -> DatasetBuild:
             }
             for c, lab in SCHREIBER_CONDITIONS.items()
         },
-        "units": {"grf": "BW (subject mass from the C3D SUBJECT parameters × 9.81)", "emg": "fraction of max"},
+        "units": {
+            "joint_angle": "deg",
+            "grf": "BW (subject mass from the C3D SUBJECT parameters × 9.81)",
+            "emg": "fraction of max",
+        },
         "sign_conventions": {
+            "joint_angle": ANGLE_SIGN_NOTE,
             "grf": GRF_SIGN_NOTE + " The lab is rotated about z so that x is the walking direction (read_c3d).",
             "emg": "linear envelopes of the raw right-leg EMG, peak-normalised per trial; side r",
         },
         "n_subjects": n_subj,
         "n_cycles": {c: counts[c]["emg_r"] for c in SCHREIBER_CONDITIONS},
         "sources": source_entries(shared, sources),
+        "ik": {
+            "method": (
+                "mmbio.sim.ik.marker_ik with its defaults (projected Levenberg-Marquardt on MyoFullBody's "
+                "independent coordinates, joint ranges as bounds, the 51 joint equalities exact, subtalar and mtp "
+                "locked at 0 as in the OpenSim model, warm start, marker gaps skipped per frame, max_iter 30, "
+                "registration of the flagged cluster markers), then mmbio.sim.ik.opensim_coordinates and "
+                "mmbio.io.opensim.coordinates_to_angles (as mmbio.sim.ik.trial_with_ik_angles, i.e. what "
+                "'mmbio validate TRIAL.c3d --static ST.c3d' computes)"
+            ),
+            "marker_set": "isb_schreiber2019 (mmbio/models/data/marker_sets.yaml)",
+            "scaling": (
+                "mmbio.sim.scaling.scale_for_subject(<id>_ST.c3d): OpenSim Scale-tool measurement set "
+                "(mmbio/models/data/scale_sets.yaml), markers placed on the static pose (masses play no part in "
+                "the IK)"
+            ),
+            "subjects": scaling_info,
+            "trials": ik_trials,
+            "marker_rms_cm_median": float(np.median(ik_rms)) if ik_rms else None,
+        },
         "processing": [
             "subjects: every folder of schreiber2019/ holding <id>_C4_*.c3d or <id>_C5_*.c3d (no list pinned in the "
             f"code); all walking trials of a subject and condition are used ({trials_txt} in this data).",
             "events: the C3D EVENT Foot Strike / Foot Off (each trial has 2 heel strikes per foot: one cycle per "
             "side).",
+            "joint angles: mmbio marker IK of every walking trial on MyoFullBody scaled to the subject's static "
+            "trial (ik: above), clinical angles (mmbio.trial.CLINICAL_ANGLES) "
+            f"{', '.join(SCHREIBER_ANGLES)} per side, each side's cycle (heel strike to heel strike of that foot, "
+            "C3D events, marker clock) resampled to 101 points; a cycle is used only when every angle is finite "
+            "over it (ik.trials[].cycles_r / cycles_l list the cycles used; any other is noted below). Lumbar "
+            "angles are left out (no check uses them); subtalar and mtp are locked. These are mmbio's angles, not "
+            "OpenSim's: ik.trials[].opensim_ik_rmse_deg gives, per trial, the RMSE against the published OpenSim "
+            "IK of the same trial on its frames.",
             "EMG: mmbio.gait.emg.envelope with the default EnvelopeSettings (demean, 4th-order Butterworth "
             "band-pass 20-450 Hz, full-wave rectification, 4th-order low-pass 6 Hz, zero lag) and normalisation "
             "'peak' (each muscle divided by its maximum over the whole trial), then the right cycle resampled to "
