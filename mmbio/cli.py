@@ -249,7 +249,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
     if reference is None:
-        reference = load_protocol(protocol or "walking").reference
+        proto = load_protocol(protocol or "walking")
+        reference = proto.reference
+        if trial.kind == "simulated" and proto.simulated_reference:
+            reference = _simulated_default(trial, proto.simulated_reference, proto.name)
     name, condition = parse_spec(reference)
     if args.protocol is None:
         act = activity(name, condition)
@@ -343,6 +346,23 @@ def _with_ik(trial: object, path: str, static: str | None) -> object:
             out.notes.insert(1, f"model not scaled to the subject; a static trial lies beside this file: "  # type: ignore[attr-defined]
                                 f"--static {printable(str(beside[0]))} would scale it")  # fmt: skip
     return out
+
+
+def _simulated_default(trial: object, name: str, protocol: str) -> str:
+    """``NAME:CONDITION`` for a simulated trial when no reference was asked: the protocol's reference for simulated
+    (adult-model) trials at the condition nearest the trial's speed; the trial's first note says so."""
+    from mmbio.analysis.conditions import speed_condition
+    from mmbio.reference.registry import get_reference
+
+    ds = get_reference(name)
+    sc = speed_condition(trial, name, ds.default_condition)  # type: ignore[arg-type]
+    trial.notes.insert(  # type: ignore[attr-defined]
+        0,
+        f"reference {name}:{sc.band} by default: protocol {protocol!r} compares a simulated (adult-model) walk with "
+        f"adult walking ({sc.note or 'speed unknown: the default condition'}); --reference schwartz2008:free for "
+        "children's norms",
+    )
+    return f"{name}:{sc.band}"
 
 
 def format_credibility(doc: dict) -> str:

@@ -148,7 +148,8 @@ def test_the_synthesized_demo_builder_is_kept(tmp_path: Path, walk) -> None:
 
 def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code = main(["validate", str(DEMO), "--cycles", "1", "--no-spm", "--output", str(out), "--format", "json"])
+    code = main(["validate", str(DEMO), "--cycles", "1", "--no-spm", "--output", str(out), "--format", "json",
+                 "--reference", "schwartz2008:free"])  # fmt: skip
     assert code in (0, 1)  # the protocol verdict; the run itself worked
     doc = json.loads(capsys.readouterr().out)
     ctl = doc["trial"]["controller"]

@@ -142,6 +142,9 @@ class Protocol:
     checks: list[Check]
     variables: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    #: the default reference NAME for simulated trials (adult models) when no reference is asked, at the condition
+    #: nearest the trial's speed; "" = ``reference`` for every trial
+    simulated_reference: str = ""
 
     def summary(self) -> dict[str, Any]:
         """What goes into ``result.protocol`` / metrics.json."""
@@ -167,7 +170,7 @@ def _g(x: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 
 #: The keys a protocol may have, at the top, in a check and in a rule: anything else is a typo to report.
-TOP_KEYS = ("name", "description", "reference", "variables", "checks")
+TOP_KEYS = ("name", "description", "reference", "simulated_reference", "variables", "checks")
 CHECK_KEYS = ("metric", "pass", "warn", "required", "label")
 RULE_KEYS = ("op", "value", "of")
 #: A reference scalar's name (``within_pi``'s ``of``).
@@ -225,6 +228,7 @@ def parse_protocol(doc: Any, source: str = "<protocol>") -> Protocol:
     name = text(doc["name"], "name") if doc.get("name") is not None else Path(source).stem
     description = text(doc.get("description") or "", "description", MAX_DESCRIPTION_CHARS)
     reference = text(doc.get("reference") or "", "reference")
+    simulated_reference = text(doc.get("simulated_reference") or "", "simulated_reference")
     raw_checks = doc.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise bad("'checks' must be a non-empty list")
@@ -261,6 +265,7 @@ def parse_protocol(doc: Any, source: str = "<protocol>") -> Protocol:
         checks=checks,
         variables=dict(variables),
         path=source,
+        simulated_reference=simulated_reference,
     )
 
 
