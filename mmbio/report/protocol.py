@@ -5,6 +5,8 @@ A protocol is a YAML file (``validation/walking.yaml``)::
     name: walking
     description: healthy adult overground walking at a self-selected speed
     reference: schwartz2008:free          # NAME[:CONDITION], the default reference of the protocol
+    simulated_reference: schreiber2019    # optional: the default NAME for simulated (adult-model) trials, at the
+                                          # condition nearest the trial's speed
     variables:                            # what the pipeline compares (informative for the report)
       sides: [right, left]
       kinematics: [hip_flexion, knee_flexion, ankle_dorsiflexion]
