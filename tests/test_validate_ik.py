@@ -25,6 +25,8 @@ def test_validate_runs_ik_on_markers(shared: Path, tmp_path: Path) -> None:
     # the knee's shape is the most robust IK output (the model is not scaled: offsets remain, RMSE is not asserted)
     assert knee["r"]["value"] > 0.9
     assert any("joint angles from mmbio's marker IK" in n for n in doc["trial"]["notes"])
+    # subtalar and mtp are held at 0 by the IK (locked, as in the OpenSim model): not reported as measured
+    assert "subtalar_inversion" not in doc["kinematics"]["right"] and "mtp_extension" not in doc["kinematics"]["right"]
     no = _run(shared, tmp_path / "no", "--no-ik")
     assert "kinematics" not in no or not no["kinematics"]
 

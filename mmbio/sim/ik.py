@@ -765,11 +765,18 @@ def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>", static: PathArg 
                  in_degrees=True, path=str(path))  # fmt: skip
     notes: list[str] = []
     angles, _ = coordinates_to_angles(st, knee_sign=1, notes=notes)
-    keep = [n for n in angles.names if np.isfinite(angles[n]).any()]
+    from mmbio.models.anatomy import JOINT_MAP
+
+    # joints the IK holds at 0 (as the OpenSim model locks them) are not measured: not reported
+    locked = set(marker_sets()[res.marker_set].locked)
+
+    dropped = [n for n in angles.names if n in JOINT_MAP and JOINT_MAP[n][0] in locked]
+    keep = [n for n in angles.names if np.isfinite(angles[n]).any() and n not in dropped]
     out = trial.replace(angles=angles.select(keep))
     out.notes = [
         f"joint angles from mmbio's marker IK of this file's markers (--no-ik to skip): {res.summary()}",
         *(f"IK: {n}" for n in res.notes),
+        *([f"not reported (locked at 0 by the IK, as in the OpenSim model): {', '.join(dropped)}"] if dropped else []),
         *trial.notes,
     ]
     return out
