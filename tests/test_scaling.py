@@ -76,7 +76,7 @@ def test_schreiber_2014001_static_matches_opensim_scale() -> None:
 
 def test_cli_static(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from mmbio.cli import main
-    from tests.test_ik import _write_trc
+    from test_ik import _write_trc
 
     st = _static({b: np.full(3, f) for b, f in KNOWN.items()}, frames=3)
     trc = _write_trc(tmp_path / "static.trc", st)
