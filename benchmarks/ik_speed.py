@@ -40,8 +40,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mmbio.io.axes import OPENSIM_TO_LAB  # noqa: E402
-from mmbio.io.opensim import _bare_name, read_storage  # noqa: E402
+
+from mmbio.io.opensim import _bare_name, read_storage, write_trc  # noqa: E402
 from mmbio.sim.ik import _LAB_TO_MJ, MarkerIK, marker_ik, marker_sets, opensim_coordinates, read_markers  # noqa: E402
 
 DEFAULT_TRIAL = ROOT.parent / "shared/reference/schreiber2019/2014001/2014001_C4_05.c3d"
@@ -57,24 +57,6 @@ ik.setMarkerDataFileName(sys.argv[2]); ik.setStartTime(float(sys.argv[3])); ik.s
 ik.setOutputMotionFileName(sys.argv[5]); ik.set_report_errors(False); ik.set_accuracy(1e-5)
 t0 = time.perf_counter(); ik.run(); print("IK_SECONDS", time.perf_counter() - t0)
 """
-
-
-def write_trc(path: Path, time_s: np.ndarray, pos_lab: np.ndarray, names: list[str]) -> None:
-    """Markers (lab frame, m) as a TRC in OpenSim's convention (Y up), Units m; NaN → empty cell."""
-    n, k = pos_lab.shape[:2]
-    os_pos = pos_lab @ OPENSIM_TO_LAB  # v_os = Cᵀ v_lab
-    lines = [
-        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"100\t100\t{n}\t{k}\tm\t100\t1\t{n}",
-        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
-        "\t\t" + "\t".join(f"{a}{j + 1}" for j in range(k) for a in "XYZ"),
-        "",
-    ]
-    for i in range(n):
-        vals = "\t".join("" if np.isnan(v) else f"{v:.6f}" for v in os_pos[i].ravel())
-        lines.append(f"{i + 1}\t{time_s[i]:.5f}\t{vals}")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def time_mmbio(res, mk, reps: int = 3) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -122,7 +104,7 @@ def time_opensim(py: Path, mk, res) -> tuple[float, dict[str, tuple[float, float
     """OpenSim IK frames/s and, per coordinate, (r, RMSE deg) of mmbio against it."""
     with tempfile.TemporaryDirectory() as tmp:
         trc, out = Path(tmp) / "trial.trc", Path(tmp) / "ik.mot"
-        write_trc(trc, mk.time, mk.positions, mk.names)
+        write_trc(trc, mk)
         r = subprocess.run(
             [str(py), "-c", _OPENSIM_IK, str(OSIM), str(trc), str(mk.time[0]), str(mk.time[-1]), str(out)],
             capture_output=True,

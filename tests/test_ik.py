@@ -11,8 +11,8 @@ import pytest
 
 from mmbio.cli import main
 from mmbio.errors import DataFileError
-from mmbio.io.axes import MUJOCO_MYOFULLBODY_TO_LAB, OPENSIM_TO_LAB
-from mmbio.io.opensim import read_storage
+from mmbio.io.axes import MUJOCO_MYOFULLBODY_TO_LAB
+from mmbio.io.opensim import read_storage, write_trc
 from mmbio.models.anatomy import coupled_qpos, joint_couplings
 from mmbio.models.registry import load_model
 from mmbio.sim.ik import MarkerIK, marker_ik, marker_sets, opensim_coordinates
@@ -58,21 +58,7 @@ def _markers(m: mujoco.MjModel, qs: np.ndarray, scale: float = 1.0) -> Markers:
 
 def _write_trc(path: Path, mk: Markers, units: str = "mm", factor: float = 1000.0) -> Path:
     """A TRC in the OpenSim convention (Y up) with the given Units header and values × factor."""
-    n, k = mk.positions.shape[:2]
-    os_pos = mk.positions @ OPENSIM_TO_LAB  # lab → OpenSim: v_os = C.T v_lab
-    lines = [
-        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"100\t100\t{n}\t{k}\t{units}\t100\t1\t{n}",
-        "Frame#\tTime\t" + "\t\t\t".join(mk.names),
-        "\t\t" + "\t".join(f"{a}{j + 1}" for j in range(k) for a in "XYZ"),
-        "",
-    ]
-    for i in range(n):
-        vals = "\t".join("" if np.isnan(v) else f"{v * factor:.6f}" for v in os_pos[i].ravel())
-        lines.append(f"{i + 1}\t{mk.time[i]:.5f}\t{vals}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_trc(path, mk, units=units, scale=factor)
 
 
 def test_recovers_known_poses_with_constraints_held() -> None:

@@ -558,3 +558,19 @@ def test_hamner_peak_vertical_grf_in_readme_range(shared: Path, subject: str) ->
         m = (tr.grf["r"].time >= t0) & (tr.grf["r"].time < t1)
         peak = max(float(g.vertical[m].max()) for g in tr.grf.values()) / (mass * GRAVITY)
         assert lo - 0.01 <= peak <= hi + 0.01, (subject, speed, peak)
+
+
+def test_trc_round_trip(tmp_path) -> None:
+    """write_trc (lab frame, m) reads back through read_trc in the lab frame, gaps included, whatever the units."""
+    from mmbio.io.opensim import read_trc, write_trc
+    from mmbio.trial import Markers
+
+    pos = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3) / 10.0
+    pos[1, 2] = np.nan
+    mk = Markers(np.array([0.0, 0.01]), pos, ["A", "B", "C"])
+    for units in ("m", "mm"):
+        back = read_trc(write_trc(tmp_path / f"x_{units}.trc", mk, units=units))
+        np.testing.assert_allclose(back.positions, pos, atol=1e-6)
+        assert back.names == ["A", "B", "C"] and np.isnan(back.positions[1, 2]).all()
+    with pytest.raises(MmbioError, match="units must be one of"):
+        write_trc(tmp_path / "y.trc", mk, units="in")

@@ -64,7 +64,7 @@ from mmbio.errors import DataFileError, MmbioError
 from mmbio.gait.events import detect_events, detect_events_combined
 from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
 from mmbio.io.opensim_table import Storage, read_storage, read_trc
-from mmbio.io.opensim_write import write_opensim_trial, write_storage
+from mmbio.io.opensim_write import write_opensim_trial, write_storage, write_trc
 from mmbio.names import canonical_muscle
 from mmbio.trial import PELVIS_POSITION, SIDES, Channels, GroundReaction, Subject, Trial
 
@@ -84,6 +84,7 @@ __all__ = [
     "read_trc",
     "write_opensim_trial",
     "write_storage",
+    "write_trc",
 ]
 
 # --------------------------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ import pandas as pd
 from mmbio.errors import MmbioError
 from mmbio.io.axes import OPENSIM_TO_LAB, to_lab
 from mmbio.io.opensim_table import _BAD_NAME, _SIMM_KEYS, Storage
-from mmbio.trial import PELVIS_POSITION, SIDES, Channels, GroundReaction, Trial
+from mmbio.trial import PELVIS_POSITION, SIDES, Channels, GroundReaction, Markers, Trial
 
 PathArg = str | PathLike[str]
 
-__all__ = ["FOOT_BODIES", "external_loads_xml", "id_setup_xml", "write_opensim_trial", "write_storage"]
+__all__ = ["FOOT_BODIES", "external_loads_xml", "id_setup_xml", "write_opensim_trial", "write_storage", "write_trc"]
 
 
 def _check_name(label: str, what: str) -> None:
@@ -283,3 +283,37 @@ def write_opensim_trial(
         if ch is not None and len(ch):
             out[key] = write_storage(d / f"{key}.sto", ch.to_frame(), in_degrees=False, name=key)
     return out
+
+
+_TRC_SCALE = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
+
+
+def write_trc(path: PathArg, markers: Markers, *, units: str = "m", scale: float | None = None) -> Path:
+    """Write markers (lab frame, m) as a TRC in OpenSim's convention (Y up: ``OPENSIM_TO_LAB.T``); NaN → empty cell.
+
+    units: the ``Units`` header (m, cm, mm); values are multiplied by ``scale`` (default: the factor of ``units``;
+    another value writes a file whose numbers disagree with its header, e.g. for testing a reader's unit check).
+    Reads back with :func:`mmbio.io.opensim.read_trc`. Returns the path written.
+    """
+    if units not in _TRC_SCALE:
+        raise MmbioError(f"write_trc: units must be one of {', '.join(_TRC_SCALE)}, got {units!r}")
+    for name in markers.names:
+        _check_name(name, "marker name")
+    f = _TRC_SCALE[units] if scale is None else float(scale)
+    p = Path(path)
+    n, k = markers.positions.shape[:2]
+    rate = markers.rate if np.isfinite(markers.rate) else 100.0
+    os_pos = markers.positions @ OPENSIM_TO_LAB * f  # lab → OpenSim: v_os = Cᵀ v_lab (row vectors)
+    lines = [
+        f"PathFileType\t4\t(X/Y/Z)\t{p.name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        f"{rate:g}\t{rate:g}\t{n}\t{k}\t{units}\t{rate:g}\t1\t{n}",
+        "Frame#\tTime\t" + "\t\t\t".join(markers.names),
+        "\t\t" + "\t".join(f"{a}{j + 1}" for j in range(k) for a in "XYZ"),
+        "",
+    ]
+    for i in range(n):
+        vals = "\t".join("" if np.isnan(v) else f"{v:.6f}" for v in os_pos[i].ravel())
+        lines.append(f"{i + 1}\t{markers.time[i]:.5f}\t{vals}")
+    p.write_text("\n".join(lines) + "\n")
+    return p
