@@ -522,6 +522,7 @@ def marker_ik(
     :class:`IKResult` (its ``motion`` at the marker rate; a single frame is allowed, e.g. a static trial). Raises
     :class:`DataFileError` (one line naming the file) for names matching no set, wrong units, or no frame.
     """
+    from mmbio.sim.foot_geometry import _qpos_index
     from mmbio.sim.motion import Motion
     from mmbio.sim.rollout_cpu import finite_difference_qvel
 
@@ -646,10 +647,7 @@ def marker_ik(
         variant=variant,
         source=path,
         notes=notes,
-        qpos_index={
-            m.joint(j).name: (int(m.jnt_qposadr[j]), {0: 7, 1: 4, 2: 1, 3: 1}[int(m.jnt_type[j])])
-            for j in range(m.njnt)
-        },
+        qpos_index=_qpos_index(m),
     )
     return IKResult(motion, ms.name, names, err, rms, na, its, solve_s, np.asarray(mk.time, dtype=float), notes)
 
