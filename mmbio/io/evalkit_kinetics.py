@@ -26,7 +26,14 @@ import numpy as np
 from mmbio.io.npz_safe import NpzArchive
 from mmbio.trial import Trial
 
-__all__ = ["TOP_FIELDS", "EmbeddedKinetics", "kinetics_notes", "read_kinetics"]
+__all__ = [
+    "TOP_FIELDS",
+    "EmbeddedKinetics",
+    "KineticsHeader",
+    "kinetics_notes",
+    "read_kinetics",
+    "read_kinetics_header",
+]
 
 TOP_FIELDS = (
     "kinetics_sample_phase",
@@ -67,8 +74,17 @@ def _names(ar: NpzArchive, key: str) -> list[str]:
     return names
 
 
-def read_kinetics(ar: NpzArchive, episode: int, frames: int) -> EmbeddedKinetics | None:
-    """Episode ``episode``'s embedded kinetics (None when the archive has no block); ``frames`` = its T."""
+@dataclass(frozen=True)
+class KineticsHeader:
+    """The block's top-level fields, checked: model mass (kg), joint names (n_j), sensor names (n_s)."""
+
+    mass_kg: float
+    joint_names: list[str]
+    sensor_names: list[str]
+
+
+def read_kinetics_header(ar: NpzArchive) -> KineticsHeader | None:
+    """The block's top-level fields, checked (None when the archive has no block)."""
     present = [k for k in TOP_FIELDS if k in ar.keys]
     if not present:
         return None
@@ -92,6 +108,18 @@ def read_kinetics(ar: NpzArchive, episode: int, frames: int) -> EmbeddedKinetics
     for j, u in zip(joints, j_units, strict=True):
         if j.startswith(SAGITTAL) and u.strip().casefold() not in _TORQUE_UNITS:
             raise ar.fail("generalized_actuator_force_units", f"{j}: must be Nm, got {u!r}")
+    return KineticsHeader(mass, joints, sensors)
+
+
+def read_kinetics(
+    ar: NpzArchive, episode: int, frames: int, header: KineticsHeader | None = None
+) -> EmbeddedKinetics | None:
+    """Episode ``episode``'s embedded kinetics (None when the archive has no block); ``frames`` = its T;
+    ``header``: :func:`read_kinetics_header` of ``ar`` when already read (several episodes)."""
+    top = header if header is not None else read_kinetics_header(ar)
+    if top is None:
+        return None
+    mass, joints, sensors = top.mass_kg, top.joint_names, top.sensor_names
     p = f"episode_{episode}"
     ar.require(*(f"{p}_{f}" for f in EPISODE_FIELDS), what="the embedded-kinetics block")
     rows = ar.header(f"{p}_generalized_actuator_forces").shape

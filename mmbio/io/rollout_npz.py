@@ -66,7 +66,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mmbio.errors import DataFileError, MmbioError
-from mmbio.io.evalkit_kinetics import EmbeddedKinetics, kinetics_notes, read_kinetics
+from mmbio.io.evalkit_kinetics import EmbeddedKinetics, kinetics_notes, read_kinetics, read_kinetics_header
 from mmbio.io.npz_safe import NpzArchive
 from mmbio.limits import check_count
 from mmbio.sim.rollout_cpu import Rollout, finite_difference_qvel
@@ -308,8 +308,11 @@ def read_rollout_npz(path: str | os.PathLike[str], *, episode: int | None = None
     return Rollout.load(p)
 
 
-def _read_evalkit(ar: NpzArchive, episode: int | None) -> Rollout:
-    model, phase, episodes = _structure(ar)
+def _read_evalkit(
+    ar: NpzArchive, episode: int | None, structure: tuple[Any, str, list[EpisodeInfo]] | None = None
+) -> Rollout:
+    """One episode as a Rollout (module doc); ``structure``: :func:`_structure` of ``ar`` when already checked."""
+    model, phase, episodes = structure if structure is not None else _structure(ar)
     n = len(episodes)
     ep, why = _choose(ar.path, episodes, episode)
     pre = f"episode_{ep.index}"
@@ -427,8 +430,11 @@ def npz_episode_trials(
     with NpzArchive(p) as ar:
         if _kind(ar) != "evalkit":
             raise DataFileError(p, "holds one rollout (not an mm-evalkit archive): all its episodes is that one")
-        episodes = _structure(ar)[2]
-        read = [(_read_evalkit(ar, e.index), read_kinetics(ar, e.index, e.frames)) for e in episodes]
+        structure = _structure(ar)  # checked once for all the episodes
+        episodes = structure[2]
+        header = read_kinetics_header(ar)
+        read = [(_read_evalkit(ar, e.index, structure), read_kinetics(ar, e.index, e.frames, header) if header else None)
+                for e in episodes]  # fmt: skip
     return [(e, _evalkit_trial(p, r, kin, mass_kg)) for e, (r, kin) in zip(episodes, read, strict=True)]
 
 
