@@ -321,22 +321,22 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
 
 
 def _with_ik(trial: object, path: str, static: str | None) -> object:
-    """The trial with joint angles from marker IK (the model scaled to ``static`` when given); when IK cannot run
-    (markers matching no marker set, no memory for the model) the trial as it was, its notes saying why its joint
-    angles are n/a. A bad ``--static`` file is an error."""
+    """The trial with joint angles from marker IK (the model scaled to ``static`` when given: a bad static file is
+    an error); when IK cannot run (markers matching no marker set, no memory for the model) the trial as it was,
+    its notes saying why its joint angles are n/a."""
     import mujoco
 
     from mmbio.sim.ik import trial_with_ik_angles
 
+    scaled = None
     if static is not None:
+        from mmbio.sim.scaling import scale_for_subject
+
         _check_input(static)
+        mass = float(trial.subject.mass_kg)  # type: ignore[attr-defined]
+        scaled = scale_for_subject(static, mass_kg=mass if math.isfinite(mass) else None)
     try:
-        out = trial_with_ik_angles(trial, path, static)
-    except DataFileError as e:
-        if static is not None and str(static) in str(e):
-            raise
-        trial.notes.insert(0, f"joint angles n/a: marker IK not run ({printable(str(e), 300)})")  # type: ignore[attr-defined]
-        return trial
+        out = trial_with_ik_angles(trial, path, scaled)
     except (MmbioError, mujoco.FatalError) as e:
         trial.notes.insert(0, f"joint angles n/a: marker IK not run ({printable(str(e), 300)})")  # type: ignore[attr-defined]
         return trial

@@ -742,35 +742,33 @@ def opensim_coordinates(result: IKResult) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>", static: PathArg | None = None) -> Any:
-    """``trial`` (a C3D trial with markers and no joint angles) with clinical joint angles from :func:`marker_ik`
-    on its own markers (lab frame), on its marker clock, n/a frames NaN; the IK's summary and notes go to the
-    trial's notes. static: the subject's static trial, to scale the model first (:mod:`mmbio.sim.scaling`; the
-    trial's own mass scales the masses). Raises :class:`DataFileError` naming ``path`` when its markers match no
-    marker set."""
+def ik_angles(result: IKResult, path: PathArg = "<trial>", coords: pd.DataFrame | None = None) -> tuple[Any, list[str]]:
+    """Clinical joint angles (deg, :class:`~mmbio.trial.Channels` on the marker clock, n/a frames NaN) of an IK
+    result, converted from its OpenSim coordinates (``coords``: :func:`opensim_coordinates` when already computed)
+    as mmbio's OpenSim reader converts an IK ``.mot``; joints the IK holds at 0 (locked, as in the OpenSim model)
+    are left out. Returns (angles, the names left out)."""
     from mmbio.io.opensim import coordinates_to_angles
     from mmbio.io.opensim_table import Storage
-
-    scaled = None
-    if static is not None:
-        from mmbio.sim.scaling import scale_for_subject
-
-        mass = trial.subject.mass_kg
-        scaled = scale_for_subject(static, mass_kg=float(mass) if np.isfinite(mass) else None)
-    res = marker_ik(trial.markers, scaled=scaled)
-    df = opensim_coordinates(res)
-    st = Storage(name=f"IK of {path}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
-                 in_degrees=True, path=str(path))  # fmt: skip
-    notes: list[str] = []
-    angles, _ = coordinates_to_angles(st, knee_sign=1, notes=notes)
     from mmbio.models.anatomy import JOINT_MAP
 
-    # joints the IK holds at 0 (as the OpenSim model locks them) are not measured: not reported
-    locked = set(marker_sets()[res.marker_set].locked)
-
+    df = coords if coords is not None else opensim_coordinates(result)
+    st = Storage(name=f"IK of {path}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
+                 in_degrees=True, path=str(path))  # fmt: skip
+    angles, _ = coordinates_to_angles(st, knee_sign=1, notes=[])
+    locked = set(marker_sets()[result.marker_set].locked)
     dropped = [n for n in angles.names if n in JOINT_MAP and JOINT_MAP[n][0] in locked]
     keep = [n for n in angles.names if np.isfinite(angles[n]).any() and n not in dropped]
-    out = trial.replace(angles=angles.select(keep))
+    return angles.select(keep), dropped
+
+
+def trial_with_ik_angles(trial: Any, path: PathArg = "<trial>", scaled: Any = None) -> Any:
+    """``trial`` (a C3D trial with markers and no joint angles) with the joint angles of :func:`marker_ik` on its
+    own markers (lab frame; :func:`ik_angles`); the IK's summary and notes go to the trial's notes. scaled: the
+    model scaled to the subject (:func:`mmbio.sim.scaling.scale_for_subject`), or None. Raises
+    :class:`DataFileError` naming ``path`` when its markers match no marker set."""
+    res = marker_ik(trial.markers, scaled=scaled)
+    angles, dropped = ik_angles(res, path)
+    out = trial.replace(angles=angles)
     out.notes = [
         f"joint angles from mmbio's marker IK of this file's markers (--no-ik to skip): {res.summary()}",
         *(f"IK: {n}" for n in res.notes),

@@ -73,23 +73,19 @@ class IKTrial:
 
 def ik_trial(path: Path, scaled: Any) -> IKTrial:
     """Read ``path`` (C3D), run :func:`mmbio.sim.ik.marker_ik` with the default settings on the model ``scaled``
-    (a :class:`~mmbio.sim.scaling.ScaledModel`) and convert to clinical angles exactly as
-    :func:`mmbio.sim.ik.trial_with_ik_angles` does; cross-check with ``opensim_ik/<stem>_ik.mot`` when present."""
+    (a :class:`~mmbio.sim.scaling.ScaledModel`) and convert to clinical angles with :func:`mmbio.sim.ik.ik_angles`
+    (as ``mmbio validate`` does); cross-check with ``opensim_ik/<stem>_ik.mot`` when present."""
     from mmbio.io.c3d import read_c3d
-    from mmbio.io.opensim import _bare_name, coordinates_to_angles, read_storage
-    from mmbio.io.opensim_table import Storage
-    from mmbio.sim.ik import marker_ik, opensim_coordinates
+    from mmbio.io.opensim import _bare_name, read_storage
+    from mmbio.sim.ik import ik_angles, marker_ik, opensim_coordinates
 
     trial = read_c3d(path)
     res = marker_ik(trial.markers, scaled=scaled)
     df = opensim_coordinates(res)
-    st = Storage(name=f"IK of {path.name}", header={}, columns=list(df.columns), data=df.to_numpy(dtype=float),
-                 in_degrees=True, path=str(path))  # fmt: skip
-    angles, _ = coordinates_to_angles(st, knee_sign=1, notes=[])
-    keep = [n for n in angles.names if np.isfinite(angles[n]).any()]
+    angles, _ = ik_angles(res, path.name, df)
     e = res.marker_error_m
     out = IKTrial(
-        trial=trial.replace(angles=angles.select(keep)),
+        trial=trial.replace(angles=angles),
         rms_cm=100 * float(np.sqrt(np.nanmean(e**2))),
         max_cm=100 * float(np.nanmax(e)),
         n_frames=int(res.motion.n_frames),
