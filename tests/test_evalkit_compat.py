@@ -223,3 +223,16 @@ def test_startup_cycle_as_evalkit_counts_it(phase: str, tmp_path: Path) -> None:
     starts = [g[0] for g in ek["gait_indexes"][0]]
     assert (0 in starts) == (phase == "pre_step")
     np.testing.assert_allclose(mine.joints["knee_angle_r"], np.array(ek["avg_joint_gaits"])[3], atol=1e-9, rtol=0)
+
+
+def test_compat_reads_the_kinetics_block_as_mmbio_checks_it(synth_archive, tmp_path: Path) -> None:
+    """A partial embedded-kinetics block (mass without sensor names) is one clear error, not a traceback."""
+    from mmbio.analysis.evalkit_compat import read_evalkit_archive
+    from mmbio.errors import DataFileError
+
+    with np.load(synth_archive[0]) as z:
+        arrays = {k: z[k] for k in z.files}
+    p = tmp_path / "partial.npz"
+    np.savez(p, **arrays, model_mass_kg=np.array(84.0))
+    with pytest.raises(DataFileError, match="the embedded-kinetics block is partial"):
+        read_evalkit_archive(p)

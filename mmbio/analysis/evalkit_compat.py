@@ -244,6 +244,7 @@ class EvalkitArchive:
 
 def read_evalkit_archive(path: str | os.PathLike[str]) -> EvalkitArchive:
     """Read an mm-evalkit archive (checked as :mod:`mmbio.io.rollout_npz` checks it) and apply mm-evalkit's rules."""
+    from mmbio.io.evalkit_kinetics import read_kinetics_header
     from mmbio.io.npz_safe import NpzArchive
     from mmbio.io.rollout_npz import _finite, _structure
 
@@ -257,10 +258,9 @@ def read_evalkit_archive(path: str | os.PathLike[str]) -> EvalkitArchive:
         model, phase, infos = _structure(ar)
         actuators = [model.actuator(i).name for i in range(model.nu)]
         qadr = {j: int(model.jnt_qposadr[model.joint(j).id]) for j in JOINTS}
-        kin = "model_mass_kg" in ar.keys and "force_sensor_names" in ar.keys
-        if kin:
-            mass = ar.float_scalar("model_mass_kg", 1.0, 1000.0)
-            names = ar.str_vector("force_sensor_names", ar.header("force_sensor_names").shape[0], max_chars=256)
+        header = read_kinetics_header(ar)  # checked as mmbio reads the block (partial, units, foot sensors)
+        if header is not None:
+            mass, names = header.mass_kg, header.sensor_names
         for info in infos:
             pre = f"episode_{info.index}"
             touch = _finite(ar, f"{pre}_touch_observations")
@@ -287,7 +287,7 @@ def read_evalkit_archive(path: str | os.PathLike[str]) -> EvalkitArchive:
                     c = normalise_cycle(x, s, e)
                     sums[key] = c if key not in sums else sums[key] + c
                 n_cycles += 1
-            if kin:
+            if header is not None:
                 vals = _finite(ar, f"{pre}_force_sensor_values")
                 grf[info.index] = {
                     side: vals[:, [names.index(n) for n in cols]].sum(axis=1) / (mass * G)
