@@ -118,7 +118,12 @@ def _load(path: str, args: argparse.Namespace) -> tuple[str, Any, Any]:
             trial = pool_trials([t for _, t in eps], [f"episode {e.index}" for e, _ in eps])
             return f"archive ({len(eps)} episodes pooled)", trial, None
         return "archive", load_trial(path, mass_kg=args.mass), None
-    return "trial", load_trial(path, mass_kg=args.mass), None
+    trial = load_trial(path, mass_kg=args.mass)
+    if trial.markers is not None and trial.angles is None:  # a C3D without angles: marker IK, as validate does
+        from mmbio.cli import _with_ik
+
+        trial = _with_ik(trial, path, None)
+    return "trial", trial, None
 
 
 def _validate(path: str, trial: Any, run: Any, args: argparse.Namespace) -> Any:
