@@ -248,6 +248,10 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
                              "does not need (it has joint angles, no markers, or --no-ik)")  # fmt: skip
     protocol = None if args.protocol == "none" else args.protocol
     reference = args.reference
+    own_ref = str((run.checkpoint.metadata or {}).get("reference") or "") if run is not None else ""
+    if reference is None and own_ref:  # e.g. mmbio track: the subject's own curves (schreiber2019:c4/2014001)
+        reference = own_ref
+        trial.notes.insert(0, f"reference {own_ref} by default: the checkpoint names it (its motion's own subject)")
     if reference is None:
         proto = load_protocol(protocol or "walking")
         reference = proto.reference
@@ -754,6 +758,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mmbio.cli_ik import add_ik_parser
 
     add_ik_parser(sub)
+    from mmbio.cli_track import add_track_parser
+
+    add_track_parser(sub)
     return p
 
 

@@ -75,8 +75,9 @@ def test_schreiber_2014001_static_matches_opensim_scale() -> None:
 
 
 def test_cli_static(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mmbio.cli import main
     from test_ik import _write_trc
+
+    from mmbio.cli import main
 
     st = _static({b: np.full(3, f) for b, f in KNOWN.items()}, frames=3)
     trc = _write_trc(tmp_path / "static.trc", st)

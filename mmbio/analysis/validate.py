@@ -117,7 +117,7 @@ def validate(
     from mmbio.analysis.synergies import synergies_from_curves
     from mmbio.errors import NoGaitCycleError
     from mmbio.gait.body_mass import with_estimated_mass
-    from mmbio.reference.registry import get_reference, parse_spec
+    from mmbio.reference.registry import get_reference, parse_spec, reference_subjects, split_condition
 
     sources = resolve_sources(activation_sources, static_opt, static_opt_source)  # bad sources fail first
     for src in sources:
@@ -151,11 +151,25 @@ def validate(
                             "value in BW rests on this estimate")  # fmt: skip
     running = infer_running(trial, name, condition)
     result.reference["activity"] = "running" if running else "walking"
+    base, subject = split_condition(condition)
+    if subject is not None:  # one subject's own curves as the reference
+        others = len(reference_subjects(name, base)) - 1
+        result.reference["subject"] = subject
+        result.reference["description"] = (
+            f"SUBJECT-SPECIFIC: subject {subject}'s own mean cycles of {name}:{base} (no SD band: one person); "
+            f"human ceilings: the other {others} subjects against this subject; scalar bands: {base}'s population"
+        )
+        result.notes.insert(0, result.reference["description"])
     if name in set(built_from):
         result.trial["by_construction"] = (
             f"the validated motion was built from {name} itself: its kinematic fidelity against {name}:{condition} "
             "is by construction, not evidence (validate against an independent reference)"
         )
+        if subject is not None:
+            result.trial["by_construction"] = (
+                f"the motion was built from subject {subject}'s own trial ({name}): kinematic fidelity against that "
+                "subject is by construction, not evidence; the activations never saw the subject's EMG"
+            )
         result.notes.insert(0, "KINEMATIC FIDELITY BY CONSTRUCTION: " + result.trial["by_construction"])
     bands = speed_condition(trial, name, condition)  # the protocol's speed-dependent bands follow the trial's speed
     result.reference["band_condition"] = bands.band

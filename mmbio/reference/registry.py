@@ -12,6 +12,11 @@ Data folder: ``$MMBIO_REFERENCE_DATA`` if set; else the package data ``mmbio._da
 
 A dataset spec is ``NAME`` or ``NAME:CONDITION`` (``schwartz2008:free``); without a condition the
 dataset's default is used (:data:`DEFAULT_CONDITIONS`, else its only/first condition).
+
+**Subject-specific references.** In a dataset with per-subject curves (``subjects.csv``, unit kind ``subject``) the
+condition ``COND/SUBJECT`` (``schreiber2019:c4/2014001``) is that one subject's mean cycles as the reference: its
+curves are the subject's (no SD: one person; ``n_subjects`` 1), its scalars the condition's (population bands), and
+its human ceiling is the other subjects against this one (:mod:`mmbio.analysis.ceiling`).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ QUANTITIES: tuple[str, ...] = ("joint_angle", "grf", "emg", "joint_moment", "joi
 DEFAULT_CONDITIONS: dict[str, str] = {"schwartz2008": "free", "hamner2013_run": "3", "schreiber2019": "c4"}
 
 ENV_VAR = "MMBIO_REFERENCE_DATA"
+#: ``COND/SUBJECT``: one subject of a condition as the reference (module docstring).
+SUBJECT_SEP = "/"
 
 
 def data_dir() -> Path:
@@ -112,7 +119,7 @@ class ReferenceDataset:
 
     def condition_info(self, condition: str) -> dict[str, Any]:
         """The provenance entry of one condition (description, speed, n)."""
-        return dict(self.provenance.get("conditions", {}).get(condition) or {})
+        return dict(self.provenance.get("conditions", {}).get(split_condition(condition)[0]) or {})
 
     @classmethod
     def from_folder(cls, folder: Path) -> ReferenceDataset:
@@ -202,12 +209,56 @@ def get_reference(name: str) -> ReferenceDataset:
     return ds[name]
 
 
+def split_condition(condition: str) -> tuple[str, str | None]:
+    """``'c4/2014001'`` → ``('c4', '2014001')``; ``'c4'`` → ``('c4', None)`` (subject-specific references)."""
+    base, sep, subject = str(condition).partition(SUBJECT_SEP)
+    return base, (subject.strip() or None) if sep else None
+
+
+def reference_subjects(name: str, condition: str) -> tuple[str, ...]:
+    """The subject ids of one condition that can be a subject-specific reference (``subjects.csv`` units of kind
+    ``subject``); empty when the dataset has none."""
+    ds = get_reference(name)
+    f = ds.path / "subjects.csv"
+    if not f.is_file():
+        return ()
+    df = _read_subjects(str(f))
+    base = split_condition(condition)[0]
+    sel = df[(df.condition == base) & (df.unit_kind == "subject")]
+    return tuple(dict.fromkeys(str(u) for u in sel.unit_id))
+
+
+def find_subject_reference(file_name: str) -> str | None:
+    """The subject-specific reference a lab file belongs to, from its name: ``2014001_C4_05.c3d`` →
+    ``'schreiber2019:c4/2014001'`` (a name token equal to a subject id of a dataset, another equal to one of its
+    conditions, case-insensitive); ``None`` when no dataset matches or several do."""
+    import re
+
+    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", Path(str(file_name)).stem) if t]
+    found = []
+    for ds in list_references():
+        for cond in ds.conditions:
+            if cond.lower() not in tokens:
+                continue
+            found += [f"{ds.name}:{cond}/{u}" for u in reference_subjects(ds.name, cond) if u.lower() in tokens]
+    return found[0] if len(found) == 1 else None
+
+
 def _check_condition(ds: ReferenceDataset, condition: str) -> str:
     condition = str(condition)
-    if condition not in ds.conditions:
+    base, subject = split_condition(condition)
+    if base not in ds.conditions:
         raise UnknownReferenceError(
-            f"unknown condition {condition!r} for {ds.name}; choose from: {', '.join(ds.conditions)}"
+            f"unknown condition {base!r} for {ds.name}; choose from: {', '.join(ds.conditions)}"
         )
+    if SUBJECT_SEP in condition:
+        have = reference_subjects(ds.name, base)
+        if not have:
+            raise UnknownReferenceError(
+                f"{ds.name}:{base} has no per-subject curves, so no subject-specific reference ({condition!r})"
+            )
+        if subject not in have:
+            raise UnknownReferenceError(f"{ds.name}:{base} has no subject {subject!r}; choose from: {', '.join(have)}")
     return condition
 
 
@@ -230,6 +281,8 @@ def load_curves(name: str, condition: str | None = None) -> pd.DataFrame:
     f = ds.path / "curves.csv"
     if not f.is_file():
         raise UnknownReferenceError(f"{name} has no curves (it is an auxiliary table)")
+    if condition is not None and split_condition(_check_condition(ds, condition))[1] is not None:
+        return _subject_table(str(ds.path / "subjects.csv"), str(condition)).copy()
     df = _read_csv(str(f))
     if condition is not None:
         df = df[df.condition == _check_condition(ds, condition)]
@@ -237,14 +290,15 @@ def load_curves(name: str, condition: str | None = None) -> pd.DataFrame:
 
 
 def load_scalars(name: str, condition: str | None = None) -> pd.DataFrame:
-    """The scalar table (columns :data:`SCALAR_COLUMNS`); empty when the dataset has none."""
+    """The scalar table (columns :data:`SCALAR_COLUMNS`); empty when the dataset has none. A subject-specific
+    condition (``COND/SUBJECT``) gets its condition's scalars: population values, not the subject's."""
     ds = get_reference(name)
     f = ds.path / "scalars.csv"
     if not f.is_file():
         return pd.DataFrame(columns=list(SCALAR_COLUMNS))
     df = _read_csv(str(f))
     if condition is not None:
-        df = df[df.condition == _check_condition(ds, condition)]
+        df = df[df.condition == split_condition(_check_condition(ds, condition))[0]]
     return df.reset_index(drop=True).copy()
 
 
@@ -266,9 +320,32 @@ def _by_variable(path: str, condition: str, subjects: bool = False) -> dict[str,
     """The rows of one condition of ``curves.csv`` (or ``subjects.csv``) grouped by variable, read once: a
     validation looks up hundreds of curves, and filtering the whole table for each took seconds. Callers filter
     the small groups further (which returns new frames) and never modify them."""
-    df = _read_subjects(path) if subjects else _read_csv(path)
-    df = df[df.condition == condition]
+    base, subject = split_condition(condition)
+    if subject is not None and not subjects:  # one subject's curves as the reference (module docstring)
+        df = _subject_table(str(Path(path).with_name("subjects.csv")), condition)
+    else:
+        df = _read_subjects(path) if subjects else _read_csv(path)
+        df = df[df.condition == base]
     return {str(v): g for v, g in df.groupby("variable", sort=False)}
+
+
+@lru_cache(maxsize=16)
+def _subject_table(subjects_path: str, condition: str) -> pd.DataFrame:
+    """One subject's curves of ``subjects.csv`` in the tidy ``curves.csv`` form (:data:`CURVE_COLUMNS`): mean =
+    the subject's mean cycle, no SD, 1 subject, cycles not recorded. ``condition`` is ``COND/SUBJECT``."""
+    base, subject = split_condition(condition)
+    df = _read_subjects(subjects_path)
+    df = df[(df.condition == base) & (df.unit_id == subject) & (df.unit_kind == "subject")]
+    vals = df[list(SUBJECT_PCT_COLUMNS)].to_numpy(dtype=float)
+    n, p = vals.shape
+    out = df.loc[np.repeat(df.index.to_numpy(), p), ["quantity", "variable", "side", "units"]].reset_index(drop=True)
+    out.insert(0, "condition", condition)
+    out["pct"] = np.tile(np.arange(p, dtype=float), n)
+    out["mean"] = vals.reshape(-1)
+    out["sd"] = np.nan
+    out["n_subjects"] = 1
+    out["n_cycles"] = np.nan
+    return out[list(CURVE_COLUMNS)]
 
 
 def load_subject_curves_wide(name: str, condition: str | None = None) -> pd.DataFrame:
@@ -283,7 +360,7 @@ def load_subject_curves_wide(name: str, condition: str | None = None) -> pd.Data
         return pd.DataFrame(columns=[*SUBJECT_ID_COLUMNS, *SUBJECT_PCT_COLUMNS])
     df = _read_subjects(str(f))
     if condition is not None:
-        df = df[df.condition == _check_condition(ds, condition)]
+        df = df[df.condition == split_condition(_check_condition(ds, condition))[0]]
     return df.reset_index(drop=True).copy()
 
 
@@ -330,7 +407,8 @@ def subject_curves(
     f = ds.path / "subjects.csv"
     if not f.is_file():
         return None
-    sel = _by_variable(str(f), _check_condition(ds, condition), subjects=True).get(variable, _EMPTY)
+    base = split_condition(_check_condition(ds, condition))[0]  # a subject-specific condition: all its subjects
+    sel = _by_variable(str(f), base, subjects=True).get(variable, _EMPTY)
     if quantity is not None:
         sel = sel[sel.quantity == quantity]
     if sel.empty:
@@ -502,6 +580,13 @@ def format_reference_show(name: str, condition: str | None = None) -> str:
         f"  subjects: {ds.n_subjects.get(cond) or '?'}, cycles: {ds.n_cycles.get(cond) or 'not published'}",
         f"  conditions available: {', '.join(ds.conditions)}",
     ]
+    base, subject = split_condition(cond)
+    if subject is not None:
+        others = len(reference_subjects(ds.name, base)) - 1
+        lines[4] = (f"  subject-specific: subject {subject}'s own mean cycles (no SD); scalars are {base}'s "
+                    f"(population); ceilings: the other {others} subjects against this one")  # fmt: skip
+    elif ds.kind == "curves" and (subs := reference_subjects(ds.name, base)):
+        lines.append(f"  subjects (a subject-specific reference is {ds.name}:{base}/SUBJECT): {', '.join(subs)}")
     if ds.kind != "curves":
         lines.append(f"  {ds.description}")
         return "\n".join(lines)

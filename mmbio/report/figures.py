@@ -134,7 +134,8 @@ def joint_angle_figure(
             for s, n in n_cycles.items()
             if s in ("right", "left")
         ]
-        handles.append(Patch(facecolor=REF_BAND, edgecolor=REF_LINE, label=f"{ref_label} mean ±1 SD"))
+        sd_txt = " ±1 SD" if any(c.ref_sd is not None for c in curves) else " (no SD: one subject)"
+        handles.append(Patch(facecolor=REF_BAND, edgecolor=REF_LINE, label=f"{ref_label} mean{sd_txt}"))
         handles.append(Line2D([], [], color="#555555", lw=0.9, label="toe-off (reference dotted)"))
         if any_spm_region:
             handles.append(Patch(facecolor="#777777", alpha=0.3, label="SPM: p < 0.05"))
@@ -447,7 +448,12 @@ def emg_figure(
         measured = any(c.units and c.units != "1" for c in curves)
         what = "trial EMG" if measured else "trial activation"
         handles = [
-            Patch(facecolor=REF_BAND, edgecolor=REF_LINE, label=f"{ref_label} mean ±1 SD"),
+            Patch(
+                facecolor=REF_BAND,
+                edgecolor=REF_LINE,
+                label=f"{ref_label} mean"
+                + (" ±1 SD" if any(c.ref_sd is not None for c in curves) else " (no SD: one subject)"),
+            ),
             Line2D([], [], color=SIDE_COLOR["right"], label=f"{what} × fitted scale, right"),
             Line2D([], [], color=SIDE_COLOR["left"], ls="--", label="left"),
         ]

@@ -432,6 +432,8 @@ def _scorecard_top(fig: Figure, result: ValidationResult, rows: list[dict[str, A
         elif isinstance(q, int | float | str) and q not in ("", None):
             left.append((key, str(q)))
     right = [("Reference", _reference_label(result))]
+    if r.get("subject"):
+        right.append(("subject", f"{r['subject']} (subject-specific)"))
     for key in ("n_subjects", "n_cycles", "description"):
         if r.get(key) not in (None, ""):
             right.append((key.replace("_", " "), str(r[key])))

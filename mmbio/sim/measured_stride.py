@@ -77,7 +77,14 @@ from mmbio.sim.rollout_cpu import finite_difference_qvel
 if TYPE_CHECKING:
     from mmbio.sim.motion import Motion
 
-__all__ = ["StrideEvents", "implied_grf", "stride_events", "stride_from_opensim"]
+__all__ = [
+    "StrideEvents",
+    "implied_grf",
+    "stride_events",
+    "stride_events_from_trial",
+    "stride_from_c3d",
+    "stride_from_opensim",
+]
 
 PathArg = str | PathLike[str]
 
@@ -161,6 +168,102 @@ def stride_events(grf: dict[str, Any], *, threshold_n: float = 20.0, near_s: flo
     return StrideEvents(t0, period, stance, contacts)
 
 
+def stride_events_from_trial(events: Any, *, near_s: float | None = None) -> StrideEvents:
+    """The stride clock and stance plan from a trial's own gait events (:class:`mmbio.trial.Events`, s).
+
+    For trials whose force plates see one contact per foot (a lab walkway): two consecutive right heel strikes
+    (the pair whose middle is nearest ``near_s``) give the stride; each foot's complete contacts (a heel strike
+    followed by a toe off before the next heel strike) give its stance, as :func:`stride_events`.
+    """
+    contacts: dict[str, list[tuple[float, float]]] = {}
+    for s in SIDES:
+        hs = np.asarray(events.heel_strike.get(s, np.empty(0)), dtype=float)
+        to = np.asarray(events.toe_off.get(s, np.empty(0)), dtype=float)
+        pairs = []
+        for i, a in enumerate(hs):
+            nxt = hs[i + 1] if i + 1 < hs.size else np.inf
+            after = to[(to > a) & (to < nxt)]
+            if after.size:
+                pairs.append((float(a), float(after[0])))
+        contacts[s] = pairs
+    hs_r = np.asarray(events.heel_strike.get("r", np.empty(0)), dtype=float)
+    if hs_r.size < 2:
+        raise MmbioError(
+            f"stride: the trial's events ({events.source}) hold {hs_r.size} right heel strike(s); a stride needs two"
+        )
+    mids = 0.5 * (hs_r[:-1] + hs_r[1:])
+    k = 0 if near_s is None else int(np.argmin(np.abs(mids - near_s)))
+    t0, period = float(hs_r[k]), float(hs_r[k + 1] - hs_r[k])
+    stance = {}
+    for s in SIDES:
+        if not contacts[s]:
+            raise MmbioError(
+                f"stride: no complete contact (heel strike then toe off) of foot {s!r} in the events ({events.source})"
+            )
+        dur = float(np.mean([b - a for a, b in contacts[s]])) / period * 100.0
+        near = min(contacts[s], key=lambda c: abs(c[0] - (t0 + 0.5 * period)))
+        start = float(np.mod((near[0] - t0) / period, 1.0) * 100.0)
+        if s == "r" and min(start, 100.0 - start) < 1e-6:
+            start = 0.0
+        stance[s] = (start, dur)
+    return StrideEvents(t0, period, stance, contacts)
+
+
+def stride_from_c3d(
+    trial_path: PathArg,
+    *,
+    static: PathArg | None = None,
+    mass_kg: float | None = None,
+    marker_set: str | None = None,
+    model: str = "myofullbody",
+    variant: str | None = None,
+    rate_hz: float = 100.0,
+    window_start_s: float | None = None,
+    edge_margin_s: float = 0.05,
+    foot_lock: bool = True,
+    lock_options: dict[str, Any] | None = None,
+) -> Motion:
+    """One periodic stride of a subject's own lab trial (C3D/TRC markers + its gait events) on MyoFullBody.
+
+    mmbio's marker IK (:func:`mmbio.sim.ik.marker_ik`; scaled to ``static``, the subject's standing trial, when
+    given) replaces the OpenSim IK of :func:`stride_from_opensim`; the stride clock and the stance plan come from
+    the trial's events (the C3D's Foot Strike / Foot Off, else those detected from its force plates), because a
+    walkway's plates see one contact per foot, not a whole stride. Steps 2-7 of the module docs follow. The IK
+    runs on the scaled model, the stride on MyoFullBody's own (unscaled) body: joint angles carry over, segment
+    lengths do not (the foot lock keeps the feet on the floor). ``Motion.notes`` say all of it; ``Motion.source``
+    names the trial file (so validating against the dataset it came from is flagged as by construction).
+    """
+    from mmbio.io.loader import load_trial
+    from mmbio.sim.ik import marker_ik
+
+    notes: list[str] = []
+    trial = load_trial(trial_path)
+    scaled = None
+    if static is not None:
+        from mmbio.sim.scaling import scale_for_subject
+
+        scaled = scale_for_subject(static, marker_set, mass_kg, model=model, variant=variant)
+        notes += [f"scaling: {n}" for n in scaled.notes]
+    ik = marker_ik(trial_path, model=model, variant=variant, marker_set=marker_set, scaled=scaled)
+    notes.append(f"IK: {ik.summary()}")
+    notes += [f"IK: {n}" for n in ik.notes]
+    na = sorted(j for j, v in ik.na.items() if np.any(v))
+    if na:
+        raise MmbioError(f"stride: {trial_path}: the IK leaves joints n/a on some frames ({', '.join(na[:6])}); "
+                         "a stride needs every joint on every frame")  # fmt: skip
+    src = ik.motion
+    model, variant = src.model, src.variant
+    m = _load_model(model, variant)
+    t_src = np.asarray(ik.time, dtype=float)
+    ev = stride_events_from_trial(trial.events, near_s=0.5 * (t_src[0] + t_src[-1]))
+    notes.append(f"events: the trial's ({trial.events.source})")
+    return _periodic_stride(
+        m, src, t_src, ev, notes, model=model, variant=variant, rate_hz=rate_hz, window_start_s=window_start_s,
+        edge_margin_s=edge_margin_s, foot_lock=foot_lock, lock_options=lock_options,
+        source=f"{trial_path} (mmbio marker IK{' scaled to ' + str(static) if static else ''})", grf=None,
+    )  # fmt: skip
+
+
 def stride_from_opensim(
     coordinates_path: PathArg,
     grf_path: PathArg,
@@ -193,8 +296,7 @@ def stride_from_opensim(
         DataFileError: an unreadable file.
     """
     from mmbio.io.opensim import read_opensim_grf
-    from mmbio.sim.motion import Motion, motion_from_opensim
-    from mmbio.sim.synthesis import _foot_lock
+    from mmbio.sim.motion import motion_from_opensim
 
     if not (np.isfinite(rate_hz) and 10.0 <= rate_hz <= 1000.0):
         raise MmbioError(f"stride: rate_hz must lie in [10, 1000], got {rate_hz}")
@@ -213,9 +315,44 @@ def stride_from_opensim(
     notes += [f"IK: {n}" for n in src.notes]
     t_src = t_ik[0] + src.time
     ev = stride_events(grf, threshold_n=threshold_n, near_s=0.5 * (t_src[0] + t_src[-1]))
+    notes.append(f"events: vertical GRF > {threshold_n:g} N per foot")
+    return _periodic_stride(
+        m, src, t_src, ev, notes, model=model, variant=variant, rate_hz=rate_hz, window_start_s=window_start_s,
+        edge_margin_s=edge_margin_s, foot_lock=foot_lock, lock_options=lock_options,
+        source=f"{Path(coordinates_path).name} + {Path(grf_path).name}", grf=grf,
+    )  # fmt: skip
+
+
+def _periodic_stride(
+    m: Any,
+    src: Motion,
+    t_src: np.ndarray,
+    ev: StrideEvents,
+    notes: list[str],
+    *,
+    model: str,
+    variant: str | None,
+    rate_hz: float,
+    window_start_s: float | None,
+    edge_margin_s: float,
+    foot_lock: bool,
+    lock_options: dict[str, Any] | None,
+    source: str,
+    grf: dict[str, Any] | None,
+) -> Motion:
+    """Steps 2-7 of the module docs on a MyoFullBody motion ``src`` with time base ``t_src`` (s, the events' clock).
+
+    grf: per-foot ground reaction on the same clock for the implied-vs-measured total GRF check (both feet over the
+    whole window), or None when the plates do not cover the stride (noted).
+    """
+    from mmbio.sim.motion import Motion
+    from mmbio.sim.synthesis import _foot_lock
+
+    if not (np.isfinite(rate_hz) and 10.0 <= rate_hz <= 1000.0):
+        raise MmbioError(f"stride: rate_hz must lie in [10, 1000], got {rate_hz}")
     period = ev.period
     notes.append(
-        f"events (vertical GRF > {threshold_n:g} N per foot): right heel strikes {ev.t0:.4f} and "
+        f"events: right heel strikes {ev.t0:.4f} and "
         f"{ev.t0 + period:.4f} s: stride {period:.4f} s; contacts r "
         + ", ".join(f"{a:.4f}-{b:.4f}" for a, b in ev.contacts["r"]) + " s, l "
         + ", ".join(f"{a:.4f}-{b:.4f}" for a, b in ev.contacts["l"]) + " s"
@@ -305,7 +442,7 @@ def stride_from_opensim(
     toe_off = {s: ev.stance[s][1] for s in SIDES}
     notes.append(
         f"frames rotated to start at the right heel strike (IK time {tk[j0]:.4f} s; the window's seam, where the "
-        f"closure joins its end to its start, is at frame {(n - j0) % n}); stance plan from the GRF: "
+        f"closure joins its end to its start, is at frame {(n - j0) % n}); stance plan: "
         + "; ".join(
             f"{s} heel strike at {ev.stance[s][0]:.1f} %, stance {ev.stance[s][1]:.1f} % of the stride "
             f"({len(ev.contacts[s])} contact{'s' if len(ev.contacts[s]) != 1 else ''})"
@@ -358,12 +495,15 @@ def stride_from_opensim(
         rate_hz=float(rate_hz),
         model=model,
         variant=variant,
-        source=f"one periodic stride of {Path(coordinates_path).name} + {Path(grf_path).name} "
-        f"({-advance / t_motion:.2f} m/s)",
+        source=f"one periodic stride of {source} ({-advance / t_motion:.2f} m/s)",
         notes=notes,
         stance=stance,
         qpos_index=src.qpos_index,
     )
+    if grf is None:
+        notes.append("total GRF implied by the stride not compared with force plates: they do not cover both feet over "
+                     "the whole stride")  # fmt: skip
+        return motion
     # the total ground reaction the stride implies (its COM acceleration), against the plates on the same clock
     meas = measured_total_grf(grf, ev, a, pct[:-1])
     imp = implied_grf(motion)
