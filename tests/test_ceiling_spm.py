@@ -383,3 +383,22 @@ def test_spm_without_a_shift_finds_nothing() -> None:
     cyc, ref = _cycles(0.0)
     r = spm.spm_one_sample(cyc, ref)
     assert r.ran and r.clusters == [] and "no significant difference" in r.summary
+
+
+def test_cross_dataset_ceiling_pairs_pelvis_frames_only_on_offset_free_metrics() -> None:
+    """Schwartz's children are measured in a clinical pelvis, the IK datasets (Rajagopal, Schreiber) in the model's:
+    for pelvis tilt and hip flexion only r, lags, timing and range cross over; the knee keeps every metric."""
+    from mmbio.analysis.ceiling import clear_cache, human_ceiling_detail, kinematics_metric_fn
+
+    clear_cache()
+    fn = kinematics_metric_fn()
+    hip = human_ceiling_detail("schwartz2008", "free", "kinematics", "hip_flexion", "r", fn)
+    knee = human_ceiling_detail("schwartz2008", "free", "kinematics", "knee_flexion", "r", fn)
+    assert hip.kind == "cross" and "r" in hip.values and "rom_error" in hip.values
+    assert "rmse" not in hip.values and "within_sd_band" not in hip.values
+    assert "shape and range only: model-frame pelvis" in hip.note
+    assert "rmse" in knee.values and "shape and range only" not in knee.note
+    assert hip.n["r"] == knee.n["r"]  # the same human units, fewer metrics
+    # a dataset in the model frame keeps its leave-one-subject-out offsets (its own frame)
+    own = human_ceiling_detail("schreiber2019", "c4", "kinematics", "hip_flexion", "r", fn)
+    assert own.kind == "subjects" and "rmse" in own.values

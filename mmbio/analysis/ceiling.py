@@ -12,6 +12,16 @@ human data against the same kind of reference. A ceiling always comes from **dif
   (:data:`ACTIVITY`; walking and running are never mixed) that have the variable — each of their
   subjects' curves where they have ``subjects.csv``, else their mean curve — are each compared with the
   reference mean ± SD. Note ``'cross-dataset: …'``.
+  Joint angles that depend on the pelvis frame (pelvis tilt, hip flexion: :data:`FRAME_SENSITIVE`) are measured
+  in a marker-based clinical pelvis in Schwartz's children and in the OpenSim/MyoFullBody model pelvis in the
+  IK-derived datasets; the two differ by a constant tilt that is a convention, not human variation (Schreiber's
+  adults against Schwartz's mean: hip-flexion RMSE 20.4° with them, against 8.8° from the one Rajagopal walk). A
+  dataset in another pelvis frame (:data:`PELVIS_FRAME`) therefore counts only on the offset-free metrics
+  (:data:`OFFSET_FREE`: r, lags, timing, range); offset metrics (RMSE, errors, band shares) of those angles are
+  n/a there, with the reason in the note.
+* **Subject-specific** (``COND/SUBJECT``, :mod:`mmbio.reference.registry`): each of the *other* subjects of the
+  condition against this subject's mean cycle (no SD), as the trial is. Note ``'subject-specific: the other N
+  subjects of REF against subject S'``.
 * Nothing available → ceiling ``None`` with the note ``'no human-vs-human data for VAR in REF'``.
 
 Cycles of one subject are never a ceiling: a ``subjects.csv`` whose units are cycles of one person
@@ -73,6 +83,21 @@ ACTIVITY: dict[str, dict[str, tuple[str, str]]] = {
     "hamner2013_run": {v: ("running", f"{v} m/s") for v in ("2", "3", "4", "5")},
 }
 
+#: dataset → the pelvis frame its joint angles are measured in: ``clinical`` (marker-based gait-lab pelvis, e.g.
+#: Plug-in Gait from the ASIS/PSIS) or ``model`` (the OpenSim/MyoFullBody pelvis body of an IK). The frames differ by
+#: a constant pelvis tilt of ≈ 10° (hip flexion compensates), so cross-dataset ceilings of
+#: :data:`FRAME_SENSITIVE` angles pair datasets of different frames only on offset-free metrics (:data:`OFFSET_FREE`).
+PELVIS_FRAME: dict[str, str] = {
+    "schwartz2008": "clinical",
+    "rajagopal2016_walk": "model",
+    "schreiber2019": "model",
+    "hamner2013_run": "model",
+}
+#: joint angles whose value depends on the pelvis frame (by a constant offset)
+FRAME_SENSITIVE: frozenset[str] = frozenset({"pelvis_tilt", "hip_flexion"})
+#: metrics that a constant offset does not change (shape, timing, range)
+OFFSET_FREE = re.compile(r"^(r|r_.*|.*lag.*|.*timing.*|rom_error)$")
+
 #: result domain → reference quantity
 DOMAIN_QUANTITY: dict[str, str] = {"kinematics": "joint_angle", "grf": "grf", "emg": "emg"}
 SIDE_CODE: dict[str, str] = {"right": "r", "left": "l", "r": "r", "l": "l", "both": "both"}
@@ -95,8 +120,9 @@ OUTLIER_MIN_DEVIATION = 0.1
 
 
 def activity(reference: str, condition: str) -> tuple[str, str] | None:
-    """``(activity, speed class)`` of a reference condition, ``None`` when not listed in :data:`ACTIVITY`."""
-    return ACTIVITY.get(reference, {}).get(str(condition))
+    """``(activity, speed class)`` of a reference condition (a subject-specific ``COND/SUBJECT``: its condition's),
+    ``None`` when not listed in :data:`ACTIVITY`."""
+    return ACTIVITY.get(reference, {}).get(str(condition).partition("/")[0])
 
 
 def wants_ceiling(name: str) -> bool:
@@ -271,6 +297,9 @@ def _ceiling(
     var_txt = "+".join(variables)
     ref_txt = f"{reference}:{condition}"
     order = [side, "both"] if side in ("r", "l") else [side]
+    base, _, subject = condition.partition("/")
+    if subject:  # a subject-specific reference: the other subjects against this one (module docstring)
+        return _subject_ceiling(reference, base, subject, quantity, variables, order, metric_fn)
     own = _subject_stack(reference, condition, quantity, variables, order)
     skipped = ""
     if own is not None and own[2] == "subject" and own[0].shape[0] >= 2:
@@ -292,12 +321,15 @@ def _ceiling(
     per: list[dict[str, Metric]] = []
     used: list[str] = []
     ids: list[str] = []
+    sensitive = quantity == "joint_angle" and any(v in FRAME_SENSITIVE for v in variables)
     for other, conds in sorted(ACTIVITY.items()):
         if other == reference:
             continue
+        other_frame = sensitive and PELVIS_FRAME.get(other) != PELVIS_FRAME.get(reference)
         for cond, act_other in conds.items():
             if act_other != act:
                 continue
+            n_before = len(per)
             try:
                 stack = _subject_stack(other, cond, quantity, variables, sides)
                 mean = None if stack is not None else _mean_curve(other, cond, quantity, variables, sides)
@@ -319,9 +351,37 @@ def _ceiling(
                 used.append(
                     f"{other}:{cond} ({'mean of ' + str(mean[2]) + ' subjects' if (mean[2] or 1) > 1 else 'one subject'})"
                 )
+            if other_frame and len(per) > n_before:  # another pelvis frame: a constant offset is no human spread
+                per[n_before:] = [{k: m for k, m in d.items() if OFFSET_FREE.match(k)} for d in per[n_before:]]
+                used[-1] += f" [shape and range only: {PELVIS_FRAME.get(other, '?')}-frame pelvis]"
     if not per:
         return none
     return _summarise(per, f"cross-dataset: {', '.join(used)} against the {ref_txt} mean{skipped}", "cross", ids)
+
+
+def _subject_ceiling(
+    reference: str,
+    condition: str,
+    subject: str,
+    quantity: str,
+    variables: tuple[str, ...],
+    order: list[str],
+    metric_fn: MetricFn,
+) -> Ceiling:
+    """Each *other* subject's mean cycle against ``subject``'s (no SD: the reference is one person), as the trial
+    is compared with that subject; the median over them is the ceiling."""
+    ref_txt = f"{reference}:{condition}/{subject}"
+    stack = _subject_stack(reference, condition, quantity, variables, order)
+    if stack is None or stack[2] != "subject" or subject not in stack[1]:
+        return Ceiling({}, f"no human-vs-human data for {'+'.join(variables)} in {ref_txt}")
+    arr, ids, _ = stack
+    k = stack[1].index(subject)
+    others = [i for i in range(arr.shape[0]) if i != k]
+    if not others:
+        return Ceiling({}, f"no other subject than {subject} in {reference}:{condition}: no ceiling")
+    per = [metric_fn(arr[i], arr[k], None) for i in others]
+    note = f"subject-specific: the other {len(others)} subjects of {reference}:{condition} against subject {subject}"
+    return _summarise(per, note, "subjects", [ids[i] for i in others])
 
 
 def human_ceiling_detail(
