@@ -12,11 +12,16 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mmbio import __version__
+from mmbio.cli_format import format_credibility, format_table
 from mmbio.errors import DataFileError, MmbioError, printable
+
+if TYPE_CHECKING:
+    from mmbio.trial import Trial
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -258,6 +263,7 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         if trial.kind == "simulated" and proto.simulated_reference:
             reference = _simulated_default(trial, proto.simulated_reference, proto.name)
     name, condition = parse_spec(reference)
+    condition = _without_own_subject(trial, args.trial, name, condition)
     if args.protocol is None:
         act = activity(name, condition)
         protocol = "running" if act and act[0] == "running" else "walking"
@@ -352,6 +358,27 @@ def _with_ik(trial: object, path: str, static: str | None) -> object:
     return out
 
 
+def _without_own_subject(trial: Trial, path: str, name: str, condition: str) -> str:
+    """``COND/-SUBJECT`` when a measured trial's file names one of the reference's own subjects (``2014001_C4_05.c3d``
+    against ``schreiber2019``): the reference without that subject, so that the trial is never scored against its
+    own curves (the trial's notes say so). A subject-specific condition asked for explicitly is kept."""
+    from mmbio.reference.registry import find_subject_reference, reference_subjects, split_condition
+
+    base, subject = split_condition(condition)
+    if trial.kind != "measured" or subject is not None:
+        return condition
+    own = find_subject_reference(Path(path).name)
+    if not own or not own.startswith(f"{name}:"):
+        return condition
+    sid = own.rpartition("/")[2]
+    if sid not in reference_subjects(name, base):
+        return condition
+    trial.notes.insert(0, f"reference {name}:{base} without subject {sid}: the trial ({Path(path).name}) is that "
+                          f"subject's own, so its curves are left out of the reference and of the ceilings "
+                          f"(--reference {name}:{base}/{sid} compares it with that subject alone)")  # fmt: skip
+    return f"{base}/-{sid}"
+
+
 def _simulated_default(trial: object, name: str, protocol: str) -> str:
     """``NAME:CONDITION`` for a simulated trial when no reference was asked: the protocol's reference for simulated
     (adult-model) trials at the condition nearest the trial's speed; the trial's first note says so."""
@@ -367,105 +394,6 @@ def _simulated_default(trial: object, name: str, protocol: str) -> str:
         "children's norms",
     )
     return f"{name}:{sc.band}"
-
-
-def format_credibility(doc: dict) -> str:
-    """The credibility checks of a metrics.json document, failures first (empty for measured trials)."""
-    cred = doc.get("credibility") or {}
-    checks = cred.get("checks") or []
-    if not checks:
-        return ""
-    counts: dict[str, int] = {}
-    for c in checks:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
-    word = "PASS" if cred.get("passed") else "FAIL"
-    order = {"fail": 0, "warn": 1, "pass": 2, "n/a": 3}
-    lines = [f"simulation credibility: {word} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})"]
-    for c in sorted(checks, key=lambda c: order.get(c["status"], 9)):
-        name = c["metric"].split(".")[2]
-        value = "n/a" if c.get("value") is None else f"{c['value']:.3g} {c.get('units', '')}"
-        tail = c.get("reason") if c.get("value") is None else c.get("rule")
-        lines.append(f"  {c['status']:<4} {name:<26} {value:<28} {printable(tail or '', 160)}")
-    return "\n".join(lines)
-
-
-def _fmt(q: dict | None, spec: str = ".3f") -> str:
-    if not q or q.get("value") is None:
-        return "n/a"
-    return format(q["value"], spec)
-
-
-#: vertical-GRF rows of the text table, per activity (metrics absent from the result are skipped)
-_WALKING_GRF_ROWS = ("first_peak_bw", "valley_bw", "second_peak_bw", "stance_time_s", "double_peak", "r")
-_RUNNING_GRF_ROWS = (
-    "active_peak_bw",
-    "impact_peak_bw",
-    "impact_stance_fraction",
-    "loading_rate_bw_s",
-    "stance_time_s",
-    "r",
-)
-
-
-def format_table(doc: dict) -> str:
-    """Human-readable summary of a metrics.json document: key metrics and the protocol verdict."""
-    t = doc["trial"]
-    ref = doc["reference"]
-    source = printable(t["source"], 300)
-    lines = [f"mmbio {doc['provenance']['mmbio_version']}: {source} vs {ref['name']}:{ref['condition']}"]
-    mass = (t.get("subject") or {}).get("mass") or {}
-    if mass.get("estimated"):
-        lines.append(f"body mass {mass['value']:.1f} kg ESTIMATED ({printable(mass.get('method', ''), 300)})")
-    lines.append("")
-    kin = doc.get("kinematics", {})
-    rows = [(s, v, m) for s, vs in kin.items() for v, m in vs.items() if m.get("r", {}).get("value") is not None]
-    if rows:
-        lines.append(f"{'side':<6} {'joint angle':<22} {'r':>7} {'RMSE deg':>9} {'ceiling r':>10}")
-        for side, var, m in rows:
-            ceil = m["r"].get("ceiling", {}).get("value")
-            c = "n/a" if ceil is None else f"{ceil:.3f}"
-            lines.append(f"{side:<6} {var:<22} {_fmt(m['r']):>7} {_fmt(m['rmse'], '.1f'):>9} {c:>10}")
-    else:
-        lines.append("(no joint angles compared)")
-    grf = doc.get("grf", {})
-    if grf:
-        # the rows of the activity analysed: a running stance has no first peak, valley or second peak
-        running = ref.get("activity") == "running" or any(
-            "active_peak_bw" in vs.get("vertical", {}) for vs in grf.values()
-        )
-        keys = _RUNNING_GRF_ROWS if running else _WALKING_GRF_ROWS
-        lines += [
-            "",
-            f"{'side':<6} {'vertical GRF (' + ('running' if running else 'walking') + ')':<24} {'trial':>7} {'ref':>7}",
-        ]
-        for side, vs in grf.items():
-            v, r = vs.get("vertical", {}), vs.get("vertical_reference", {})
-            for k in keys:
-                if k in v:
-                    lines.append(f"{side:<6} {k:<24} {_fmt(v[k]):>7} {_fmt(r.get(k)):>7}")
-    emg = doc.get("emg", {})
-    rows = [(s, mu, m) for s, ms in emg.items() for mu, m in ms.items() if m.get("r", {}).get("value") is not None]
-    if rows:
-        lines += ["", f"{'side':<6} {'muscle vs EMG':<24} {'r':>7} {'lag ms':>7} {'ceiling r':>10}"]
-        for side, mu, m in rows:
-            ceil = m["r"].get("ceiling", {}).get("value")
-            c = "n/a" if ceil is None else f"{ceil:.3f}"
-            lines.append(f"{side:<6} {mu:<24} {_fmt(m['r']):>7} {_fmt(m.get('best_lag_ms'), '.0f'):>7} {c:>10}")
-    proto = doc.get("protocol")
-    if proto:
-        counts: dict[str, int] = {}
-        for c in proto["checks"]:
-            counts[c["status"]] = counts.get(c["status"], 0) + 1
-        verdict = {True: "PASS", False: "FAIL", None: "NOT ASSESSED (every check n/a)"}[proto["passed"]]
-        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        lines += ["", f"protocol {proto['name']}: {verdict} ({summary})"]
-        lines += [
-            f"  fail: {c['metric']} = {_fmt({'value': c.get('value')})} ({c.get('rule', '')})"
-            for c in proto["checks"]
-            if c["status"] == "fail"
-        ]
-    lines += [f"note: {printable(n, 2000)}" for n in doc.get("notes", [])]
-    return "\n".join(lines)
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:

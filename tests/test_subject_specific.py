@@ -144,3 +144,38 @@ def test_track_a_subjects_own_c3d_and_validate_against_that_subject(shared: Path
     state, _ = env.reset(jax.random.key(0))
     _, obs2, reward, *_ = env.step(state, np.full((1, env.mj_model.nu), 0.05, np.float32))
     assert np.all(np.isfinite(np.asarray(obs2))) and np.isfinite(float(reward[0]))
+
+
+def test_reference_without_a_subject_is_the_others_mean_and_sd() -> None:
+    """``COND/-SUBJECT``: mean and SD (ddof 1) of the other subjects' curves; its ceiling leave-one-out over them."""
+    clear_cache()
+    ids, vals = _rows("hip_flexion", "l")
+    k = 2
+    others = np.delete(vals, k, axis=0)
+    rc = reference_curve("schreiber2019", f"c4/-{ids[k]}", "hip_flexion", "l", quantity="joint_angle")
+    np.testing.assert_allclose(rc.mean, others.mean(axis=0))
+    np.testing.assert_allclose(rc.sd, others.std(axis=0, ddof=1))
+    assert rc.n_subjects == len(ids) - 1
+    c = human_ceiling_detail("schreiber2019", f"c4/-{ids[k]}", "kinematics", "hip_flexion", "l",
+                             kinematics_metric_fn())  # fmt: skip
+    assert c.kind == "subjects" and c.n["r"] == len(ids) - 1 and ids[k] not in c.unit_ids
+    assert f"subject {ids[k]}, the trial's own, left out" in c.note
+    with pytest.raises(UnknownReferenceError, match="no subject '-nobody'"):
+        parse_spec("schreiber2019:c4/-nobody")
+
+
+def test_measured_trial_is_never_scored_against_its_own_subject(shared: Path, tmp_path: Path) -> None:
+    """A Schreiber C3D validated against schreiber2019 is compared with the other subjects only (the notes say so);
+    asking for its own subject explicitly is kept."""
+    from mmbio.cli import main
+
+    trial = sorted(shared.glob("schreiber2019/*/*_C4_*.c3d"))[-1]
+    sid = trial.name.split("_")[0]
+    out = tmp_path / "v"
+    args = ["validate", str(trial), "-r", "schreiber2019:c4", "--no-pdf", "--no-spm", "--output", str(out)]
+    assert main(args) in (0, 1)
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["reference"]["condition"] == f"c4/-{sid}" and doc["reference"]["left_out_subject"] == sid
+    assert any(f"without subject {sid}" in n for n in doc["trial"]["notes"])
+    emg = doc["emg"]["right"]["soleus"]["r"]
+    assert f"subject {sid}, the trial's own, left out" in emg["ceiling"]["note"]

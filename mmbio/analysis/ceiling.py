@@ -21,7 +21,8 @@ human data against the same kind of reference. A ceiling always comes from **dif
   n/a there, with the reason in the note.
 * **Subject-specific** (``COND/SUBJECT``, :mod:`mmbio.reference.registry`): each of the *other* subjects of the
   condition against this subject's mean cycle (no SD), as the trial is. Note ``'subject-specific: the other N
-  subjects of REF against subject S'``.
+  subjects of REF against subject S'``. ``COND/-SUBJECT`` (the condition without the trial's own subject):
+  leave-one-subject-out over the remaining subjects.
 * Nothing available → ceiling ``None`` with the note ``'no human-vs-human data for VAR in REF'``.
 
 Cycles of one subject are never a ceiling: a ``subjects.csv`` whose units are cycles of one person
@@ -298,6 +299,16 @@ def _ceiling(
     ref_txt = f"{reference}:{condition}"
     order = [side, "both"] if side in ("r", "l") else [side]
     base, _, subject = condition.partition("/")
+    if subject.startswith("-"):  # the condition without one subject (a measured trial of that subject)
+        out = subject[1:]
+        own = _subject_stack(reference, base, quantity, variables, order)
+        if own is not None and own[2] == "subject":
+            keep = [i for i, u in enumerate(own[1]) if u != out]
+            if len(keep) >= 2:
+                return leave_one_out(own[0][keep], metric_fn, f"leave-one-out over {len(keep)} subjects of "
+                                     f"{reference}:{base} (subject {out}, the trial's own, left out)", "subjects",
+                                     [own[1][i] for i in keep])  # fmt: skip
+        return Ceiling({}, f"no human-vs-human data for {var_txt} in {ref_txt}")
     if subject:  # a subject-specific reference: the other subjects against this one (module docstring)
         return _subject_ceiling(reference, base, subject, quantity, variables, order, metric_fn)
     own = _subject_stack(reference, condition, quantity, variables, order)

@@ -117,7 +117,13 @@ def validate(
     from mmbio.analysis.synergies import synergies_from_curves
     from mmbio.errors import NoGaitCycleError
     from mmbio.gait.body_mass import with_estimated_mass
-    from mmbio.reference.registry import get_reference, parse_spec, reference_subjects, split_condition
+    from mmbio.reference.registry import (
+        get_reference,
+        left_out_subject,
+        parse_spec,
+        reference_subjects,
+        split_condition,
+    )
 
     sources = resolve_sources(activation_sources, static_opt, static_opt_source)  # bad sources fail first
     for src in sources:
@@ -152,7 +158,16 @@ def validate(
     running = infer_running(trial, name, condition)
     result.reference["activity"] = "running" if running else "walking"
     base, subject = split_condition(condition)
-    if subject is not None:  # one subject's own curves as the reference
+    out_of = left_out_subject(subject)
+    if out_of is not None:  # the condition without the trial's own subject
+        n = len(reference_subjects(name, base)) - 1
+        result.reference["left_out_subject"] = out_of
+        result.reference["description"] = (
+            f"{name}:{base} without subject {out_of} (the trial's own): mean ± SD of the other {n} subjects; "
+            f"ceilings leave-one-subject-out over them; scalar bands: all of {base}"
+        )
+        result.notes.insert(0, "REFERENCE WITHOUT THE TRIAL'S OWN SUBJECT: " + result.reference["description"])
+    elif subject is not None:  # one subject's own curves as the reference
         others = len(reference_subjects(name, base)) - 1
         result.reference["subject"] = subject
         result.reference["description"] = (

@@ -16,7 +16,9 @@ dataset's default is used (:data:`DEFAULT_CONDITIONS`, else its only/first condi
 **Subject-specific references.** In a dataset with per-subject curves (``subjects.csv``, unit kind ``subject``) the
 condition ``COND/SUBJECT`` (``schreiber2019:c4/2014001``) is that one subject's mean cycles as the reference: its
 curves are the subject's (no SD: one person; ``n_subjects`` 1), its scalars the condition's (population bands), and
-its human ceiling is the other subjects against this one (:mod:`mmbio.analysis.ceiling`).
+its human ceiling is the other subjects against this one (:mod:`mmbio.analysis.ceiling`). ``COND/-SUBJECT`` is the
+condition *without* that subject: mean ± SD (ddof 1) of the other subjects' curves and a leave-one-subject-out
+ceiling over them, for a measured trial of that subject (never scored against its own curves).
 """
 
 from __future__ import annotations
@@ -210,9 +212,15 @@ def get_reference(name: str) -> ReferenceDataset:
 
 
 def split_condition(condition: str) -> tuple[str, str | None]:
-    """``'c4/2014001'`` → ``('c4', '2014001')``; ``'c4'`` → ``('c4', None)`` (subject-specific references)."""
+    """``'c4/2014001'`` → ``('c4', '2014001')``; ``'c4/-2014001'`` → ``('c4', '-2014001')`` (the condition without
+    that subject); ``'c4'`` → ``('c4', None)`` (subject-specific references, module docstring)."""
     base, sep, subject = str(condition).partition(SUBJECT_SEP)
     return base, (subject.strip() or None) if sep else None
+
+
+def left_out_subject(subject: str | None) -> str | None:
+    """The subject a ``-SUBJECT`` condition leaves out (``None`` for a subject-specific one or none)."""
+    return subject[1:] if subject and subject.startswith("-") else None
 
 
 def reference_subjects(name: str, condition: str) -> tuple[str, ...]:
@@ -257,7 +265,7 @@ def _check_condition(ds: ReferenceDataset, condition: str) -> str:
             raise UnknownReferenceError(
                 f"{ds.name}:{base} has no per-subject curves, so no subject-specific reference ({condition!r})"
             )
-        if subject not in have:
+        if (left_out_subject(subject) or subject) not in have:
             raise UnknownReferenceError(f"{ds.name}:{base} has no subject {subject!r}; choose from: {', '.join(have)}")
     return condition
 
@@ -331,21 +339,26 @@ def _by_variable(path: str, condition: str, subjects: bool = False) -> dict[str,
 
 @lru_cache(maxsize=16)
 def _subject_table(subjects_path: str, condition: str) -> pd.DataFrame:
-    """One subject's curves of ``subjects.csv`` in the tidy ``curves.csv`` form (:data:`CURVE_COLUMNS`): mean =
-    the subject's mean cycle, no SD, 1 subject, cycles not recorded. ``condition`` is ``COND/SUBJECT``."""
+    """``subjects.csv`` in the tidy ``curves.csv`` form (:data:`CURVE_COLUMNS`) for ``COND/SUBJECT`` (mean = the
+    subject's mean cycle, no SD, 1 subject) or ``COND/-SUBJECT`` (mean and SD, ddof 1, over the other subjects);
+    cycles not recorded."""
     base, subject = split_condition(condition)
+    out_of = left_out_subject(subject)
     df = _read_subjects(subjects_path)
-    df = df[(df.condition == base) & (df.unit_id == subject) & (df.unit_kind == "subject")]
-    vals = df[list(SUBJECT_PCT_COLUMNS)].to_numpy(dtype=float)
-    n, p = vals.shape
-    out = df.loc[np.repeat(df.index.to_numpy(), p), ["quantity", "variable", "side", "units"]].reset_index(drop=True)
-    out.insert(0, "condition", condition)
-    out["pct"] = np.tile(np.arange(p, dtype=float), n)
-    out["mean"] = vals.reshape(-1)
-    out["sd"] = np.nan
-    out["n_subjects"] = 1
-    out["n_cycles"] = np.nan
-    return out[list(CURVE_COLUMNS)]
+    df = df[(df.condition == base) & (df.unit_kind == "subject")]
+    df = df[df.unit_id != out_of] if out_of else df[df.unit_id == subject]
+    key = ["quantity", "variable", "side", "units"]
+    rows = []
+    for k, g in df.groupby(key, sort=False):
+        vals = g[list(SUBJECT_PCT_COLUMNS)].to_numpy(dtype=float)
+        n = vals.shape[0]
+        sd = vals.std(axis=0, ddof=1) if n >= 2 else np.full(vals.shape[1], np.nan)
+        rows.append(pd.DataFrame({"condition": condition, **dict(zip(key, k, strict=True)),
+                                  "pct": np.arange(vals.shape[1], dtype=float), "mean": vals.mean(axis=0),
+                                  "sd": sd, "n_subjects": n, "n_cycles": np.nan}))  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=list(CURVE_COLUMNS))
+    return pd.concat(rows, ignore_index=True)[list(CURVE_COLUMNS)]
 
 
 def load_subject_curves_wide(name: str, condition: str | None = None) -> pd.DataFrame:
