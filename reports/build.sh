@@ -25,5 +25,11 @@ mmbio validate "$S/rajagopal2016_walk/coordinates.sto" --grf "$S/rajagopal2016_w
 #    adult walking, schreiber2019 at the nearest speed); the PDF is reports/example_tracking_walk.pdf
 mmbio validate checkpoints/tracking_walk.pkl --output reports/example_tracking_walk --overwrite || test $? -eq 1
 mv reports/example_tracking_walk/report.pdf reports/example_tracking_walk.pdf
+# 5. Subject-specific: subject 2014001's own C4 trial (scaled marker IK, its events) tracked by the muscle controller,
+#    validated against that subject's own curves and EMG (schreiber2019:c4/2014001, the checkpoint's default)
+CK=s2014001.pkl   # in the working folder: the report names it
+mmbio track "$S/schreiber2019/2014001/2014001_C4_05.c3d" --static "$S/schreiber2019/2014001/2014001_ST.c3d" -o "$CK"
+mmbio validate "$CK" --output reports/subject_2014001_tracking_vs_own_emg --overwrite || test $? -eq 1
+rm -f "$CK"
 # the run records (mmbio-run.json: this machine's absolute input paths) and locks are not part of the examples
 rm -f reports/*/mmbio-run.json reports/*/.mmbio.lock
