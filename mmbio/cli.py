@@ -189,8 +189,16 @@ def _check_input(path: str) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from mmbio.cohort import is_cohort
     from mmbio.report.output_dir import OutputDir
 
+    if is_cohort(args.trial):
+        from mmbio.cli_cohort import cmd_cohort
+
+        return cmd_cohort(args)
+    if args.workers or args.scheduler:
+        raise MmbioError("--workers/--scheduler apply to a cohort (several inputs, a folder, a glob or a manifest)")
+    args.trial = args.trial[0]
     _check_input(args.trial)
     with OutputDir(args.output, source=args.trial, command="validate", overwrite=args.overwrite) as od:
         return _validate_into(args, od)
@@ -535,8 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument(
         "trial",
+        nargs="+",
         help="checkpoint .pkl or MuscleMimic checkpoint_N folder (rolled out first), C3D file, OpenSim .mot/.sto "
-        "of joint angles, or rollout .npz (mmbio or mm-evalkit)",
+        "of joint angles, or rollout .npz (mmbio or mm-evalkit); several of them, a folder, a quoted glob or a .csv "
+        "manifest validate a cohort on Dask (one sub-folder each, cohort.csv and cohort.pdf; needs mmbio[cohort])",
     )
     v.add_argument("--reference", "-r", help="NAME[:CONDITION] (default: the protocol's reference)")
     v.add_argument(
@@ -611,6 +621,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="mm-evalkit archives: add mm-evalkit 0.1.0's numbers (its cycle, heel-strike, normalisation and GRF "
         "rules, re-implemented) beside mmbio's, each with the reason it differs",
     )
+    v.add_argument(
+        "--workers", type=_int_in(1, 4096), help="cohort: Dask worker processes on this machine (default: the cores)"
+    )
+    v.add_argument("--scheduler", metavar="ADDRESS", help="cohort: an existing Dask scheduler (tcp://host:8786)")
     v.set_defaults(func=_cmd_validate)
 
     r = sub.add_parser("reference", help="list or show the experimental reference datasets")

@@ -1,0 +1,134 @@
+"""Cohort validation on Dask (issue 17 §1): inputs from paths, folders, globs and manifests; a bad input is an error
+row; a rerun resumes; a worker that dies is retried; the cohort table and PDF.
+
+The orchestration tests use small stand-in tasks on a real ``distributed.LocalCluster`` (the scheduling, retries and
+resume are Dask's and mmbio's, not the task's); the end-to-end test validates real Schreiber trials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmbio.cohort import CohortItem, cohort_items, is_cohort, run_cohort
+from mmbio.errors import MmbioError
+
+pytest.importorskip("distributed")
+
+
+def test_inputs_from_paths_globs_manifests_and_folders(tmp_path: Path) -> None:
+    for n in ("a.c3d", "b.c3d", "notes.txt"):
+        (tmp_path / n).write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.c3d").write_text("x")
+    assert not is_cohort([str(tmp_path / "a.c3d")]) and is_cohort([str(tmp_path / "a.c3d"), str(tmp_path / "b.c3d")])
+    items, training = cohort_items([str(tmp_path)])  # a folder: its trial files, sorted; .txt ignored
+    assert [i.name for i in items] == ["a", "b"] and not training
+    items, _ = cohort_items([str(tmp_path / "**" / "a.c3d")])  # a glob; equal stems get distinct folders
+    assert [i.name for i in items] == ["a", "a-2"]
+    m = tmp_path / "cohort.csv"
+    m.write_text("input,mass,static,name\na.c3d,67,st.c3d,s1\nsub/a.c3d,,,\n")
+    items, _ = cohort_items([str(m)])
+    assert items[0] == CohortItem(str(tmp_path / "a.c3d"), "s1", ("--mass", "67", "--static", str(tmp_path / "st.c3d")))
+    assert items[1].name == "a" and items[1].extra == ()
+    m.write_text("input,weight\na.c3d,3\n")
+    with pytest.raises(MmbioError, match=r"unknown manifest column.*weight"):
+        cohort_items([str(m)])
+    with pytest.raises(MmbioError, match="matches no file"):
+        cohort_items([str(tmp_path / "*.trc")])
+    run = tmp_path / "run"
+    run.mkdir()
+    for u in (20, 3, 100):
+        (run / f"checkpoint_{u:06d}.pkl").write_text("x")
+    (run / "latest.pkl").write_text("x")
+    items, training = cohort_items([str(run)])  # a training run: its checkpoints in update order
+    assert training and [i.update for i in items] == [3, 20, 100]
+
+
+def _ok(item: CohortItem, out: str, common: list[str]) -> dict[str, Any]:
+    """Stand-in task: writes a finished output folder like mmbio validate (metrics.json + mmbio-run.json)."""
+    if "bad" in item.path:
+        return {"name": item.name, "input": item.path, "update": None, "status": "error", "exit": 2,
+                "error": f"{item.path}: not a trial", "wall_s": 0.0, "skipped": False, "worker_pid": os.getpid(),
+                "options": [*common, *item.extra]}  # fmt: skip
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "metrics.json").write_text(json.dumps({"protocol": {"passed": True}}))
+    (Path(out) / "mmbio-run.json").write_text(json.dumps({"input": item.path, "finished": "now"}))
+    return {"name": item.name, "input": item.path, "update": None, "status": "pass", "exit": 0, "error": "",
+            "wall_s": 0.0, "skipped": False, "worker_pid": os.getpid(), "options": [*common, *item.extra]}  # fmt: skip
+
+
+def _dies_once(item: CohortItem, out: str, common: list[str]) -> dict[str, Any]:
+    """Stand-in task whose worker process dies the first time it runs (a segfault, the OOM killer)."""
+    marker = Path(out + ".attempted")
+    if not marker.exists():
+        marker.write_text("1")
+        os._exit(1)
+    return _ok(item, out, common)
+
+
+def _always_dies(item: CohortItem, out: str, common: list[str]) -> dict[str, Any]:
+    os._exit(1)
+
+
+def test_bad_input_is_a_row_and_a_rerun_resumes(tmp_path: Path) -> None:
+    items = [CohortItem(f"/data/t{i}.c3d", f"t{i}") for i in range(3)] + [CohortItem("/data/bad.c3d", "bad")]
+    seen: list[tuple[int, int, int, int]] = []
+    res = run_cohort(items, tmp_path, ["--no-pdf"], workers=2, runner=_ok, progress=lambda *a: seen.append(a))
+    assert [r["status"] for r in res.rows] == ["pass", "pass", "pass", "error"]
+    assert res.rows[3]["error"] == "/data/bad.c3d: not a trial"
+    assert seen[-1] == (4, 1, 0, 4)  # done, could not be validated, running, total
+    (tmp_path / "cohort.json").write_text(json.dumps({"inputs": res.rows}))
+    again = run_cohort(items, tmp_path, ["--no-pdf"], workers=2, runner=_ok)
+    assert [r["skipped"] for r in again.rows] == [True, True, True, False]  # finished inputs kept, the error retried
+    changed = run_cohort(items[:1], tmp_path, ["--no-pdf", "--cycles", "5"], workers=1, runner=_ok)
+    assert not changed.rows[0]["skipped"]  # other options: validated again, never mixed with the old results
+
+
+def test_a_worker_that_dies_is_retried_and_one_that_always_dies_is_an_error_row(tmp_path: Path) -> None:
+    res = run_cohort([CohortItem("/data/x.c3d", "x")], tmp_path, [], workers=1, runner=_dies_once)
+    assert res.rows[0]["status"] == "pass" and (tmp_path / "x.attempted").exists()
+    res = run_cohort([CohortItem("/data/y.c3d", "y"), CohortItem("/data/z.c3d", "z")], tmp_path / "b", [],
+                     workers=2, runner=lambda it, o, c: _always_dies(it, o, c) if it.name == "y" else _ok(it, o, c))  # fmt: skip
+    y, z = res.rows
+    assert y["status"] == "error" and "KilledWorker" in y["error"] and z["status"] == "pass"
+
+
+def test_cohort_of_real_trials_end_to_end(shared: Path, tmp_path: Path) -> None:
+    """Two Schreiber trials (scaled IK via the manifest's static column) and one missing file on a local cluster:
+    per-input folders, cohort.csv with a row per input × metric and an error row, cohort.json, cohort.pdf; a rerun
+    resumes both finished trials."""
+    import pandas as pd
+
+    from mmbio.cli import main
+
+    trials = sorted(shared.glob("schreiber2019/*/*_C4_*.c3d"))[:2]
+    man = tmp_path / "m.csv"
+    man.write_text("input,static\n" + "".join(f"{t},{t.with_name(t.name.split('_')[0] + '_ST.c3d')}\n" for t in trials)
+                   + f"{tmp_path / 'missing.c3d'},\n")  # fmt: skip
+    out = tmp_path / "out"
+    args = ["validate", str(man), "-r", "schwartz2008:free", "--no-spm", "--output", str(out), "--workers", "2"]
+    assert main(args) == 1  # the adults fail the children's protocol; one input could not be validated
+    tab = pd.read_csv(out / "cohort.csv")
+    names = [t.stem for t in trials]
+    assert set(tab.name) == {*names, "missing"}
+    knee = tab[(tab.domain == "kinematics") & (tab.variable == "knee_flexion") & (tab.side == "right")
+               & (tab.metric == "r")]  # fmt: skip
+    assert len(knee) == 2 and (knee.value > 0.9).all()  # scaled-IK knees of healthy adults
+    for n in names:  # the same numbers as the input's own metrics.json
+        doc = json.loads((out / n / "metrics.json").read_text())
+        want = doc["kinematics"]["right"]["knee_flexion"]["r"]["value"]
+        assert knee[knee.name == n].value.iloc[0] == pytest.approx(want)
+        assert (out / n / "report.pdf").is_file()
+    err = tab[tab.name == "missing"]
+    assert len(err) == 1 and err.status.iloc[0] == "error" and "no such file" in err.error.iloc[0]
+    assert (out / "cohort.pdf").stat().st_size > 10_000
+    rows = json.loads((out / "cohort.json").read_text())["inputs"]
+    assert [r["status"] for r in rows][2] == "error"
+    assert main(args) == 1
+    rows = json.loads((out / "cohort.json").read_text())["inputs"]
+    assert [r["skipped"] for r in rows] == [True, True, False]
