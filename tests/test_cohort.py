@@ -132,3 +132,57 @@ def test_cohort_of_real_trials_end_to_end(shared: Path, tmp_path: Path) -> None:
     assert main(args) == 1
     rows = json.loads((out / "cohort.json").read_text())["inputs"]
     assert [r["skipped"] for r in rows] == [True, True, False]
+
+
+def test_a_training_run_folder_gives_the_gap_over_updates(tmp_path: Path) -> None:
+    """A folder of checkpoint_<update>.pkl: each validated (here an untrained MyoFullBody policy that falls, and the
+    demo tracking controller standing in for a later checkpoint); the table carries the update number, the fall is a
+    row with its reason, the walking checkpoint has its redundancy gap, and the PDF is written."""
+    import shutil
+
+    import pandas as pd
+
+    jax = pytest.importorskip("jax")
+    from mmbio.cli import main
+    from mmbio.control.checkpoint import save_checkpoint
+    from mmbio.sim.motion import synthesize_motion
+    from mmbio.train.config import get_config
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.networks import init_actor_critic, make_policy_checkpoint
+    from mmbio.train.ppo import normaliser_init
+    from mmbio.train.vecenv import plain_obs_layout
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = get_config("smoke", ["env.model=myofullbody", "env.lookahead_steps=1", "ppo.n_envs=1"])
+    walk = synthesize_motion(speed_m_s=1.25, n_cycles=1)
+    env = ImitationEnv(cfg.env, walk, n_envs=1)
+    params = init_actor_critic(jax.random.key(0), env.obs_size, env.action_size, cfg.ppo)
+    ckpt = make_policy_checkpoint(params, normaliser_init(env.obs_size), cfg, reference_motion=walk,
+                                  metadata={"obs_layout": plain_obs_layout(env)})  # fmt: skip
+    save_checkpoint(ckpt, run / "checkpoint_000010.pkl")
+    shutil.copy(
+        Path(__file__).resolve().parents[1] / "checkpoints" / "tracking_walk.pkl", run / "checkpoint_000020.pkl"
+    )
+    out = tmp_path / "out"
+    args = [
+        "validate",
+        str(run),
+        "--output",
+        str(out),
+        "--cycles",
+        "1",
+        "--no-static-opt",
+        "--no-spm",
+        "--workers",
+        "2",
+    ]
+    assert main(args) == 1
+    tab = pd.read_csv(out / "cohort.csv")
+    assert sorted(set(tab["update"])) == [10, 20]
+    fell = tab[tab["update"] == 10]
+    assert len(fell) == 1 and fell.error.iloc[0].startswith("fell at")
+    gap = tab[(tab["update"] == 20) & (tab.domain == "redundancy") & (tab.variable == "gap") & (tab.metric == "gap")]
+    assert len(gap) >= 1 and gap.value.notna().all()
+    assert json.loads((out / "cohort.json").read_text())["training_run"] is True
+    assert (out / "cohort.pdf").stat().st_size > 10_000

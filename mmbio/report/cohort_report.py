@@ -66,8 +66,13 @@ def cohort_table(rows: Sequence[dict[str, Any]], out: Path) -> pd.DataFrame:
         if doc is None:
             recs.append((*base, "", "", "", "", None, "", None, "", r.get("error") or "no metrics.json"))
             continue
+        n_before = len(recs)
         for dom in DOMAINS:
             recs += [(*base, dom, s, v, m, val, u, c, "", "") for s, v, m, val, u, c in _leaves(doc, dom)]
+        if len(recs) == n_before:  # e.g. a policy that fell before its first gait cycle: one row saying so
+            fell = (doc.get("trial") or {}).get("controller", {}).get("fell_at") or {}
+            why = f"fell at {fell['value']:.2f} s, before a gait cycle" if doc.get("fell") and fell else "no metrics"
+            recs.append((*base, "", "", "", "", None, "", None, "", why))
         cred = doc.get("credibility") or {}
         for c in cred.get("checks") or []:
             parts = str(c.get("metric", "")).split(".")
