@@ -98,7 +98,7 @@ def is_cohort(paths: Sequence[str]) -> bool:
     if Path(p).is_dir():
         from mmbio.train.musclemimic import is_musclemimic_checkpoint
 
-        if is_musclemimic_checkpoint(p):
+        if is_musclemimic_checkpoint(p) or Path(p).name.startswith("checkpoint_"):  # one (maybe broken) checkpoint
             return False
         try:  # a MuscleMimic run folder (checkpoint_K sub-folders): one checkpoint must be named (its own message)
             return not any(d.is_dir() and d.name.startswith("checkpoint_") for d in Path(p).iterdir())
