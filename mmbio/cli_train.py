@@ -40,6 +40,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         import jax  # noqa: F401
     except ImportError:
         raise MmbioError("mmbio train needs the train extra (JAX): pip install 'mmbio[train]'") from None
+    from mmbio.train.sharding import initialize_distributed
+
+    initialize_distributed()  # one run over several processes: MMBIO_COORDINATOR, MMBIO_NUM_PROCESSES, MMBIO_PROCESS_ID
     from mmbio.sim.motion import Motion
     from mmbio.train.driver import check_checkpoint_every, check_run_dir, remove_if_empty, train
     from mmbio.train.imitation_env import ImitationEnv

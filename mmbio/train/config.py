@@ -85,6 +85,7 @@ MAX_LAYERS, MAX_WIDTH = 64, 65_536
 MAX_TOTAL_ENV_STEPS = 10**13
 MAX_CONTROL_HZ = 10_000
 MAX_HORIZON = 10_000_000
+MAX_DEVICES = 65_536
 
 
 # --------------------------------------------------------------------------------------------------
@@ -122,6 +123,15 @@ class PPOConfig:
 
     ``total_env_steps``: transitions over the whole run (the number of updates is
     ``total_env_steps // (n_envs * n_steps)``). ``seed``: PRNG seed.
+
+    Devices: ``devices`` JAX devices share the worlds (:mod:`mmbio.train.sharding`): each holds ``n_envs / devices``
+    of them and steps them, and the update is data-parallel (each device's gradient over its part of every
+    minibatch, summed across devices), so the update is the same as on one device, to float rounding. ``0`` (the
+    default) uses every device JAX sees (every local GPU; one CPU device unless
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``; every process's devices after
+    ``jax.distributed.initialize``), but one device for an environment that cannot be sharded (the ``'warp'``
+    backend). ``n_envs`` must divide by the device count; the run is refused otherwise. Set it like any key:
+    ``mmbio train ppo.devices=2``. A checkpoint resumes on any device count.
 
     Fine-tuning a given policy (e.g. a distilled one, :mod:`mmbio.train.distill`): ``init_from`` names a
     ``'policy'`` checkpoint of the same network and observation layout whose actor, critic (when it has one),
@@ -164,6 +174,7 @@ class PPOConfig:
     anchor_coef: float = 0.0
     anchor_updates: int = 0
     critic_warmup_updates: int = 0
+    devices: int = 0
 
     def __post_init__(self) -> None:
         for k in ("lr", "adam_eps", "max_grad_norm", "layer_norm_eps", "obs_clip"):
@@ -185,6 +196,10 @@ class PPOConfig:
         for k in ("anchor_updates", "critic_warmup_updates"):
             _check(0 <= getattr(self, k) <= 10**9, f"ppo.{k}", getattr(self, k), "must be an integer in [0, 1e9]")
         _check(len(self.init_from) <= 4096, "ppo.init_from", self.init_from, "is too long")
+        _check(0 <= self.devices <= MAX_DEVICES, "ppo.devices", self.devices,
+               f"must be an integer in [0, {MAX_DEVICES:,}] (0: every device JAX sees)")  # fmt: skip
+        _check(self.devices == 0 or self.n_envs % self.devices == 0, "ppo.devices", self.devices,
+               f"must divide ppo.n_envs={self.n_envs} (each device holds n_envs / devices worlds)")  # fmt: skip
         for k in ("actor_hidden", "critic_hidden"):
             v = getattr(self, k)
             _check(

@@ -288,7 +288,7 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
     from mmbio.train.driver import load_training_state
 
     dc = cfg.distill
-    trainer = make_trainer(cfg, env)
+    trainer = make_trainer(cfg, env, devices=1)  # only its fresh network and state: no PPO update here
     state = trainer.init(jax.random.key(cfg.ppo.seed))
     result = DistillResult()
     first = 0

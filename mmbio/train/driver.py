@@ -8,7 +8,8 @@ every leaf of the trainer's state except the worlds (network parameters includin
 moments, observation and return statistics, the PRNG key, the update counter) as numpy arrays in a fixed
 order. Resuming rebuilds a fresh state for the same config and environment and refills its leaves; a
 checkpoint whose leaves do not match (another config, another observation layout) is refused with the
-mismatch named. The worlds themselves restart (new episodes from reference-state initialisation).
+mismatch named. The worlds themselves restart (new episodes from reference-state initialisation). The state holds
+no device layout: a run resumes on any number of devices (``ppo.devices``, :mod:`mmbio.train.sharding`).
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _restore(state: RunnerState, leaves: list[np.ndarray], path: Path) -> Runner
                 f"{path}: cannot resume: training-state array {i} has shape {tuple(np.shape(b))}, this config and "
                 f"environment need {tuple(np.shape(a))} (a different observation layout or network size)"
             )
+    # each array goes where the fresh state's is (one device, or replicated over the trainer's devices)
     restored = jax.tree_util.tree_unflatten(
-        treedef, [jax.numpy.asarray(b, dtype=a.dtype) for a, b in zip(ref, leaves, strict=True)]
+        treedef, [jax.device_put(np.asarray(b, dtype=a.dtype), a.sharding) for a, b in zip(ref, leaves, strict=True)]
     )
     key = jax.random.wrap_key_data(restored.key)
     return state._replace(
@@ -282,6 +284,9 @@ def _train_locked(
     trainer = make_trainer(cfg, env, init) if init is not None else make_trainer(cfg, env)
     if init is not None and log and not resume:
         log(f"starting from the policy {cfg.ppo.init_from}")
+    if log and len(trainer.devices) > 1:
+        n_dev = len(trainer.devices)
+        log(f"worlds split over {n_dev} {trainer.devices[0].platform} devices, {trainer.config.n_envs // n_dev} each")
     total = int(n_updates if n_updates is not None else trainer.n_updates)
     if total < 1:
         raise MmbioError(f"the number of updates must be >= 1, got {total}")

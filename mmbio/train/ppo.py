@@ -20,6 +20,10 @@ One *update* (:meth:`Trainer.update`):
 
 :func:`make_train` puts ``init`` and all updates into one ``jax.jit``; :func:`make_trainer` exposes
 ``init``, ``update`` and ``run(state, n)`` separately (to log and checkpoint between chunks).
+
+Several devices (``ppo.devices``, :mod:`mmbio.train.sharding`): the worlds and the rollout are split along the
+world axis, the parameters, optimiser state and statistics replicated, each minibatch split by rows; the programs
+are the same, with sharding annotations, so the update equals the one-device update to float rounding.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from mmbio.train.networks import (
     init_actor_critic,
     map_action,
 )
+from mmbio.train.sharding import constrain_worlds, replicated, resolve_devices, world_mesh, world_shardings
 from mmbio.train.vecenv import reset_where
 
 __all__ = [
@@ -279,6 +284,10 @@ class Trainer:
     train(key) → ``run(init(key), n_updates)`` as one program. All are jitted. ``export(state)`` gives the checkpoint ``controller``
     (:func:`~mmbio.train.networks.export_policy`).
 
+    ``devices``: the devices the worlds are split over (``ppo.devices``); ``mesh``: their 1-D ``'worlds'`` mesh,
+    None on one device; ``shardings``: the :class:`RunnerState` of shardings that ``init``, ``update`` and ``run``
+    return and ``update`` and ``run`` take (None on one device).
+
     Metrics per update (scalars): ``env_steps``; ``episode_return``/``episode_length`` (mean over the
     episodes that ended by ``done``/``truncated`` in this rollout, NaN when none did) and
     ``n_episodes``, ``n_done``, ``n_truncated``; ``n_nonfinite`` (worlds reset for NaN/inf);
@@ -297,6 +306,9 @@ class Trainer:
     update: Callable[[RunnerState], tuple[RunnerState, Metrics]]
     run: Callable[[RunnerState, int], tuple[RunnerState, Metrics]]
     train: Callable[[jax.Array], tuple[RunnerState, Metrics]]
+    devices: tuple[Any, ...] = ()
+    mesh: Any = None
+    shardings: Any = None
 
     def export(self, state: RunnerState, *, include_critic: bool = False) -> dict[str, Any]:
         """The plain-numpy policy ``controller`` for a checkpoint."""
@@ -307,15 +319,22 @@ def _ppo(config: PPOConfig | TrainConfig) -> PPOConfig:
     return config.ppo if isinstance(config, TrainConfig) else config
 
 
-def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[Params, Any] | None = None) -> Trainer:
+def make_trainer(
+    config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[Params, Any] | None = None, *,
+    devices: int | None = None,
+) -> Trainer:  # fmt: skip
     """Build the jitted PPO loop for ``env`` (see :mod:`mmbio.train.vecenv`) and ``config``.
+
+    ``devices``: devices to split the worlds over, in place of ``ppo.devices`` (0: every device JAX sees; see
+    :mod:`mmbio.train.sharding`).
 
     ``init_policy``: (params, observation statistics) of a policy to start from (``ppo.init_from``, e.g. a
     distilled one): its actor and log-std (and its critic when given) replace the fresh ones, its statistics the
     empty normaliser, and its actor is the anchor of ``ppo.anchor_coef`` (see :func:`ppo_loss`).
 
     Raises :class:`~mmbio.train.config.ConfigError` when the environment's number of worlds differs
-    from ``ppo.n_envs`` or its observations are not ``(n_envs, obs_size)``.
+    from ``ppo.n_envs`` or its observations are not ``(n_envs, obs_size)``, and when the worlds cannot be split
+    over the devices (``n_envs`` not a multiple of their count, more devices than JAX sees).
     """
     cfg = _ppo(config)
     _, obs_spec = jax.eval_shape(env.reset, jax.random.key(0))
@@ -329,6 +348,8 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
     if getattr(env, "obs_size", obs_size) != obs_size:
         raise ConfigError(f"environment says obs_size={env.obs_size} but reset returned {obs_size} features")
     action_size = int(env.action_size)
+    used = resolve_devices(cfg.devices if devices is None else int(devices), n_envs, env)
+    mesh = world_mesh(used)
     n_updates = cfg.n_updates
     steps_per_update = cfg.n_epochs * cfg.n_minibatches
     lr: Any = (
@@ -413,7 +434,10 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
         tr = Transition(obs, action, log_prob, value, learner_reward, done, truncated, final_value, finite)
         out = (tr, stats, disc)
         disc = jnp.where(ended, 0.0, disc)
-        return (params, norm, ret_norm, env_state, next_obs.astype(jnp.float32), key, ep_ret, ep_len, disc), out
+        env_state, next_obs, ep_ret, ep_len, disc = constrain_worlds(
+            (env_state, next_obs.astype(jnp.float32), ep_ret, ep_len, disc), mesh, n_envs
+        )
+        return (params, norm, ret_norm, env_state, next_obs, key, ep_ret, ep_len, disc), out
 
     def sgd_step(carry: tuple, mb: tuple) -> tuple[tuple, Metrics]:
         params, opt_state, norm, w_anchor, w_actor = carry
@@ -455,6 +479,7 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
             rs.disc_return,
         )
         carry, (traj, stats, disc_returns) = jax.lax.scan(env_step, carry, None, length=cfg.n_steps)
+        traj, disc_returns = constrain_worlds((traj, disc_returns), mesh, n_envs, axis=1)
         _, _, _, env_state, obs, key, ep_ret, ep_len, disc = carry
         last_value = critic_value(rs.params, obs_in(rs.norm, obs), cfg)
         adv, targets = compute_gae(
@@ -475,6 +500,8 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
             mbs = jax.tree_util.tree_map(
                 lambda a: a[perm].reshape((cfg.n_minibatches, cfg.minibatch_size, *a.shape[1:])), flat
             )
+            # each device takes its share of every minibatch's rows; the gradient is summed across devices
+            mbs = constrain_worlds(mbs, mesh, cfg.minibatch_size, axis=1)
             return jax.lax.scan(sgd_step, carry, mbs)
 
         key, k_epochs = jax.random.split(key)
@@ -524,17 +551,32 @@ def make_trainer(config: PPOConfig | TrainConfig, env: Any, init_policy: tuple[P
     def run(rs: RunnerState, n: int) -> tuple[RunnerState, Metrics]:
         return jax.lax.scan(lambda s, _: update(s), rs, None, length=n)
 
+    def train(key: jax.Array) -> tuple[RunnerState, Metrics]:
+        return run(init(key), n_updates)
+
+    if mesh is None:  # one device: plain jit, no sharding annotations
+        return Trainer(
+            config=cfg, env=env, obs_size=obs_size, action_size=action_size, n_updates=n_updates,
+            init=jax.jit(init), update=jax.jit(update), run=jax.jit(run, static_argnums=1), train=jax.jit(train),
+            devices=tuple(used),
+        )  # fmt: skip
+    shape = jax.eval_shape(init, jax.random.key(0))
+    repl = replicated(mesh)
+    per_world = world_shardings((shape.env_state, shape.obs, shape.ep_return, shape.ep_length, shape.disc_return),
+                                mesh, n_envs)  # fmt: skip
+    state_sh = jax.tree_util.tree_map(lambda _: repl, shape)._replace(
+        env_state=per_world[0], obs=per_world[1], ep_return=per_world[2], ep_length=per_world[3],
+        disc_return=per_world[4],
+    )  # fmt: skip
+    out_sh = (state_sh, repl)  # metrics: replicated scalars
     return Trainer(
-        config=cfg,
-        env=env,
-        obs_size=obs_size,
-        action_size=action_size,
-        n_updates=n_updates,
-        init=jax.jit(init),
-        update=jax.jit(update),
-        run=jax.jit(run, static_argnums=1),
-        train=jax.jit(lambda key: run(init(key), n_updates)),
-    )
+        config=cfg, env=env, obs_size=obs_size, action_size=action_size, n_updates=n_updates,
+        init=jax.jit(init, out_shardings=state_sh),
+        update=jax.jit(update, in_shardings=(state_sh,), out_shardings=out_sh),
+        run=jax.jit(run, static_argnums=1, in_shardings=(state_sh,), out_shardings=out_sh),
+        train=jax.jit(train, out_shardings=out_sh),
+        devices=tuple(used), mesh=mesh, shardings=state_sh,
+    )  # fmt: skip
 
 
 def make_train(config: PPOConfig | TrainConfig, env: Any) -> Callable[[jax.Array], tuple[RunnerState, Metrics]]:
