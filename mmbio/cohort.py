@@ -12,8 +12,9 @@ imports it. Each input is one task; a task whose worker dies is resubmitted by t
 ``distributed.scheduler.allowed-failures``, default 3, then the input is an error row ``worker died``).
 
 **Faults.** A bad input is an error row (exit 2 and its one-line message) and never stops the others. A rerun into
-the same output folder skips every input whose folder already holds its ``metrics.json`` from the same input
-(``mmbio-run.json``), so a killed cohort resumes with nothing lost; error rows are retried.
+the same output folder skips every input whose folder already holds its finished results from the same input
+(``mmbio-run.json``) and the same options (``cohort-options.json``, written once the input is validated), so a
+killed cohort resumes with nothing lost; error rows and inputs whose options changed are validated again.
 
 **Inputs.** Several paths; a folder (every ``.c3d``, ``.pkl``, ``.npz``, ``.mot`` and ``.sto`` in it, sorted; a
 training run's folder, i.e. one holding ``checkpoint_<update>.pkl`` from ``mmbio train``, gives those checkpoints
@@ -190,14 +191,16 @@ def _finished(item: CohortItem, out: Path) -> bool:
     return same and bool(rec.get("finished"))
 
 
-def _previous_options(out: Path) -> dict[str, list[str]]:
-    """Per input name, the ``mmbio validate`` options of the cohort last written into ``out`` (its cohort.json):
-    an input is resumed only if they are the same now."""
+#: written into an input's folder once it is validated: the options it was validated with (resume checks them)
+OPTIONS_FILE = "cohort-options.json"
+
+
+def _options_of(out: Path) -> list[str] | None:
+    """The ``mmbio validate`` options an input's folder was validated with by a cohort, ``None`` if unknown."""
     try:
-        doc = json.loads((out / "cohort.json").read_text())
-        return {str(r["name"]): [str(a) for a in r.get("options") or []] for r in doc.get("inputs") or []}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        return [str(a) for a in json.loads((out / OPTIONS_FILE).read_text())["options"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _status_of(out: Path) -> str:
@@ -219,6 +222,8 @@ def validate_one(item: CohortItem, out: str, common: Sequence[str]) -> dict[str,
     t0 = time.perf_counter()
     err, sink = io.StringIO(), io.StringIO()
     argv = ["validate", item.path, "--output", out, "--overwrite", *common, *item.extra]
+    with contextlib.suppress(OSError):  # this input's old record goes first: a kill now leaves it not resumable
+        (Path(out) / OPTIONS_FILE).unlink()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(sink):
             code = main(argv)
@@ -227,6 +232,11 @@ def validate_one(item: CohortItem, out: str, common: Sequence[str]) -> dict[str,
         err.write(f"mmbio: error: {type(e).__name__}: {e}\n")
     lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("mmbio:")]
     status = "error" if code not in (0, 1) else _status_of(Path(out))
+    if status != "error":
+        from mmbio.io.atomic import atomic_path
+
+        with atomic_path(Path(out) / OPTIONS_FILE) as tmp:
+            tmp.write_text(json.dumps({"input": item.path, "options": [*common, *item.extra]}))
     return {
         "name": item.name,
         "input": item.path,
@@ -266,11 +276,9 @@ def run_cohort(
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
     todo: list[CohortItem] = []
-    before = _previous_options(out)
     for it in items:
         sub = out / it.name
-        same_options = before.get(it.name) == [*common, *it.extra]
-        if same_options and _finished(it, sub):
+        if _options_of(sub) == [*common, *it.extra] and _finished(it, sub):
             rows[it.name] = {"name": it.name, "input": it.path, "update": it.update, "status": _status_of(sub),
                              "exit": None, "error": "", "wall_s": 0.0, "skipped": True, "worker_pid": None,
                              "options": [*common, *it.extra]}  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mmbio.cohort import CohortItem, cohort_items, is_cohort, run_cohort
+from mmbio.cohort import OPTIONS_FILE, CohortItem, cohort_items, is_cohort, run_cohort
 from mmbio.errors import MmbioError
 
 pytest.importorskip("distributed")
@@ -58,6 +58,7 @@ def _ok(item: CohortItem, out: str, common: list[str]) -> dict[str, Any]:
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "metrics.json").write_text(json.dumps({"protocol": {"passed": True}}))
     (Path(out) / "mmbio-run.json").write_text(json.dumps({"input": item.path, "finished": "now"}))
+    (Path(out) / OPTIONS_FILE).write_text(json.dumps({"options": [*common, *item.extra]}))
     return {"name": item.name, "input": item.path, "update": None, "status": "pass", "exit": 0, "error": "",
             "wall_s": 0.0, "skipped": False, "worker_pid": os.getpid(), "options": [*common, *item.extra]}  # fmt: skip
 
@@ -82,7 +83,6 @@ def test_bad_input_is_a_row_and_a_rerun_resumes(tmp_path: Path) -> None:
     assert [r["status"] for r in res.rows] == ["pass", "pass", "pass", "error"]
     assert res.rows[3]["error"] == "/data/bad.c3d: not a trial"
     assert seen[-1] == (4, 1, 0, 4)  # done, could not be validated, running, total
-    (tmp_path / "cohort.json").write_text(json.dumps({"inputs": res.rows}))
     again = run_cohort(items, tmp_path, ["--no-pdf"], workers=2, runner=_ok)
     assert [r["skipped"] for r in again.rows] == [True, True, True, False]  # finished inputs kept, the error retried
     changed = run_cohort(items[:1], tmp_path, ["--no-pdf", "--cycles", "5"], workers=1, runner=_ok)
@@ -186,3 +186,36 @@ def test_a_training_run_folder_gives_the_gap_over_updates(tmp_path: Path) -> Non
     assert len(gap) >= 1 and gap.value.notna().all()
     assert json.loads((out / "cohort.json").read_text())["training_run"] is True
     assert (out / "cohort.pdf").stat().st_size > 10_000
+
+
+def test_resume_after_the_cohort_is_killed_loses_nothing(shared: Path, tmp_path: Path) -> None:
+    """``mmbio validate`` of a cohort killed (SIGKILL, the whole process group: the CLI and its Dask workers) once an
+    input has finished; the rerun keeps what was finished and completes the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    trials = sorted(shared.glob("schreiber2019/*/*_C4_*.c3d"))[:3]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mmbio", "validate", *map(str, trials), "-r", "schwartz2008:free", "--no-spm",
+           "--no-pdf", "--output", str(out), "--workers", "1"]  # fmt: skip
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and p.poll() is None:
+            if any((out / t.stem / "mmbio-run.json").is_file() for t in trials):
+                break
+            time.sleep(0.5)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    done_before = {t.stem for t in trials if (out / t.stem / "metrics.json").is_file()}
+    assert done_before, "no input finished before the kill"
+    from mmbio.cli import main
+
+    assert main(cmd[3:]) == 1  # the adults fail the children's protocol
+    rows = {r["name"]: r for r in json.loads((out / "cohort.json").read_text())["inputs"]}
+    assert all(rows[n]["skipped"] for n in done_before)
+    assert all(r["status"] in ("pass", "fail") for r in rows.values()) and len(rows) == 3
