@@ -1,6 +1,6 @@
 """``mmbio track TRIAL``: a tracking-controller checkpoint from a subject's own measured walk.
 
-The trial's motion is made one periodic stride (:mod:`mmbio.sim.measured_stride`): a C3D/TRC through mmbio's marker
+The trial's motion is made one periodic stride (:mod:`mmbio.sim.measured_stride`): a C3D through mmbio's marker
 IK (scaled to ``--static``) with the trial's own gait events, or an OpenSim IK ``.mot``/``.sto`` with its ``--grf``.
 The contact-consistent muscle tracking controller (:mod:`mmbio.control.tracking`) then loops it; ``mmbio validate
 OUT.pkl`` rolls it out. When the file name says which subject of a shipped reference it is (``2014001_C4_05.c3d`` →
@@ -28,19 +28,20 @@ def add_track_parser(sub: Any) -> None:
 
     p = sub.add_parser(
         "track",
-        help="a muscle tracking-controller checkpoint from a measured walk (C3D/TRC markers, or OpenSim IK + GRF)",
+        help="a muscle tracking-controller checkpoint from a measured walk (C3D markers and events, or OpenSim IK + GRF)",
         description="One periodic stride of the trial on MyoFullBody (marker IK with the trial's events, or OpenSim "
         "IK with force plates), tracked by the contact-consistent muscle tracking controller; the checkpoint goes "
         "to mmbio validate. A file named after a subject of a shipped reference (2014001_C4_05.c3d) is validated "
         "against that subject by default. Exit status: 0 written, 2 bad input.",
     )
-    p.add_argument("trial", help=".c3d/.trc with markers and gait events, or an OpenSim IK .mot/.sto (with --grf)")
+    p.add_argument("trial", help=".c3d with markers and gait events, or an OpenSim IK .mot/.sto (with --grf)")
     p.add_argument("--output", "-o", required=True, help="checkpoint .pkl to write")
     p.add_argument("--static", help="the subject's static trial (.c3d/.trc): scale the IK model, place markers")
     p.add_argument("--mass", type=_float_in(20.0, 300.0, "kg"), help="subject mass for --static (default: its C3D)")
     p.add_argument("--grf", help="OpenSim IK input: the trial's force plates (.mot), one force per foot")
     p.add_argument(
         "--reference",
+        "-r",
         help="NAME:COND/SUBJECT the trial belongs to (default: from the file name, when it names a shipped subject)",
     )
     p.add_argument("--motion", help="also write the periodic stride (Motion .npz) for mmbio train --motion")
@@ -68,7 +69,9 @@ def cmd_track(args: argparse.Namespace) -> int:
 
     trial = Path(args.trial)
     if not trial.is_file():
-        raise DataFileError(f"{args.trial}: no such file")
+        raise DataFileError(args.trial, "no such file")
+    if args.reference:
+        parse_spec(args.reference)  # an unknown dataset, condition or subject fails before the IK
     suffix = trial.suffix.lower()
     if suffix in (".mot", ".sto"):
         if not args.grf:
@@ -76,14 +79,17 @@ def cmd_track(args: argparse.Namespace) -> int:
         from mmbio.sim.measured_stride import stride_from_opensim
 
         motion = stride_from_opensim(trial, args.grf, variant="nofingers")
-    elif suffix in (".c3d", ".trc"):
+    elif suffix == ".trc":
+        raise DataFileError(args.trial, "a .trc holds markers but no gait events or force plates; mmbio track needs "
+                            "a .c3d with Foot Strike/Foot Off events, or an OpenSim IK .mot/.sto with --grf")  # fmt: skip
+    elif suffix == ".c3d":
         if args.grf:
             raise MmbioError(f"{args.trial}: --grf is for OpenSim IK input; a {suffix} trial has its own events")
         from mmbio.sim.measured_stride import stride_from_c3d
 
         motion = stride_from_c3d(trial, static=args.static, mass_kg=args.mass, variant="nofingers")
     else:
-        raise DataFileError(f"{args.trial}: not a .c3d, .trc, .mot or .sto file")
+        raise DataFileError(args.trial, "not a .c3d, .mot or .sto file")
     ref = args.reference or find_subject_reference(trial.name)
     meta: dict[str, Any] = {"built_by": "mmbio track", "source_trial": trial.name}
     if ref:

@@ -179,3 +179,23 @@ def test_measured_trial_is_never_scored_against_its_own_subject(shared: Path, tm
     assert any(f"without subject {sid}" in n for n in doc["trial"]["notes"])
     emg = doc["emg"]["right"]["soleus"]["r"]
     assert f"subject {sid}, the trial's own, left out" in emg["ceiling"]["note"]
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "message"),
+    [
+        ("2014001/2014001_ST.c3d", [], "0 right heel strike"),  # a static trial: no gait events
+        ("2014001/2014001_C4_05.c3d", ["-r", "schreiber2019:c4/nobody"], "no subject 'nobody'"),
+        ("../rajagopal2016_walk/markers_walk.trc", [], "no gait events or force plates"),
+        ("../rajagopal2016_walk/coordinates.sto", [], "needs --grf"),
+        ("nowhere.c3d", [], "no such file"),
+    ],
+)
+def test_track_bad_input_is_one_line(shared: Path, tmp_path: Path, capsys, name: str, extra: list[str],
+                                     message: str) -> None:  # fmt: skip
+    from mmbio.cli import main
+
+    path = shared / "schreiber2019" / name
+    assert main(["track", str(path), "-o", str(tmp_path / "x.pkl"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "x.pkl").exists()

@@ -255,7 +255,10 @@ def stride_from_c3d(
     model, variant = src.model, src.variant
     m = _load_model(model, variant)
     t_src = np.asarray(ik.time, dtype=float)
-    ev = stride_events_from_trial(trial.events, near_s=0.5 * (t_src[0] + t_src[-1]))
+    try:
+        ev = stride_events_from_trial(trial.events, near_s=0.5 * (t_src[0] + t_src[-1]))
+    except MmbioError as e:
+        raise MmbioError(f"{trial_path}: {e}") from None
     notes.append(f"events: the trial's ({trial.events.source})")
     return _periodic_stride(
         m, src, t_src, ev, notes, model=model, variant=variant, rate_hz=rate_hz, window_start_s=window_start_s,
