@@ -79,6 +79,7 @@ from mmbio.errors import MmbioError
 from mmbio.models.registry import load_model
 from mmbio.sim import metabolics as met
 from mmbio.train.config import EnvConfig
+from mmbio.train.sharding import host_side
 
 __all__ = ["TRACKED_BODIES", "ImitationEnv", "ImitationState", "PhysicsOut"]
 
@@ -425,8 +426,10 @@ class ImitationEnv:
             )  # fmt: skip
 
             def physics(qpos: jax.Array, qvel: jax.Array, act: jax.Array, warm: jax.Array, ctrl: jax.Array):
-                out = jax.pure_callback(host, shapes, qpos, qvel, act, warm, ctrl, vmap_method="sequential")
-                return PhysicsOut(*out)
+                # on several devices the callback takes every world at once: gathered before, split after
+                args = host_side((qpos, qvel, act, warm, ctrl))
+                out = jax.pure_callback(host, shapes, *args, vmap_method="sequential")
+                return PhysicsOut(*host_side(tuple(out)))
 
             self._physics = physics
         else:

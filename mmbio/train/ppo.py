@@ -48,7 +48,7 @@ from mmbio.train.networks import (
     init_actor_critic,
     map_action,
 )
-from mmbio.train.sharding import constrain_worlds, replicated, resolve_devices, world_mesh, world_shardings
+from mmbio.train.sharding import constrain_worlds, on_mesh, replicated, resolve_devices, world_mesh, world_shardings
 from mmbio.train.vecenv import reset_where
 
 __all__ = [
@@ -554,6 +554,7 @@ def make_trainer(
     def train(key: jax.Array) -> tuple[RunnerState, Metrics]:
         return run(init(key), n_updates)
 
+    init, update, run, train = (on_mesh(f, mesh) for f in (init, update, run, train))  # what host_side sees
     if mesh is None:  # one device: plain jit, no sharding annotations
         return Trainer(
             config=cfg, env=env, obs_size=obs_size, action_size=action_size, n_updates=n_updates,

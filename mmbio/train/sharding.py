@@ -19,9 +19,9 @@ gathers rows from every device's worlds (the batch crosses devices once per upda
 
 Environments. A pure-JAX environment (:mod:`mmbio.train.toy_env`, the imitation environment's arithmetic) is
 partitioned by the compiler along the world axis. The MuJoCo-C host physics (``env.backend='mujoco'``,
-``jax.pure_callback``) runs on the host for all worlds at once: the compiler gathers the worlds onto the first
-device for the call and spreads them again after it (XLA logs an "Involuntary full rematerialization" warning for
-that); correct, but its physics does not get faster with devices. The MuJoCo Warp backend holds its worlds on one
+``jax.pure_callback``) runs on the host for all worlds at once: :func:`host_side` replicates the worlds' arrays on
+every device (an all-gather) before the call, which then runs once, and its results are split again after it;
+correct, but its physics does not get faster with devices. The MuJoCo Warp backend holds its worlds on one
 GPU and cannot be sharded: ``ppo.devices=0`` means one device for it, and ``ppo.devices`` > 1 is refused.
 
 Several processes (hosts). :func:`initialize_distributed` calls ``jax.distributed.initialize`` when
@@ -32,7 +32,10 @@ Several processes (hosts). :func:`initialize_distributed` calls ``jax.distribute
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -46,7 +49,9 @@ from mmbio.train.config import ConfigError
 __all__ = [
     "AXIS",
     "constrain_worlds",
+    "host_side",
     "initialize_distributed",
+    "on_mesh",
     "replicated",
     "resolve_devices",
     "world_mesh",
@@ -128,6 +133,40 @@ def constrain_worlds(tree: Any, mesh: Mesh | None, n_rows: int, axis: int = 0) -
         return jax.lax.with_sharding_constraint(a, NamedSharding(mesh, spec)) if spec != P() else a
 
     return jax.tree_util.tree_map(one, tree)
+
+
+_MESH: contextvars.ContextVar[Mesh | None] = contextvars.ContextVar("mmbio_world_mesh", default=None)
+
+
+@contextlib.contextmanager
+def _tracing_on(mesh: Mesh | None) -> Iterator[None]:
+    token = _MESH.set(mesh)
+    try:
+        yield
+    finally:
+        _MESH.reset(token)
+
+
+def on_mesh(fn: Callable[..., Any], mesh: Mesh | None) -> Callable[..., Any]:
+    """``fn`` traced with ``mesh`` as the worlds' mesh (what :func:`host_side` sees); ``fn`` itself without a mesh."""
+    if mesh is None:
+        return fn
+
+    def traced(*args: Any) -> Any:
+        with _tracing_on(mesh):
+            return fn(*args)
+
+    return traced
+
+
+def host_side(tree: Any) -> Any:
+    """Inside a trainer's program on several devices: ``tree`` replicated on every device (for a host callback that
+    takes all worlds at once, before and after it: the compiler then gathers and splits the worlds explicitly instead
+    of falling back to a full rematerialisation, with a warning). The identity elsewhere (one device, evaluation)."""
+    mesh = _MESH.get()
+    if mesh is None:
+        return tree
+    return jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, replicated(mesh)), tree)
 
 
 def initialize_distributed(environ: dict[str, str] | None = None) -> bool:
