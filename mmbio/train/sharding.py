@@ -15,7 +15,9 @@ Nothing else changes: the update is one ``jax.jit`` program, and jit's result do
 are laid out, so 1 and N devices compute the same update, up to the order of floating-point sums across devices
 (``tests/test_train_multidevice.py``). That includes the random numbers (``jax_threefry_partitionable``, JAX's
 default, draws the same values for a sharded array) and the minibatch shuffle, which is global: a minibatch
-gathers rows from every device's worlds (the batch crosses devices once per update).
+gathers rows from every device's worlds: the compiler all-gathers the rollout buffers once per update, so every
+device briefly holds the whole batch (a device-local shuffle would avoid that, but then the update would depend on
+the device count).
 
 Environments. A pure-JAX environment (:mod:`mmbio.train.toy_env`, the imitation environment's arithmetic) is
 partitioned by the compiler along the world axis. The MuJoCo-C host physics (``env.backend='mujoco'``,
@@ -24,10 +26,14 @@ every device (an all-gather) before the call, which then runs once, and its resu
 correct, but its physics does not get faster with devices. The MuJoCo Warp backend holds its worlds on one
 GPU and cannot be sharded: ``ppo.devices=0`` means one device for it, and ``ppo.devices`` > 1 is refused.
 
-Several processes (hosts). :func:`initialize_distributed` calls ``jax.distributed.initialize`` when
-``MMBIO_COORDINATOR`` (``host:port`` of process 0), ``MMBIO_NUM_PROCESSES`` and ``MMBIO_PROCESS_ID`` are set;
-``jax.devices()`` then lists every process's devices and the mesh spans them. Untested beyond what
-``tests/test_train_multidevice.py`` says; see there.
+Several processes (hosts). :func:`initialize_distributed` (called by ``mmbio train``) calls
+``jax.distributed.initialize`` when ``MMBIO_COORDINATOR`` (``host:port`` of process 0), ``MMBIO_NUM_PROCESSES`` and
+``MMBIO_PROCESS_ID`` are set; ``jax.devices()`` then lists every process's devices and the mesh spans them. Every
+process runs the same command and writes the same checkpoints into its own ``--output`` (give each its own folder:
+a folder is locked by the run in it). Tested (``tests/test_train_multidevice.py``): two processes on one machine,
+one CPU device each (gloo collectives), the toy environment, the driver writing byte-identical checkpoints with the
+1-device updates; resuming them was checked by hand. Not tested: separate hosts, GPUs, and the MuJoCo-C host physics
+across processes (its callback would run in process 0 alone).
 """
 
 from __future__ import annotations
