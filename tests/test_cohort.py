@@ -219,3 +219,14 @@ def test_resume_after_the_cohort_is_killed_loses_nothing(shared: Path, tmp_path:
     rows = {r["name"]: r for r in json.loads((out / "cohort.json").read_text())["inputs"]}
     assert all(rows[n]["skipped"] for n in done_before)
     assert all(r["status"] in ("pass", "fail") for r in rows.values()) and len(rows) == 3
+
+
+def test_an_existing_dask_cluster_by_address(tmp_path: Path) -> None:
+    """``--scheduler ADDRESS``: the inputs run on a cluster the user started (here a LocalCluster in this process)."""
+    from distributed import LocalCluster
+
+    items = [CohortItem(f"/data/t{i}.c3d", f"t{i}") for i in range(3)]
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        res = run_cohort(items, tmp_path, [], scheduler=cluster.scheduler_address, runner=_ok)
+    assert [r["status"] for r in res.rows] == ["pass"] * 3
+    assert {r["worker_pid"] for r in res.rows} == {os.getpid()}  # ran in that cluster's (in-process) worker
