@@ -126,7 +126,10 @@ def _folder_items(folder: Path) -> tuple[list[CohortItem], bool]:
         return [CohortItem(str(f), f.stem, update=u) for u, f in ckpts], True
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES)
     if not files:
-        raise MmbioError(f"{printable(folder)}: no inputs in this folder ({', '.join(FOLDER_SUFFIXES)})")
+        from mmbio.train.musclemimic import describe_folder
+
+        raise MmbioError(f"{printable(folder)}: {describe_folder(folder)}; as a cohort it holds no inputs "
+                         f"({', '.join(FOLDER_SUFFIXES)})")  # fmt: skip
     return [CohortItem(str(f), n) for f, n in zip(files, _unique([f.stem for f in files]), strict=True)], False
 
 
