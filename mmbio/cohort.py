@@ -211,6 +211,8 @@ def _status_of(out: Path) -> str:
         doc = json.loads((out / "metrics.json").read_text())
     except (OSError, ValueError):
         return "error"
+    if doc.get("fell") or (doc.get("trial") or {}).get("fell"):  # a controller that fell never passes
+        return "fail"
     proto = doc.get("protocol") or {}
     cred = doc.get("credibility") or {}
     ok = proto.get("passed", True) is not False and cred.get("passed", True) is not False
@@ -234,7 +236,7 @@ def validate_one(item: CohortItem, out: str, common: Sequence[str]) -> dict[str,
         code = -1
         err.write(f"mmbio: error: {type(e).__name__}: {e}\n")
     lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("mmbio:")]
-    status = "error" if code not in (0, 1) else _status_of(Path(out))
+    status = "error" if code not in (0, 1) else ("fail" if code == 1 else _status_of(Path(out)))
     if status != "error":
         from mmbio.io.atomic import atomic_path
 

@@ -184,7 +184,9 @@ def test_a_training_run_folder_gives_the_gap_over_updates(tmp_path: Path) -> Non
     assert len(fell) == 1 and fell.error.iloc[0].startswith("fell at")
     gap = tab[(tab["update"] == 20) & (tab.domain == "redundancy") & (tab.variable == "gap") & (tab.metric == "gap")]
     assert len(gap) >= 1 and gap.value.notna().all()
-    assert json.loads((out / "cohort.json").read_text())["training_run"] is True
+    doc = json.loads((out / "cohort.json").read_text())
+    assert doc["training_run"] is True
+    assert [r["status"] for r in doc["inputs"]] == ["fail", "fail"]  # a fall never passes; the demo fails credibility
     assert (out / "cohort.pdf").stat().st_size > 10_000
 
 

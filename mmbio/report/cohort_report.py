@@ -300,6 +300,9 @@ def _redundancy_page(table: pd.DataFrame, training_run: bool) -> Any | None:
                                     ("gap", "#d62728", "gap")):  # fmt: skip
                 if col in f:
                     ax2.plot(f["update"], f[col], ls, marker="o", ms=3, color=color, label=f"{lab} ({s})")
+        fell = table[table.error.astype(str).str.startswith("fell") & table["update"].notna()]
+        if len(fell):
+            ax2.plot(fell["update"], np.zeros(len(fell)), "x", ms=7, color="#333333", label="fell before a gait cycle")
         ax2.set_xlabel("PPO update", fontsize=8)
         ax2.set_ylabel("relative fidelity / gap", fontsize=8)
         ax2.set_title("The gap over training time (one validation per checkpoint)", fontsize=9, loc="left")
