@@ -366,25 +366,32 @@ def _with_ik(trial: object, path: str, static: str | None) -> object:
     return out
 
 
-def _without_own_subject(trial: Trial, path: str, name: str, condition: str) -> str:
-    """``COND/-SUBJECT`` when a measured trial's file names one of the reference's own subjects (``2014001_C4_05.c3d``
-    against ``schreiber2019``): the reference without that subject, so that the trial is never scored against its
-    own curves (the trial's notes say so). A subject-specific condition asked for explicitly is kept."""
+def own_reference_subject(trial: Trial, path: str, name: str, condition: str) -> str | None:
+    """The reference subject a measured trial belongs to, from its file name (``2014001_C4_05.c3d`` against
+    ``schreiber2019`` → ``'2014001'``); ``None`` for simulations, other datasets, or a subject-specific condition."""
     from mmbio.reference.registry import find_subject_reference, reference_subjects, split_condition
 
     base, subject = split_condition(condition)
     if trial.kind != "measured" or subject is not None:
-        return condition
+        return None
     own = find_subject_reference(Path(path).name)
     if not own or not own.startswith(f"{name}:"):
-        return condition
+        return None
     sid = own.rpartition("/")[2]
-    if sid not in reference_subjects(name, base):
+    return sid if sid in reference_subjects(name, base) else None
+
+
+def _without_own_subject(trial: Trial, path: str, name: str, condition: str) -> str:
+    """``COND/-SUBJECT`` when a measured trial's file names one of the reference's own subjects
+    (:func:`own_reference_subject`): the reference without that subject, so that the trial is never scored against
+    its own curves (the trial's notes say so). A subject-specific condition asked for explicitly is kept."""
+    sid = own_reference_subject(trial, path, name, condition)
+    if sid is None:
         return condition
-    trial.notes.insert(0, f"reference {name}:{base} without subject {sid}: the trial ({Path(path).name}) is that "
-                          f"subject's own, so its curves are left out of the reference and of the ceilings "
-                          f"(--reference {name}:{base}/{sid} compares it with that subject alone)")  # fmt: skip
-    return f"{base}/-{sid}"
+    trial.notes.insert(0, f"reference {name}:{condition} without subject {sid}: the trial ({Path(path).name}) is "
+                          f"that subject's own, so its curves are left out of the reference and of the ceilings "
+                          f"(--reference {name}:{condition}/{sid} compares it with that subject alone)")  # fmt: skip
+    return f"{condition}/-{sid}"
 
 
 def _simulated_default(trial: object, name: str, protocol: str) -> str:

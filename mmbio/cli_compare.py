@@ -140,7 +140,7 @@ def _validate(path: str, trial: Any, run: Any, args: argparse.Namespace) -> Any:
         res.trial["no_cycle"] = (f"the controller fell at {run.rollout.diverged_at_s:.2f} s ({run.rollout.reason}) "
                                  "before completing a gait cycle")  # fmt: skip
         return res
-    return validate(
+    res = validate(
         trial,
         f"{name}:{cond}",
         emg_reference=args.emg_reference,
@@ -150,6 +150,14 @@ def _validate(path: str, trial: Any, run: Any, args: argparse.Namespace) -> Any:
         simulation=run.credibility if run is not None else None,
         built_from=run.built_from if run is not None else (),
     )
+    # a measured trial of one of the reference's own subjects: ranked on the common reference (as every input must
+    # be), so it is scored partly against its own curves; said as a flag (validate alone leaves the subject out)
+    from mmbio.cli import own_reference_subject
+
+    sid = own_reference_subject(trial, path, name, cond)
+    if sid is not None:
+        res.trial["own_subject_in_reference"] = sid
+    return res
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

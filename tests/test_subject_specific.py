@@ -199,3 +199,17 @@ def test_track_bad_input_is_one_line(shared: Path, tmp_path: Path, capsys, name:
     assert main(["track", str(path), "-o", str(tmp_path / "x.pkl"), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "x.pkl").exists()
+
+
+def test_compare_flags_a_measured_input_of_a_reference_subject(shared: Path, tmp_path: Path) -> None:
+    """``mmbio compare`` ranks every input on one reference, so it cannot leave each input's subject out: it says so."""
+    from mmbio.cli import main
+
+    trials = sorted(shared.glob("schreiber2019/*/*_C4_*.c3d"))[:2]
+    out = tmp_path / "c"
+    assert main(["compare", *map(str, trials), "-r", "schreiber2019:c4", "--output", str(out)]) == 0
+    doc = json.loads((out / "compare.json").read_text())
+    for t, inp in zip(trials, doc["inputs"], strict=True):
+        sid = t.name.split("_")[0]
+        assert inp["reference"] == "schreiber2019:c4"
+        assert any(f"its subject {sid} is one of the reference's subjects" in f for f in inp["flags"])

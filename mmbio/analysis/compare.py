@@ -364,6 +364,9 @@ def _input_summary(label: str, result: ValidationResult, kind: str, path: str | 
         flags.append("no gait cycle: " + str(t["no_cycle"]))
     if t.get("by_construction"):
         flags.append("kinematics by construction: " + str(t["by_construction"]))
+    if t.get("own_subject_in_reference"):
+        flags.append(f"its subject {t['own_subject_in_reference']} is one of the reference's subjects: scored partly "
+                     "against its own curves (mmbio validate alone leaves that subject out)")  # fmt: skip
     if t.get("fell"):
         flags.append("the controller fell: metrics cover the trial up to the fall")
     elif t.get("diverged"):
