@@ -152,13 +152,22 @@ def stride_events(grf: dict[str, Any], *, threshold_n: float = 20.0, near_s: flo
             hs_r = np.array(sorted(float(a) for a, _ in iv if a is not None))
     if hs_r.size < 2:
         raise MmbioError("stride: the GRF holds fewer than two right heel strikes (no stride period)")
+    return _stride_plan(hs_r, contacts, near_s, "the GRF")
+
+
+def _stride_plan(
+    hs_r: np.ndarray, contacts: dict[str, list[tuple[float, float]]], near_s: float | None, where: str
+) -> StrideEvents:
+    """The stride (two consecutive right heel strikes ``hs_r``, the pair whose middle is nearest ``near_s``) and each
+    side's stance: mean duration over its complete ``contacts``, start at the contact nearest the stride's middle, as %
+    of the stride modulo 100. ``where`` names the source in the error of a foot without a complete contact."""
     mids = 0.5 * (hs_r[:-1] + hs_r[1:])
     k = 0 if near_s is None else int(np.argmin(np.abs(mids - near_s)))
     t0, period = float(hs_r[k]), float(hs_r[k + 1] - hs_r[k])
     stance = {}
     for s in SIDES:
         if not contacts[s]:
-            raise MmbioError(f"stride: no complete contact (heel strike and toe off) of foot {s!r} in the GRF")
+            raise MmbioError(f"stride: no complete contact (heel strike then toe off) of foot {s!r} in {where}")
         dur = float(np.mean([b - a for a, b in contacts[s]])) / period * 100.0
         near = min(contacts[s], key=lambda c: abs(c[0] - (t0 + 0.5 * period)))
         start = float(np.mod((near[0] - t0) / period, 1.0) * 100.0)
@@ -173,40 +182,18 @@ def stride_events_from_trial(events: Any, *, near_s: float | None = None) -> Str
 
     For trials whose force plates see one contact per foot (a lab walkway): two consecutive right heel strikes
     (the pair whose middle is nearest ``near_s``) give the stride; each foot's complete contacts (a heel strike
-    followed by a toe off before the next heel strike) give its stance, as :func:`stride_events`.
+    followed by a toe off before the next heel strike, :func:`mmbio.gait.cycles.stance_windows`) give its stance,
+    as :func:`stride_events`.
     """
-    contacts: dict[str, list[tuple[float, float]]] = {}
-    for s in SIDES:
-        hs = np.asarray(events.heel_strike.get(s, np.empty(0)), dtype=float)
-        to = np.asarray(events.toe_off.get(s, np.empty(0)), dtype=float)
-        pairs = []
-        for i, a in enumerate(hs):
-            nxt = hs[i + 1] if i + 1 < hs.size else np.inf
-            after = to[(to > a) & (to < nxt)]
-            if after.size:
-                pairs.append((float(a), float(after[0])))
-        contacts[s] = pairs
-    hs_r = np.asarray(events.heel_strike.get("r", np.empty(0)), dtype=float)
+    from mmbio.gait.cycles import stance_windows
+
+    contacts = {s: stance_windows(events.heel_strike[s], events.toe_off[s]) for s in SIDES}
+    hs_r = np.asarray(events.heel_strike["r"], dtype=float)
     if hs_r.size < 2:
         raise MmbioError(
             f"stride: the trial's events ({events.source}) hold {hs_r.size} right heel strike(s); a stride needs two"
         )
-    mids = 0.5 * (hs_r[:-1] + hs_r[1:])
-    k = 0 if near_s is None else int(np.argmin(np.abs(mids - near_s)))
-    t0, period = float(hs_r[k]), float(hs_r[k + 1] - hs_r[k])
-    stance = {}
-    for s in SIDES:
-        if not contacts[s]:
-            raise MmbioError(
-                f"stride: no complete contact (heel strike then toe off) of foot {s!r} in the events ({events.source})"
-            )
-        dur = float(np.mean([b - a for a, b in contacts[s]])) / period * 100.0
-        near = min(contacts[s], key=lambda c: abs(c[0] - (t0 + 0.5 * period)))
-        start = float(np.mod((near[0] - t0) / period, 1.0) * 100.0)
-        if s == "r" and min(start, 100.0 - start) < 1e-6:
-            start = 0.0
-        stance[s] = (start, dur)
-    return StrideEvents(t0, period, stance, contacts)
+    return _stride_plan(hs_r, contacts, near_s, f"the events ({events.source})")
 
 
 def stride_from_c3d(
