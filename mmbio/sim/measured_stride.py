@@ -225,6 +225,11 @@ def stride_from_c3d(
 
     notes: list[str] = []
     trial = load_trial(trial_path)
+    t_mk = trial.markers.time if trial.markers is not None and trial.markers.time.size else None
+    try:  # the events first: a trial without a stride fails before the scaling and the IK
+        ev = stride_events_from_trial(trial.events, near_s=None if t_mk is None else 0.5 * (t_mk[0] + t_mk[-1]))
+    except MmbioError as e:
+        raise MmbioError(f"{trial_path}: {e}") from None
     scaled = None
     if static is not None:
         from mmbio.sim.scaling import scale_for_subject
@@ -242,10 +247,6 @@ def stride_from_c3d(
     model, variant = src.model, src.variant
     m = _load_model(model, variant)
     t_src = np.asarray(ik.time, dtype=float)
-    try:
-        ev = stride_events_from_trial(trial.events, near_s=0.5 * (t_src[0] + t_src[-1]))
-    except MmbioError as e:
-        raise MmbioError(f"{trial_path}: {e}") from None
     notes.append(f"events: the trial's ({trial.events.source})")
     return _periodic_stride(
         m, src, t_src, ev, notes, model=model, variant=variant, rate_hz=rate_hz, window_start_s=window_start_s,
