@@ -226,13 +226,16 @@ def left_out_subject(subject: str | None) -> str | None:
 def reference_subjects(name: str, condition: str) -> tuple[str, ...]:
     """The subject ids of one condition that can be a subject-specific reference (``subjects.csv`` units of kind
     ``subject``); empty when the dataset has none."""
-    ds = get_reference(name)
-    f = ds.path / "subjects.csv"
-    if not f.is_file():
-        return ()
-    df = _read_subjects(str(f))
-    base = split_condition(condition)[0]
-    sel = df[(df.condition == base) & (df.unit_kind == "subject")]
+    f = get_reference(name).path / "subjects.csv"
+    return _subject_ids(str(f), split_condition(condition)[0]) if f.is_file() else ()
+
+
+@lru_cache(maxsize=64)
+def _subject_ids(path: str, condition: str) -> tuple[str, ...]:
+    """Subject unit ids of one condition of a ``subjects.csv``, read once: every subject-specific curve lookup checks
+    its subject against them."""
+    df = _read_subjects(path)
+    sel = df[(df.condition == condition) & (df.unit_kind == "subject")]
     return tuple(dict.fromkeys(str(u) for u in sel.unit_id))
 
 
