@@ -114,7 +114,6 @@ def _summary_page(rows: Sequence[dict[str, Any]], table: pd.DataFrame, title: st
             if s not in counts:
                 counts[s] = 0
         counts = counts[["pass", "warn", "fail", "n/a"]]
-        counts = counts.loc[counts.sum(axis=1).sort_values(kind="stable").index]
         counts = counts.loc[(counts["fail"] + 0.5 * counts["warn"]).sort_values(ascending=False, kind="stable").index]
         shown = counts.head(28)
         h = 0.018 * len(shown) + 0.05
