@@ -60,6 +60,9 @@ MANIFEST_OPTIONS: dict[str, str] = {
 PATH_COLUMNS = frozenset({"grf", "emg", "activations", "static", "motion"})
 #: file kinds a folder contributes
 FOLDER_SUFFIXES = (".c3d", ".pkl", ".npz", ".mot", ".sto")
+#: bounds of a manifest (a larger cohort is split into several)
+MAX_MANIFEST_BYTES = 16 * 2**20
+MAX_MANIFEST_ROWS = 100_000
 _TRAIN_CKPT = re.compile(r"^checkpoint_(\d+)\.pkl$")
 _GLOB_CHARS = set("*?[")
 
@@ -135,12 +138,19 @@ def _folder_items(folder: Path) -> tuple[list[CohortItem], bool]:
 
 def _manifest_items(path: Path) -> list[CohortItem]:
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise MmbioError(f"{printable(path)}: a cohort manifest over {MAX_MANIFEST_BYTES // 2**20} MiB; split it")
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise MmbioError(f"{printable(path)}: cannot read the manifest ({printable(str(e), 200)})") from None
+    if len(rows) > MAX_MANIFEST_ROWS:
+        raise MmbioError(f"{printable(path)}: {len(rows)} rows; a cohort manifest holds at most {MAX_MANIFEST_ROWS}")
     if not rows or "input" not in (rows[0] or {}):
         raise MmbioError(f"{printable(path)}: a cohort manifest needs a header with a column 'input'")
+    extra = next((i for i, r in enumerate(rows, start=2) if None in r), None)
+    if extra is not None:
+        raise MmbioError(f"{printable(path)}: line {extra} has more fields than the header")
     known = {"input", "name", *MANIFEST_OPTIONS}
     unknown = sorted(set(rows[0]) - known)
     if unknown:
@@ -232,6 +242,8 @@ def validate_one(item: CohortItem, out: str, common: Sequence[str]) -> dict[str,
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(sink):
             code = main(argv)
+    except SystemExit as e:  # argparse refusing a row's option (e.g. a manifest mass of 'nan'): its line is in err
+        code = e.code if isinstance(e.code, int) else 2
     except Exception as e:  # a real bug in one input must not stop the cohort: recorded with its type
         code = -1
         err.write(f"mmbio: error: {type(e).__name__}: {e}\n")

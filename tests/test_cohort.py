@@ -232,3 +232,27 @@ def test_an_existing_dask_cluster_by_address(tmp_path: Path) -> None:
         res = run_cohort(items, tmp_path, [], scheduler=cluster.scheduler_address, runner=_ok)
     assert [r["status"] for r in res.rows] == ["pass"] * 3
     assert {r["worker_pid"] for r in res.rows} == {os.getpid()}  # ran in that cluster's (in-process) worker
+
+
+def test_hostile_manifests_are_one_line_and_bad_row_options_are_error_rows(tmp_path: Path, monkeypatch) -> None:
+    """A manifest with more fields than its header, over the row bound, or not text: one line. A row whose option
+    validate refuses (mass 'nan', 'abc') is that input's error row with validate's own message, never a crash."""
+    import mmbio.cohort as cohort
+
+    m = tmp_path / "m.csv"
+    m.write_text("input\na.c3d,surplus\n")
+    with pytest.raises(MmbioError, match="line 2 has more fields than the header"):
+        cohort_items([str(m)])
+    m.write_bytes(b"input\n\xff\xfe\x00bad\n")
+    with pytest.raises(MmbioError, match="cannot read the manifest"):
+        cohort_items([str(m)])
+    monkeypatch.setattr(cohort, "MAX_MANIFEST_ROWS", 3)
+    m.write_text("input\n" + "a.c3d\n" * 4)
+    with pytest.raises(MmbioError, match="4 rows; a cohort manifest holds at most 3"):
+        cohort_items([str(m)])
+    monkeypatch.setattr(cohort, "MAX_MANIFEST_BYTES", 10)
+    with pytest.raises(MmbioError, match="split it"):
+        cohort_items([str(m)])
+    for mass in ("nan", "abc"):
+        row = cohort.validate_one(CohortItem(str(tmp_path / "t.c3d"), "t", ("--mass", mass)), str(tmp_path / mass), [])
+        assert row["status"] == "error" and row["exit"] == 2 and "--mass" in row["error"]
