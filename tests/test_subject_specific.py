@@ -52,6 +52,9 @@ def test_bad_subject_specs_are_one_line_errors() -> None:
         parse_spec("schreiber2019:c4/nobody")
     with pytest.raises(UnknownReferenceError, match="no per-subject curves"):
         parse_spec("schwartz2008:free/1")  # a published mean ± SD has no subjects
+    for empty in ("schreiber2019:c4/", "schreiber2019:c4/-"):
+        with pytest.raises(UnknownReferenceError, match="no subject after '/'"):
+            parse_spec(empty)
     with pytest.raises(UnknownReferenceError, match="unknown condition 'c9'"):
         parse_spec("schreiber2019:c9/2014001")
 

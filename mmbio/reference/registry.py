@@ -268,6 +268,8 @@ def _check_condition(ds: ReferenceDataset, condition: str) -> str:
             raise UnknownReferenceError(
                 f"{ds.name}:{base} has no per-subject curves, so no subject-specific reference ({condition!r})"
             )
+        if subject is None or subject == "-":
+            raise UnknownReferenceError(f"{ds.name}:{condition}: no subject after '/'; choose from: {', '.join(have)}")
         if (left_out_subject(subject) or subject) not in have:
             raise UnknownReferenceError(f"{ds.name}:{base} has no subject {subject!r}; choose from: {', '.join(have)}")
     return condition
