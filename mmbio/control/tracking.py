@@ -62,6 +62,9 @@ from mmbio.errors import MmbioError
 from mmbio.trial import SIDES, GroundReaction
 
 _G = 9.81
+#: QP 1's root-residual price multiplier when ``root_residual='none'`` (measured: ×10⁴ leaves ≈ 0.003 BW planned;
+#: ×10⁶ changes nothing more and costs solver accuracy)
+ROOT_FREE_PRICE = 1e4
 # --------------------------------------------------------------------------------------------------
 # reference (looped, interpolated, in MuJoCo's tangent space)
 # --------------------------------------------------------------------------------------------------
@@ -95,6 +98,7 @@ class LoopedReference:
         duration_s: float,
         cutoff_hz: float = 10.0,
         root_cutoff_hz: float | None = None,
+        root_correction: np.ndarray | None = None,
     ) -> None:
         qpos = np.asarray(motion.qpos, dtype=float)
         rate = float(motion.rate_hz)
@@ -138,6 +142,17 @@ class LoopedReference:
             self._trend = np.zeros(model.nv)
             self._trend_cycle = np.zeros(model.nv)
         self._q = np.zeros(model.nq)
+        self._corr: CubicSpline | None = None
+        if root_correction is not None:
+            c = np.asarray(root_correction, float)
+            if self.period <= 0 or c.ndim != 2 or c.shape[1] != 3 or len(c) < 4 or not np.all(np.isfinite(c)):
+                raise MmbioError(
+                    "tracking: a root correction needs a periodic reference and an (n ≥ 4, 3) finite table"
+                )
+            tt = np.linspace(0.0, self.period, len(c) + 1)
+            self._corr = CubicSpline(tt, np.r_[c, c[:1]], axis=0, bc_type="periodic")
+            self.notes.append(f"reference root path corrected for dynamic consistency (up to "
+                              f"{1e3 * float(np.abs(c).max()):.0f} mm)")  # fmt: skip
 
     def _inside_limits(self, qpos: np.ndarray, margin_rad: float = 0.05) -> np.ndarray:
         """The reference with every limited independent hinge moved inside its range by a margin (arms left at
@@ -197,6 +212,11 @@ class LoopedReference:
             v = self._spline(tau)
         qd = self._spline(tau, 1) + self._trend
         qdd = self._spline(tau, 2)
+        if self._corr is not None:  # periodic: tau is the time within the cycle
+            v = v.copy()
+            v[:3] += self._corr(tau)
+            qd[:3] += self._corr(tau, 1)
+            qdd[:3] += self._corr(tau, 2)
         q = self._q
         q[:] = self.base
         mujoco.mj_integratePos(self.model, q, v, 1.0)
@@ -371,11 +391,12 @@ class TrackingController:
         self._slot_g = np.flatnonzero((rows < 6) & (cols >= n) & (cols < n + nb))
         self._slot_j = np.flatnonzero((rows >= 6) & (rows < 6 + ne) & (cols < n))
         self._rc = (rows, cols)
+        price = ROOT_FREE_PRICE if settings.root_residual == "none" else 1.0
         pdiag = np.r_[
             wq,
             np.full(nb, settings.w_force),
-            np.full(3, settings.w_residual),
-            np.full(3, settings.w_residual_moment),
+            np.full(3, settings.w_residual * price),
+            np.full(3, settings.w_residual_moment * price),
             np.full(ne, settings.w_slip),
         ]
         self._pdiag = pdiag
@@ -397,6 +418,28 @@ class TrackingController:
         implicit = model.opt.integrator in (mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
                                             mujoco.mjtIntegrator.mjINT_IMPLICIT)  # fmt: skip
         self._hd = float(model.opt.timestep) * model.dof_damping if implicit else np.zeros(model.nv)
+        #: reference clock offset (s): the reference is read at ``t − clock_shift`` (``phase_rate``)
+        self.clock_shift = 0.0
+
+    def ref_time(self, t: float) -> float:
+        """The reference time (s) that simulation time ``t`` tracks (``t`` unless the clock follows the pelvis)."""
+        return t - self.clock_shift
+
+    def reset_clock(self) -> None:
+        """Start a new run: the reference clock equals the simulation's again."""
+        self.clock_shift = 0.0
+
+    def _follow_pelvis(self, t: float, qpos: np.ndarray) -> None:
+        """Move the reference clock so that the reference pelvis stays level with the simulated one along the
+        direction of travel: ``d(shift)/dt = phase_rate · e / v`` (e: the reference pelvis's lead, m; v: its
+        horizontal speed, at least 0.3 m/s)."""
+        q_r, v_r, _ = self.ref.at(self.ref_time(t))
+        vh = v_r[:2]
+        speed = float(np.linalg.norm(vh))
+        if speed < 1e-6:
+            return
+        lead = float((q_r[:2] - qpos[:2]) @ (vh / speed))
+        self.clock_shift += self.s.phase_rate * self.dt * lead / max(speed, 0.3)
 
     @staticmethod
     def _leg_dofs(m: mujoco.MjModel, dofs: np.ndarray) -> np.ndarray:
@@ -440,6 +483,9 @@ class TrackingController:
         """
         s, so, m = self.s, self.so, self.m
         t0 = _time.perf_counter()
+        if s.phase_rate > 0 and not free_activations:
+            self._follow_pelvis(t, qpos)
+        t = self.ref_time(t)  # from here on: reference time
         q_r, v_r, a_r = self.ref.at(t + self.dt)  # aim at the state one control step ahead
         err = np.zeros(m.nv)
         mujoco.mj_differentiatePos(m, err, 1.0, qpos, q_r)
@@ -538,7 +584,11 @@ class TrackingController:
         if s.actuation == "torques":  # diagnostic: ideal joint torques, muscles passive
             qfrc = np.zeros(m.nv)
             qfrc[ind] = b
-            info = {"a_next": np.zeros(so.n_mus), "residual": b[:6], "reserve": b[6:], "contact": contact,
+            residual = b[:6].copy()
+            if s.root_residual == "none":
+                qfrc[ind[:6]] = 0.0
+            info = {"a_next": np.zeros(so.n_mus), "residual": residual if s.root_residual == "applied" else np.zeros(6),
+                    "residual_planned": residual, "reserve": b[6:], "contact": contact,
                     "ms": 1e3 * (_time.perf_counter() - t0)}  # fmt: skip
             return np.zeros(self.model.nu), qfrc, info
         a_now = np.clip(act[so._act_adr], 0.0, 1.0)
@@ -559,13 +609,15 @@ class TrackingController:
         reserve = x2[nm : nm + so.n_res]
         residual = x2[nm + so.n_res :]
         qfrc = np.zeros(m.nv)
-        qfrc[ind[:6]] = residual
+        if s.root_residual == "applied":
+            qfrc[ind[:6]] = residual
         qfrc[ind[6:]] = reserve
         if not self.points:  # GRF prescribed: the measured loads act on the simulation too
             qfrc += self._fq_grf
         info = {
             "a_next": a_next,
-            "residual": residual,
+            "residual": residual if s.root_residual == "applied" else np.zeros(6),
+            "residual_planned": residual,
             "reserve": reserve,
             "contact": contact,
             "ms": 1e3 * (_time.perf_counter() - t0),
@@ -592,7 +644,8 @@ class TrackingController:
 # run
 # --------------------------------------------------------------------------------------------------
 
-#: Fall criteria: pelvis (root) height below this fraction of its reference height, or pelvis tilt error.
+#: Fall criteria: pelvis (root) height below this fraction of its reference height, or the pelvis this far (m)
+#: from the reference (only vertically with ``root_residual='none'``: a drift from the path is then reported).
 FALL_HEIGHT_FRACTION = 0.7
 FALL_ROOT_DEVIATION_M = 0.5
 
@@ -607,6 +660,7 @@ def track(
     record_every: int = 10,
     progress: Callable[[float, float], None] | None = None,
     model: mujoco.MjModel | None = None,
+    root_correction: np.ndarray | None = None,
 ) -> tuple[Any, TrackingResult]:
     """Run the tracking controller along ``motion`` for ``duration_s`` (default: the motion's duration).
 
@@ -615,6 +669,9 @@ def track(
     can be recomputed exactly) and the :class:`TrackingResult` (per physics step). ``progress(t, duration)``
     is called about every 50 ms of simulated time. A fall (root below 70 % of its reference height or
     0.5 m away from the reference) stops the run; the rollout is kept up to the fall and flagged.
+    root_correction: a ``(n, 3)`` periodic root-path correction (m) of the reference over one cycle (see
+    :func:`mmbio.control.consistency.root_correction`); by default it is computed when
+    ``settings.consistency_iterations > 0`` (tens of seconds).
     """
     from mmbio.sim.rollout_cpu import Rollout
 
@@ -624,8 +681,12 @@ def track(
     if settings.mode == "grf_prescribed":
         sim_model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
     dur = float(duration_s) if duration_s is not None else float(motion.duration)
+    if root_correction is None and settings.consistency_iterations > 0:
+        from mmbio.control.consistency import root_correction as _consistent
+
+        root_correction = _consistent(motion, base, settings)
     ref = LoopedReference(motion, sim_model, dur, cutoff_hz=settings.reference_cutoff_hz,
-                          root_cutoff_hz=settings.root_cutoff_hz or None)  # fmt: skip
+                          root_cutoff_hz=settings.root_cutoff_hz or None, root_correction=root_correction)  # fmt: skip
     ctl = TrackingController(sim_model, ref, settings, grf=grf, grf_t0_s=grf_t0_s)
     data = mujoco.MjData(sim_model)
     q0, v0, _ = ref.at(0.0)
@@ -645,6 +706,7 @@ def track(
     err_sq = np.zeros(ctl.n_ind - 6)
     n_err = 0
     fell, fell_at, reason = False, None, ""
+    drift = 0.0
     wall0 = _time.perf_counter()
     step = 0
     last_prog = -1.0
@@ -669,13 +731,17 @@ def track(
         contact.append(info["contact"])
         ms.append(info["ms"])
         times.append(t)
-        q_r, _, _ = ref.at(float(data.time))
+        q_r, _, _ = ref.at(ctl.ref_time(float(data.time)))
         e = np.zeros(sim_model.nv)
         mujoco.mj_differentiatePos(sim_model, e, 1.0, data.qpos, q_r)
         err_sq += e[so.indep_dofs[6:]] ** 2
         n_err += 1
         bad = not (np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qvel)))
-        if bad or data.qpos[2] < FALL_HEIGHT_FRACTION * z_ref0 or np.linalg.norm(e[:3]) > FALL_ROOT_DEVIATION_M:
+        # without root help the body can only be steered back to the reference's line by stepping: a drift
+        # sideways or along the path is reported, and only the height criterion ends the run
+        off = np.linalg.norm(e[:3]) if settings.root_residual == "applied" else abs(e[2])
+        drift = float(np.linalg.norm(e[:2]))
+        if bad or data.qpos[2] < FALL_HEIGHT_FRACTION * z_ref0 or off > FALL_ROOT_DEVIATION_M:
             fell, fell_at = True, float(data.time)
             reason = (
                 "non-finite state" if bad else
@@ -693,6 +759,13 @@ def track(
     rmse = np.sqrt(err_sq / max(n_err, 1))
     rmse = np.where(slide, rmse * 1e3, np.degrees(rmse))
     notes = list(ref.notes)
+    if settings.root_residual == "none":
+        notes.append("no root residual applied (root_residual 'none'): the contacts alone carry the body")
+    if settings.root_residual == "none":
+        notes.append(f"pelvis {drift:.2f} m from the reference path (horizontal) at the end")
+    if settings.phase_rate > 0:
+        notes.append(f"reference clock follows the pelvis (phase_rate {settings.phase_rate:g}/s): it ended "
+                     f"{ctl.clock_shift:+.3f} s behind the simulation's")  # fmt: skip
     result = TrackingResult(
         time=np.asarray(times), residuals=np.asarray(residuals).reshape(-1, 6),
         reserves=np.asarray(reserves).reshape(-1, so.n_res), reserve_names=list(so.reserve_names),

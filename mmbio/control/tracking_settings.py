@@ -14,10 +14,11 @@ from typing import Any
 
 from mmbio.errors import MmbioError
 
-__all__ = ["MODES", "SETTING_RANGES", "TrackingSettings"]
+__all__ = ["MODES", "ROOT_RESIDUALS", "SETTING_RANGES", "TrackingSettings"]
 
 MODES = ("contact", "grf_prescribed")
 ACTUATIONS = ("muscles", "torques")
+ROOT_RESIDUALS = ("applied", "none")
 
 #: Allowed closed range of each numeric setting (units as in :class:`TrackingSettings`); a frequency or
 #: tolerance whose lower end is 0 must be > 0 where marked ``open_low``.
@@ -47,6 +48,8 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "root_cutoff_hz": (0.0, 1000.0),
     "substeps": (1, 1000),
     "osqp_eps": (0.0, 1.0),
+    "phase_rate": (0.0, 1000.0),
+    "consistency_iterations": (0, 20),
 }
 _OPEN_LOW = {"joint_hz", "root_pos_hz", "root_rot_hz", "damping", "foot_hz", "reference_cutoff_hz", "osqp_eps"}
 
@@ -78,6 +81,19 @@ class TrackingSettings:
     steps per control step (excitations and applied forces held). osqp_eps: solver tolerance. actuation:
     ``'muscles'``, or ``'torques'`` (diagnostic: ideal joint torques from QP 1, muscles passive — it separates
     what the contact/acceleration layer achieves from what the muscles can deliver).
+
+    **Balance without root help** (issue 14; all off by default, so stored checkpoints are unchanged):
+    root_residual: ``'applied'`` (the root residual of QP 2 acts on the simulation, as in OpenSim's RRA/CMC) or
+    ``'none'`` (no force ever acts on the root: QP 1 prices its residual ×10⁴ and what remains is reported as
+    planned, never applied; a muscles-only controller then has to balance with its contacts).
+    phase_rate: the reference clock follows the pelvis (1/s; 0: off): the reference time lags or leads the
+    simulation's clock so that the reference pelvis stays level, along the direction of travel, with the
+    simulated one, ``dτ/dt = 1 − phase_rate · e / v`` with e the reference pelvis's lead (m) and v its speed (a
+    body that walks 5 % slower than its reference would otherwise be pulled forward by the root PD until it falls).
+    consistency_iterations: before tracking, correct a periodic reference's root path for dynamic consistency
+    (:func:`mmbio.control.consistency.root_correction`; 0: off): the root residual force that contacts cannot
+    supply, folded by phase, moves the reference pelvis by the periodic displacement whose acceleration is
+    ``−F/m`` (a centimetre or two of lateral sway).
     """
 
     mode: str = "contact"
@@ -107,15 +123,18 @@ class TrackingSettings:
     substeps: int = 1
     osqp_eps: float = 1e-4
     actuation: str = "muscles"
+    root_residual: str = "applied"
+    phase_rate: float = 0.0
+    consistency_iterations: int = 0
 
     def __post_init__(self) -> None:
-        for name, choices in (("mode", MODES), ("actuation", ACTUATIONS)):
+        for name, choices in (("mode", MODES), ("actuation", ACTUATIONS), ("root_residual", ROOT_RESIDUALS)):
             v = getattr(self, name)
             if type(v) is not str or v not in choices:
                 raise MmbioError(f"tracking setting {name} must be one of {', '.join(choices)}, got {_show(v)}")
         for name, (lo, hi) in SETTING_RANGES.items():
             v = getattr(self, name)
-            integer = name == "substeps"
+            integer = name in ("substeps", "consistency_iterations")
             if isinstance(v, bool) or not isinstance(v, numbers.Integral if integer else numbers.Real):
                 kind = "an integer" if integer else "a number"
                 raise MmbioError(f"tracking setting {name} must be {kind}, got {_show(v)}")
@@ -123,6 +142,9 @@ class TrackingSettings:
             if not (math.isfinite(v) and low_ok and v <= hi):
                 low = f"> {lo:g}" if name in _OPEN_LOW else f">= {lo:g}"
                 raise MmbioError(f"tracking setting {name} = {_show(v)} is out of range (must be {low} and <= {hi:g})")
+        if self.mode == "grf_prescribed" and self.root_residual == "none":
+            raise MmbioError("tracking: mode 'grf_prescribed' needs its root residual (the measured loads and the "
+                             "model's inertia disagree); root_residual 'none' is for mode 'contact'")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

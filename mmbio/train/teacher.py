@@ -29,6 +29,26 @@ from mmbio.errors import DataFileError, MmbioError
 
 __all__ = ["Teacher", "load_teacher_checkpoint"]
 
+#: root-path corrections already computed in this process, by (checkpoint, timestep, settings)
+_CORRECTIONS: dict[tuple[int, float, tuple[Any, ...]], np.ndarray] = {}
+#: settings the correction's own tracking runs replace (so a help cost or a control rate does not recompute it)
+_RECIPE_FIELDS = {"actuation", "root_residual", "phase_rate", "root_pos_hz", "w_root_pos", "root_rot_hz", "w_root_rot",
+                  "w_joint", "w_upper", "w_residual", "w_residual_moment", "reserve_weight", "substeps"}  # fmt: skip
+
+
+def _root_correction(ckpt: Any, motion: Any, model: mujoco.MjModel, settings: Any) -> np.ndarray | None:
+    """The teacher's dynamic-consistency correction of its reference root path (``consistency_iterations``), computed
+    once per process and checkpoint (tens of seconds), or None when the setting is off."""
+    if settings.consistency_iterations <= 0:
+        return None
+    from mmbio.control.consistency import root_correction
+
+    key = (id(ckpt), float(model.opt.timestep), tuple(sorted((k, str(v)) for k, v in settings.to_dict().items()
+                                                              if k not in _RECIPE_FIELDS)))  # fmt: skip
+    if key not in _CORRECTIONS:
+        _CORRECTIONS[key] = root_correction(motion, model, settings)
+    return _CORRECTIONS[key]
+
 
 def load_teacher_checkpoint(path: str | Path) -> Any:
     """A ``'tracking'`` checkpoint from ``path`` (one-line :class:`~mmbio.errors.DataFileError` otherwise)."""
@@ -70,8 +90,10 @@ class Teacher:
         )  # fmt: skip
         self.model = copy.deepcopy(model)
         motion = ckpt.motion()
+        correction = _root_correction(ckpt, motion, self.model, self.settings)
         self.ref = LoopedReference(motion, self.model, float(duration_s), cutoff_hz=self.settings.reference_cutoff_hz,
-                                   root_cutoff_hz=self.settings.root_cutoff_hz or None)  # fmt: skip
+                                   root_cutoff_hz=self.settings.root_cutoff_hz or None,
+                                   root_correction=correction)  # fmt: skip
         self.ctl = TrackingController(self.model, self.ref, self.settings)
         self.act_adr = self.ctl.so._act_adr
         self.n_solves = 0
@@ -94,7 +116,9 @@ class Teacher:
         return ctrl, qfrc, info
 
     def start_activation(self, t: float, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """Activations ``(na,)`` to start from at this state (the QP with activation bounds [0, 1])."""
+        """Activations ``(na,)`` to start from at this state (the QP with activation bounds [0, 1]); it also starts a
+        new episode (the reference clock, when it follows the pelvis, reads ``t`` again)."""
+        self.ctl.reset_clock()
         _, _, info = self.ctl.control(float(t), np.asarray(qpos, float), np.asarray(qvel, float),
                                       np.zeros(self.model.na), free_activations=True)  # fmt: skip
         act = np.zeros(self.model.na)
