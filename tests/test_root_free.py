@@ -111,3 +111,26 @@ def test_consistency_correction_lowers_the_root_residual(walk, model_2ms) -> Non
     _, after = track(walk, duration_s=2 * period, settings=recipe, model=model_2ms, root_correction=corr)
     before = log[0]["residual_force_rms_bw"]
     assert after.residual_force_rms_bw < 0.8 * before, (before, after.residual_force_rms_bw)
+
+
+def test_muscle_aware_planner_settings_are_checked() -> None:
+    assert TrackingSettings(planner="muscle_aware").planner == "muscle_aware"
+    with pytest.raises(MmbioError, match="planner must be one of two_qp, muscle_aware"):
+        TrackingSettings(planner="one_qp")
+    with pytest.raises(MmbioError, match="planner 'muscle_aware' plans muscles on simulated contacts"):
+        TrackingSettings(planner="muscle_aware", actuation="torques")
+
+
+def test_muscle_aware_planner_plans_what_the_muscles_can_deliver(walk, model_2ms) -> None:
+    """The same root-free tracking with both planners over 0.2 s: the one-QP plan needs a fraction of the reserves
+    the two-QP plan calls on, and no root force acts."""
+    base = TrackingSettings(root_residual="none", w_joint=100.0, w_upper=100.0)
+    out = {}
+    for planner in ("two_qp", "muscle_aware"):
+        roll, res = track(walk, duration_s=0.2, settings=replace(base, planner=planner), model=model_2ms,
+                          record_every=1)  # fmt: skip
+        assert not res.fell and res.unsolved == 0
+        assert np.abs(roll.qfrc_applied[:, :6]).max() == 0.0
+        assert np.all((roll.act >= 0.0) & (roll.act <= 1.0))
+        out[planner] = float(np.sqrt(np.mean(res.reserves**2)))
+    assert out["muscle_aware"] < 0.25 * out["two_qp"], out

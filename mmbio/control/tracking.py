@@ -47,8 +47,8 @@ from typing import Any
 import mujoco
 import numpy as np
 import scipy.sparse as sp
-from scipy.interpolate import CubicSpline
 
+from mmbio.control.reference import LoopedReference
 from mmbio.control.static_opt import (
     RESIDUAL_NAMES,
     FootPoints,
@@ -65,164 +65,6 @@ _G = 9.81
 #: QP 1's root-residual price multiplier when ``root_residual='none'`` (measured: ×10⁴ leaves ≈ 0.003 BW planned;
 #: ×10⁶ changes nothing more and costs solver accuracy)
 ROOT_FREE_PRICE = 1e4
-# --------------------------------------------------------------------------------------------------
-# reference (looped, interpolated, in MuJoCo's tangent space)
-# --------------------------------------------------------------------------------------------------
-
-
-def _lowpass_periodic(x: np.ndarray, rate_hz: float, cutoff_hz: float) -> np.ndarray:
-    """Zero-lag low-pass of one period ``x`` (n, k) sampled at ``rate_hz``: Fourier harmonics above ``cutoff_hz``
-    are removed with a raised-cosine taper over the last octave (no ringing at the cut)."""
-    n = len(x)
-    spec = np.fft.rfft(x, axis=0)
-    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
-    w = np.clip((cutoff_hz - f) / (cutoff_hz / 2), 0.0, 1.0)
-    w = 0.5 - 0.5 * np.cos(np.pi * w)
-    return np.fft.irfft(spec * w[:, None], n=n, axis=0)
-
-
-class LoopedReference:
-    """A reference motion as smooth functions of time, looped over one gait cycle when needed.
-
-    Positions are stored as tangent vectors ``v(t) = q_base ⊖ q(t)`` (``mj_differentiatePos`` over 1 s:
-    root translation in the world, root rotation vector in the root frame, joint displacements) and
-    splined, so ``q_ref = q_base ⊕ v``, ``q̇_ref = v̇`` and ``q̈_ref = v̈`` (the root's angular velocity is
-    approximated by the rotation vector's derivative: exact to second order in the pelvis excursion,
-    a few degrees).
-    """
-
-    def __init__(
-        self,
-        motion: Any,
-        model: mujoco.MjModel,
-        duration_s: float,
-        cutoff_hz: float = 10.0,
-        root_cutoff_hz: float | None = None,
-        root_correction: np.ndarray | None = None,
-    ) -> None:
-        qpos = np.asarray(motion.qpos, dtype=float)
-        rate = float(motion.rate_hz)
-        self.model = model
-        self.notes: list[str] = []
-        k0, k1, periodic = self._cycle(motion, qpos, duration_s)
-        seg = self._inside_limits(qpos[k0 : k1 + 1])
-        self.base = seg[0].copy()
-        v = np.zeros((len(seg), model.nv))
-        for i, q in enumerate(seg):
-            mujoco.mj_differentiatePos(model, v[i], 1.0, self.base, q)
-        t = np.arange(len(seg)) / rate
-        self.t_end = float(t[-1])
-        if periodic:
-            self.period = float(t[-1])
-            self.advance = np.zeros(model.nv)
-            self.advance[:2] = v[-1, :2]  # forward translation per cycle (world x, y)
-            ramp = t / self.period
-            mismatch = v[-1] - self.advance
-            worst = float(np.abs(mismatch[6:]).max()) if model.nv > 6 else 0.0
-            self.notes.append(
-                f"reference looped over frames {k0}..{k1} ({self.period:.3f} s); end mismatch up to "
-                f"{np.degrees(worst):.2f} deg spread over the cycle, advance {np.linalg.norm(self.advance[:2]):.3f} m"
-            )
-            vp = v - ramp[:, None] * v[-1]  # periodic part
-            vp[:-1] = _lowpass_periodic(vp[:-1], rate, cutoff_hz)
-            if root_cutoff_hz is not None:  # the root (pelvis) path alone, smoother
-                vp[:-1, :6] = _lowpass_periodic(vp[:-1, :6], rate, root_cutoff_hz)
-            vp[-1] = vp[0]
-            self._spline = CubicSpline(t, vp, axis=0, bc_type="periodic")
-            self._trend = v[-1] / self.period  # per second, includes the advance and the spread mismatch
-            self._trend_cycle = self.advance.copy()
-        else:
-            self.period = 0.0
-            if len(v) > 15:
-                from scipy.signal import butter, filtfilt
-
-                bb, aa = butter(2, min(cutoff_hz / (rate / 2), 0.99))
-                v = filtfilt(bb, aa, v, axis=0)
-            self._spline = CubicSpline(t, v, axis=0)
-            self._trend = np.zeros(model.nv)
-            self._trend_cycle = np.zeros(model.nv)
-        self._q = np.zeros(model.nq)
-        self._corr: CubicSpline | None = None
-        if root_correction is not None:
-            c = np.asarray(root_correction, float)
-            if self.period <= 0 or c.ndim != 2 or c.shape[1] != 3 or len(c) < 4 or not np.all(np.isfinite(c)):
-                raise MmbioError(
-                    "tracking: a root correction needs a periodic reference and an (n ≥ 4, 3) finite table"
-                )
-            tt = np.linspace(0.0, self.period, len(c) + 1)
-            self._corr = CubicSpline(tt, np.r_[c, c[:1]], axis=0, bc_type="periodic")
-            self.notes.append(f"reference root path corrected for dynamic consistency (up to "
-                              f"{1e3 * float(np.abs(c).max()):.0f} mm)")  # fmt: skip
-
-    def _inside_limits(self, qpos: np.ndarray, margin_rad: float = 0.05) -> np.ndarray:
-        """The reference with every limited independent hinge moved inside its range by a margin (arms left at
-        ``qpos0`` sit on the shoulder-elevation limit, where the limit's constraint force fights the tracking)."""
-        from mmbio.models.anatomy import joint_couplings
-
-        m = self.model
-        dep = {int(m.dof_jntid[c.dep_dof]) for c in joint_couplings(m)}
-        q = qpos.copy()
-        moved = []
-        for j in range(m.njnt):
-            if j in dep or not m.jnt_limited[j] or int(m.jnt_type[j]) != int(mujoco.mjtJoint.mjJNT_HINGE):
-                continue
-            lo, hi = m.jnt_range[j]
-            mg = min(margin_rad, (hi - lo) / 10)
-            a = int(m.jnt_qposadr[j])
-            new = np.clip(q[:, a], lo + mg, hi - mg)
-            if np.any(np.abs(new - q[:, a]) > 1e-9):
-                moved.append(m.joint(j).name)
-            q[:, a] = new
-        if moved:
-            from mmbio.models.anatomy import coupled_qpos
-
-            q = np.array([coupled_qpos(m, row) for row in q])
-            self.notes.append(f"reference moved inside the joint ranges by {margin_rad:g} rad: {', '.join(moved)}")
-        return q
-
-    def _cycle(self, motion: Any, qpos: np.ndarray, duration_s: float) -> tuple[int, int, bool]:
-        n = len(qpos)
-        rate = float(motion.rate_hz)
-        m = self.model
-        d = np.zeros(m.nv)
-        mujoco.mj_differentiatePos(m, d, 1.0, qpos[0], qpos[-1])
-        if np.abs(d[6:]).max() < np.radians(1.0) and np.abs(d[2:6]).max() < 0.02:
-            return 0, n - 1, True  # periodic: always treated as a loop (periodic smoothing, no edge effects)
-        if duration_s <= (n - 1) / rate + 1e-9:
-            return 0, n - 1, False
-        stance = getattr(motion, "stance", None)
-        if stance and "r" in stance:
-            on = np.flatnonzero(np.diff(stance["r"].astype(int)) == 1) + 1
-            if len(on) >= 2:
-                self.notes.append("reference is not periodic: looping its last right-heel-strike cycle")
-                return int(on[-2]), int(on[-1]), True
-        raise MmbioError(
-            f"tracking: the reference motion lasts {(n - 1) / rate:.2f} s, less than the requested {duration_s:.2f} s, "
-            "and has no complete gait cycle to loop (not periodic, no stance plan with two right heel strikes)"
-        )
-
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(qpos (nq,), qvel (nv,), qacc (nv,)) of the reference at time t (s)."""
-        if self.period > 0:
-            c = np.floor(t / self.period)
-            tau = t - c * self.period
-            v = self._spline(tau) + self._trend * tau + c * self._trend_cycle
-        else:
-            tau = min(max(t, 0.0), self.t_end)
-            v = self._spline(tau)
-        qd = self._spline(tau, 1) + self._trend
-        qdd = self._spline(tau, 2)
-        if self._corr is not None:  # periodic: tau is the time within the cycle
-            v = v.copy()
-            v[:3] += self._corr(tau)
-            qd[:3] += self._corr(tau, 1)
-            qdd[:3] += self._corr(tau, 2)
-        q = self._q
-        q[:] = self.base
-        mujoco.mj_integratePos(self.model, q, v, 1.0)
-        return q.copy(), qd, qdd
-
-
 # --------------------------------------------------------------------------------------------------
 # activation dynamics (MuJoCo's muscle dynamics, dynprm[2] = 0: a hard switch between the time constants)
 # --------------------------------------------------------------------------------------------------
@@ -310,6 +152,24 @@ class TrackingResult:
             f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve RMS {worst[1]:.1f} ({worst[0]}); "
             f"mean joint RMSE {rmse:.2f} deg; real-time factor {self.real_time_factor:.3f}; {self.unsolved} unsolved QPs"
         )
+
+
+@dataclass
+class ContactRows:
+    """QP 1's contact data at one state (``n_points`` foot points, 4 pyramid edges each).
+
+    force_map: (n_ind, 4 n_points) generalised force per pyramid coefficient (``Nᵀ J_pᵀ E``). jac: (3 n_points,
+    n_ind) point Jacobians (``J_p N``). rhs: (3 n_points,) the no-slip (in contact) or swing-tracking (in the air)
+    target of ``jac · q̈ − e``, m/s². weight: (3 n_points,) the weight of the slack ``e``. cap: (4 n_points,)
+    upper bound of each pyramid coefficient (N; 0 off the floor). points: (point (3,), active) per point.
+    """
+
+    force_map: np.ndarray
+    jac: np.ndarray
+    rhs: np.ndarray
+    weight: np.ndarray
+    cap: np.ndarray
+    points: list[tuple[np.ndarray, bool]]
 
 
 class TrackingController:
@@ -492,6 +352,15 @@ class TrackingController:
         ind = so.indep_dofs
         qdd_des = a_r[ind] + self.kp * err[ind] + self.kd * (v_r[ind] - qvel[ind])
         nmat, mfull, h = self._state_terms(qpos, qvel)
+        if s.planner == "muscle_aware":
+            from mmbio.control.muscle_qp import muscle_aware_step
+
+            a_now = np.clip(act[so._act_adr], 0.0, 1.0)
+            bounds = (
+                (np.zeros(so.n_mus), np.ones(so.n_mus)) if free_activations
+                else activation_bounds(a_now, self.tau_act, self.tau_deact, self.dt)
+            )  # fmt: skip
+            return muscle_aware_step(self, t, qpos, qvel, act, qdd_des, nmat, mfull, *bounds, t0)
         qvel_ind = qvel[ind]
         m_root = nmat[:, :6].T @ mfull @ nmat  # root rows of Nᵀ M N (6, n_ind)
         h_root = (nmat.T @ h)[:6]
@@ -505,51 +374,14 @@ class TrackingController:
         d = self.d
         contact_pts = []
         if self.points:
-            g = np.zeros((6, nb))
-            jrows = np.zeros((3 * len(self.points), n))
-            rp, rv, ra = self._ref_points(t + self.dt)
-            ref_low = rp[:, 2]
-            wf = (2 * np.pi * s.foot_hz) ** 2
-            low = self.points.lowest(d)
-            for k, b in enumerate(self.points.body):
-                p = low[k]
-                mujoco.mj_jac(m, d, self._jacp, None, p, b)
-                mujoco.mj_jacDot(m, d, self._jacd, None, p, b)
-                jn = self._jacp @ nmat  # (3, n_ind)
-                jrows[3 * k : 3 * k + 3] = jn
-                g[:, 4 * k : 4 * k + 4] = (jn.T @ self.edges)[:6]
-                touching = p[2] < s.contact_height_m
-                # force cap: full while the reference keeps the point down, ramped to 0 as the reference lifts
-                # it by unload_m, so the load moves off a lifting heel over a few tens of ms, not in one step
-                lift = (ref_low[k] - s.contact_height_m) / max(s.unload_m, 1e-9)
-                # early touchdown: the simulation has put the point on the floor while the reference brings it
-                # down (below touchdown_m, descending): it is in contact (MuJoCo's floor pushes on it anyway)
-                landing = touching and lift > 0 and ref_low[k] < s.touchdown_m and rv[k, 2] < 0
-                if landing:
-                    lift = 0.0
-                cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * _G)
-                # release: a point the reference lifts off (rising) lets go gradually as the simulation raises it
-                # from the floor to release_m, so its no-slip rows and force do not vanish in one step at toe off
-                keep = 1.0
-                if s.release_m > 0 and touching and rv[k, 2] > 0:
-                    keep = float(np.clip(1.0 - max(p[2], 0.0) / s.release_m, 0.0, 1.0))
-                    cap = min(cap, keep * self.mass * _G)
-                active = touching and cap > 0
-                contact_pts.append((p, active))
-                vc = self._jacp @ qvel
-                row = slice(6 + 3 * k, 9 + 3 * k)
-                ew = slice(self._ie + 3 * k, self._ie + 3 * k + 3)
-                swing = ra[k] + wf * (rp[k] - p) + 2 * np.sqrt(wf) * (rv[k] - vc) - self._jacd @ qvel
-                if active:  # no slip: jn q̈ − e = −J̇q̇ − k_v v_t (tangential; the floor stops the normal part)
-                    rhs = -(self._jacd @ qvel) - s.slip_kv * np.array([vc[0], vc[1], 0.0])
-                    if lift > 0:  # lifting: the normal component follows the reference
-                        rhs[2] = swing[2]
-                    pdiag[ew] = max(s.w_slip * keep, 1e-6)
-                else:  # swing: the point follows the reference (touch-down placement and speed)
-                    rhs = swing
-                    pdiag[ew] = max(s.w_foot, 1e-6)
-                l1[row] = u1[row] = rhs
-                u1[self.n_eq + 4 * k : self.n_eq + 4 * k + 4] = cap / 4
+            rows = self._contact_rows(t, qpos, qvel, nmat)
+            g = rows.force_map[:6]
+            jrows = rows.jac
+            contact_pts = rows.points
+            ne = len(rows.rhs)
+            l1[6 : 6 + ne] = u1[6 : 6 + ne] = rows.rhs
+            pdiag[self._ie : self._ie + ne] = rows.weight
+            u1[self.n_eq : self.n_eq + nb] = rows.cap
             ax[self._slot_g] = -g[self._rc[0][self._slot_g], self._rc[1][self._slot_g] - n]
             ax[self._slot_j] = jrows[self._rc[0][self._slot_j] - 6, self._rc[1][self._slot_j]]
         else:
@@ -623,6 +455,58 @@ class TrackingController:
             "ms": 1e3 * (_time.perf_counter() - t0),
         }
         return ctrl, qfrc, info
+
+    def _contact_rows(self, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray) -> ContactRows:
+        """The contact part of QP 1 at the simulated state (``self.d`` at ``qpos, qvel``) and reference time ``t``:
+        which foot points are in contact, their no-slip or swing rows and the caps on their pyramid forces."""
+        s, m, d = self.s, self.m, self.d
+        npnt, n = len(self.points), self.n_ind
+        force_map = np.zeros((n, self.n_beta))
+        jrows = np.zeros((3 * npnt, n))
+        rhs_all, weight, caps = np.zeros(3 * npnt), np.zeros(3 * npnt), np.zeros(self.n_beta)
+        contact_pts = []
+        rp, rv, ra = self._ref_points(t + self.dt)
+        ref_low = rp[:, 2]
+        wf = (2 * np.pi * s.foot_hz) ** 2
+        low = self.points.lowest(d)
+        for k, b in enumerate(self.points.body):
+            p = low[k]
+            mujoco.mj_jac(m, d, self._jacp, None, p, b)
+            mujoco.mj_jacDot(m, d, self._jacd, None, p, b)
+            jn = self._jacp @ nmat  # (3, n_ind)
+            jrows[3 * k : 3 * k + 3] = jn
+            force_map[:, 4 * k : 4 * k + 4] = jn.T @ self.edges
+            touching = p[2] < s.contact_height_m
+            # force cap: full while the reference keeps the point down, ramped to 0 as the reference lifts
+            # it by unload_m, so the load moves off a lifting heel over a few tens of ms, not in one step
+            lift = (ref_low[k] - s.contact_height_m) / max(s.unload_m, 1e-9)
+            # early touchdown: the simulation has put the point on the floor while the reference brings it
+            # down (below touchdown_m, descending): it is in contact (MuJoCo's floor pushes on it anyway)
+            landing = touching and lift > 0 and ref_low[k] < s.touchdown_m and rv[k, 2] < 0
+            if landing:
+                lift = 0.0
+            cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * _G)
+            # release: a point the reference lifts off (rising) lets go gradually as the simulation raises it
+            # from the floor to release_m, so its no-slip rows and force do not vanish in one step at toe off
+            keep = 1.0
+            if s.release_m > 0 and touching and rv[k, 2] > 0:
+                keep = float(np.clip(1.0 - max(p[2], 0.0) / s.release_m, 0.0, 1.0))
+                cap = min(cap, keep * self.mass * _G)
+            active = touching and cap > 0
+            contact_pts.append((p, active))
+            vc = self._jacp @ qvel
+            swing = ra[k] + wf * (rp[k] - p) + 2 * np.sqrt(wf) * (rv[k] - vc) - self._jacd @ qvel
+            if active:  # no slip: jn q̈ − e = −J̇q̇ − k_v v_t (tangential; the floor stops the normal part)
+                rhs = -(self._jacd @ qvel) - s.slip_kv * np.array([vc[0], vc[1], 0.0])
+                if lift > 0:  # lifting: the normal component follows the reference
+                    rhs[2] = swing[2]
+                weight[3 * k : 3 * k + 3] = max(s.w_slip * keep, 1e-6)
+            else:  # swing: the point follows the reference (touch-down placement and speed)
+                rhs = swing
+                weight[3 * k : 3 * k + 3] = max(s.w_foot, 1e-6)
+            rhs_all[3 * k : 3 * k + 3] = rhs
+            caps[4 * k : 4 * k + 4] = cap / 4
+        return ContactRows(force_map, jrows, rhs_all, weight, caps, contact_pts)
 
     def _ref_points(self, t: float, h: float = 0.004) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lowest points (m) of the contact spheres in the reference at t, and their velocity and acceleration

@@ -19,6 +19,7 @@ __all__ = ["MODES", "ROOT_RESIDUALS", "SETTING_RANGES", "TrackingSettings"]
 MODES = ("contact", "grf_prescribed")
 ACTUATIONS = ("muscles", "torques")
 ROOT_RESIDUALS = ("applied", "none")
+PLANNERS = ("two_qp", "muscle_aware")
 
 #: Allowed closed range of each numeric setting (units as in :class:`TrackingSettings`); a frequency or
 #: tolerance whose lower end is 0 must be > 0 where marked ``open_low``.
@@ -94,6 +95,9 @@ class TrackingSettings:
     (:func:`mmbio.control.consistency.root_correction`; 0: off): the root residual force that contacts cannot
     supply, folded by phase, moves the reference pelvis by the periodic displacement whose acceleration is
     ``−F/m`` (a centimetre or two of lateral sway).
+    planner: ``'two_qp'`` (accelerations and contacts, then muscles and reserves: the default) or
+    ``'muscle_aware'`` (one QP with the activations reachable in one step as unknowns, so that the plan is one the
+    muscles can deliver; reserves are priced ×1000; :mod:`mmbio.control.muscle_qp`; 10× slower).
     """
 
     mode: str = "contact"
@@ -126,9 +130,11 @@ class TrackingSettings:
     root_residual: str = "applied"
     phase_rate: float = 0.0
     consistency_iterations: int = 0
+    planner: str = "two_qp"
 
     def __post_init__(self) -> None:
-        for name, choices in (("mode", MODES), ("actuation", ACTUATIONS), ("root_residual", ROOT_RESIDUALS)):
+        for name, choices in (("mode", MODES), ("actuation", ACTUATIONS), ("root_residual", ROOT_RESIDUALS),
+                              ("planner", PLANNERS)):  # fmt: skip
             v = getattr(self, name)
             if type(v) is not str or v not in choices:
                 raise MmbioError(f"tracking setting {name} must be one of {', '.join(choices)}, got {_show(v)}")
@@ -142,6 +148,9 @@ class TrackingSettings:
             if not (math.isfinite(v) and low_ok and v <= hi):
                 low = f"> {lo:g}" if name in _OPEN_LOW else f">= {lo:g}"
                 raise MmbioError(f"tracking setting {name} = {_show(v)} is out of range (must be {low} and <= {hi:g})")
+        if self.planner == "muscle_aware" and (self.mode != "contact" or self.actuation != "muscles"):
+            raise MmbioError("tracking: planner 'muscle_aware' plans muscles on simulated contacts (mode 'contact', "
+                             "actuation 'muscles')")  # fmt: skip
         if self.mode == "grf_prescribed" and self.root_residual == "none":
             raise MmbioError("tracking: mode 'grf_prescribed' needs its root residual (the measured loads and the "
                              "model's inertia disagree); root_residual 'none' is for mode 'contact'")  # fmt: skip

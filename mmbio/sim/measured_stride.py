@@ -99,7 +99,7 @@ JOINT_CORRECTION_SMOOTH_SD_DEG = 0.3
 #: correction: the trunk follows the pelvis, and the IK's trunk turns at ≈ 3 rad/s² RMS.
 PELVIS_CORRECTION_SMOOTH_SD_DEG = 0.02
 #: Joint-range margin (rad) of the foot lock: the tracking controller moves its reference this far inside
-#: every limited hinge (:meth:`mmbio.control.tracking.LoopedReference._inside_limits`).
+#: every limited hinge (:meth:`mmbio.control.reference.LoopedReference._inside_limits`).
 RANGE_MARGIN_RAD = 0.05
 #: Low-pass (Hz) of the COM acceleration when the implied GRF is compared with the plates (the tracking
 #: controller's reference cutoff).

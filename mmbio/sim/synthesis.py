@@ -289,7 +289,7 @@ def _foot_lock(
             col = 6 + int(np.flatnonzero(jq == c.indep)[0])
             knee.setdefault(col, []).append((c.dep_dof, c.indep, c.x0, np.polynomial.polynomial.polyder(c.coef)))
     # kept inside the range by range_margin_rad (at most a tenth of the range), as the tracking controller's
-    # reference is (mmbio.control.tracking.LoopedReference._inside_limits)
+    # reference is (mmbio.control.reference.LoopedReference._inside_limits)
     mg = np.minimum(range_margin_rad, (m.jnt_range[jids, 1] - m.jnt_range[jids, 0]) / 10)
     lo = m.jnt_range[jids, 0] + mg
     hi = m.jnt_range[jids, 1] - mg

@@ -1,0 +1,118 @@
+"""The muscle-aware planner of the tracking controller (``TrackingSettings.planner = 'muscle_aware'``).
+
+The default planner solves two QPs per step (:mod:`mmbio.control.tracking`): accelerations and contact forces
+first, then the activations that produce them, with reserves making up whatever the muscles cannot. Its plan
+ignores what the muscles can deliver in one step of activation dynamics, so the reserves come in bursts (peaks of
+60–130 N·m at the lumbar and hips on the root-free demo stride) and its excitations alone, without them, fall in
+0.9 s. This planner solves one QP with all of them as unknowns,
+
+    x = [q̈ (n_ind), β (4 n_points), s (6), e (3 n_points), a (n_mus), r (n_res)]
+    min  Σ w (q̈ − q̈_des)² + w_β |β|² + w_s |s|² + Σ w_e e² + Σ a² + w_r Σ r²
+    s.t. Nᵀ(M + h D)N q̈ − Nᵀ J_cᵀ E β − [I; 0] s − A a − [0; I] r = −b₀      (all n_ind rows of the dynamics)
+         J_c N q̈ − e = rhs (no slip in contact, swing targets in the air),  0 ≤ β ≤ cap,  a ∈ [a⁻, a⁺],
+
+with ``A`` the muscles' moment arms × force gain at this state, ``b₀`` the dynamics at zero acceleration with the
+muscles' passive forces, and ``[a⁻, a⁺]`` the activations reachable in one step. Reserves cost
+``RESERVE_PRICE · reserve_weight`` per (N·m)² against Σ a² and tracking weights of order 100: the plan bends the
+tracking before it calls on them. Cost: one OSQP set-up per step (≈ 40–75 ms for MyoFullBody on this 2-core VM,
+against ≈ 5 ms for the two QPs). Measured in ``benchmarks/RESULTS.md`` ("A root-free teacher").
+"""
+
+from __future__ import annotations
+
+import time as _time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["RESERVE_PRICE", "muscle_aware_step"]
+
+#: reserve cost per (N·m)² relative to one muscle's a², times ``reserve_weight``
+RESERVE_PRICE = 1e3
+
+
+def muscle_aware_step(
+    ctl: Any,
+    t: float,
+    qpos: np.ndarray,
+    qvel: np.ndarray,
+    act: np.ndarray,
+    qdd_des: np.ndarray,
+    nmat: np.ndarray,
+    mfull: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    t0: float,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One step of the muscle-aware planner for :class:`~mmbio.control.tracking.TrackingController` ``ctl`` at the
+    simulated state (``ctl.d`` already at ``qpos, qvel``), reference time ``t`` (s), desired accelerations
+    ``qdd_des`` (n_ind,), activation bounds ``lo, hi`` (n_mus,). Returns what ``ctl.control`` returns."""
+    import osqp
+
+    from mmbio.control.tracking import ROOT_FREE_PRICE, excitation_for
+    from mmbio.trial import SIDES
+
+    s, so = ctl.s, ctl.so
+    n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
+    rows = ctl._contact_rows(t, qpos, qvel, nmat)
+    ne = len(rows.rhs)
+    k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)  # Euler's implicit damping included
+    a_mat, b0, _gain, _bias = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
+    root = sp.csr_matrix((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
+    res = sp.csr_matrix((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
+    z = sp.csr_matrix
+    dyn = sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res])
+    con = sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))])
+    bet = sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))])
+    acts = sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))])
+    a_all = sp.vstack([dyn, con, bet, acts]).tocsc()
+    lower = np.r_[-b0, rows.rhs, np.zeros(nb), lo]
+    upper = np.r_[-b0, rows.rhs, np.minimum(rows.cap, 1e7), hi]
+    price = ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
+    pdiag = np.r_[
+        ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price), np.full(3, s.w_residual_moment * price),
+        rows.weight, np.ones(nm), np.full(nr, RESERVE_PRICE * s.reserve_weight),
+    ]  # fmt: skip
+    q = np.zeros(len(pdiag))
+    q[:n] = -2 * ctl.wq * qdd_des
+    solver = osqp.OSQP()
+    new_api = int(so.osqp_version.split(".")[0]) >= 1
+    solver.setup(
+        sp.diags(2 * pdiag).tocsc(), q, a_all, lower, upper, eps_abs=s.osqp_eps, eps_rel=s.osqp_eps, verbose=False,
+        max_iter=8000, **{("polishing" if new_api else "polish"): False},
+    )  # fmt: skip
+    prev = getattr(ctl, "_muscle_qp_x", None)
+    if prev is not None and len(prev) == len(q):
+        solver.warm_start(x=prev)
+    r = solver.solve(**so._solve_kw)
+    x = np.asarray(r.x, float) if r.x is not None else None
+    if x is None or not np.all(np.isfinite(x)) or str(r.info.status) not in ("solved", "solved inaccurate"):
+        ctl.unsolved += 1
+        x = np.zeros(len(q)) if x is None or not np.all(np.isfinite(x)) else x
+    ctl._muscle_qp_x = x
+    o = n + nb + 6 + ne
+    a_now = np.clip(act[so._act_adr], 0.0, 1.0)
+    a_next = np.clip(x[o : o + nm], lo, hi)
+    reserve = x[o + nm :]
+    residual = x[n + nb : n + nb + 6]
+    ctrl = np.zeros(ctl.model.nu)
+    ctrl[so.muscles] = excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
+    qfrc = np.zeros(ctl.m.nv)
+    ind = so.indep_dofs
+    if s.root_residual == "applied":
+        qfrc[ind[:6]] = residual
+    qfrc[ind[6:]] = reserve
+    contact = np.zeros((2, 3))
+    beta = np.maximum(x[n : n + nb], 0.0)
+    for k, side in enumerate(ctl.points.side):
+        contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
+    info = {
+        "a_next": a_next,
+        "residual": residual if s.root_residual == "applied" else np.zeros(6),
+        "residual_planned": residual,
+        "reserve": reserve,
+        "contact": contact,
+        "ms": 1e3 * (_time.perf_counter() - t0),
+    }
+    return ctrl, qfrc, info
