@@ -134,3 +134,9 @@ def test_muscle_aware_planner_plans_what_the_muscles_can_deliver(walk, model_2ms
         assert np.all((roll.act >= 0.0) & (roll.act <= 1.0))
         out[planner] = float(np.sqrt(np.mean(res.reserves**2)))
     assert out["muscle_aware"] < 0.25 * out["two_qp"], out
+
+
+def test_consistency_accepts_a_muscle_aware_teacher(walk, model_2ms) -> None:
+    # its own tracking runs use ideal torques and the two-QP planner, whatever the caller plans with
+    corr = root_correction(walk, model_2ms, TrackingSettings(planner="muscle_aware"), iterations=0)
+    assert corr.shape == (SAMPLES, 3) and not np.any(corr)

@@ -61,7 +61,7 @@ def root_correction(
     recipe = replace(
         settings, actuation="torques", root_residual="applied", phase_rate=0.0, consistency_iterations=0,
         root_pos_hz=4.0, w_root_pos=100.0, root_rot_hz=6.0, w_root_rot=100.0, w_joint=1.0, w_upper=10.0,
-        w_residual=1e-2, w_residual_moment=0.03, substeps=1,
+        w_residual=1e-2, w_residual_moment=0.03, substeps=1, planner="two_qp",
     )  # fmt: skip
     mass = float(mujoco.mj_getTotalmass(model))
     corr = np.zeros((SAMPLES, 3))

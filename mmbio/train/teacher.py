@@ -33,7 +33,7 @@ __all__ = ["Teacher", "load_teacher_checkpoint"]
 _CORRECTIONS: dict[tuple[int, float, tuple[Any, ...]], np.ndarray] = {}
 #: settings the correction's own tracking runs replace (so a help cost or a control rate does not recompute it)
 _RECIPE_FIELDS = {"actuation", "root_residual", "phase_rate", "root_pos_hz", "w_root_pos", "root_rot_hz", "w_root_rot",
-                  "w_joint", "w_upper", "w_residual", "w_residual_moment", "reserve_weight", "substeps"}  # fmt: skip
+                  "w_joint", "w_upper", "w_residual", "w_residual_moment", "reserve_weight", "substeps", "planner"}  # fmt: skip
 
 
 def _root_correction(ckpt: Any, motion: Any, model: mujoco.MjModel, settings: Any) -> np.ndarray | None:
