@@ -22,6 +22,12 @@ inside the thorax), 0.03 m let one toe-off in the fourth cycle sink 19 mm into t
 toe-off failure, 0.035 0.049 BW (peak 179 N): the controller is that sensitive to this
 setting. Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
 
+``python checkpoints/build.py --root-free`` builds ``checkpoints/tracking_walk_rootfree.pkl``: the same stride and
+controller with no force ever on the pelvis (``root_residual='none'``), the reference's root path corrected for
+dynamic consistency (4 iterations, stored in the checkpoint; ≈ 45 s) and joint, trunk and root weights of 100
+(issue 14 §1; ``benchmarks/RESULTS.md``, "A root-free teacher, second pass"). It walks on its contacts and muscles
+plus reserves; ``mmbio validate`` shows the comparison with the demo.
+
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
 default settings, needing no ``../shared``; it is scored against its own source by ``schwartz2008:free``.
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from mmbio.control.checkpoint import save_checkpoint
@@ -48,6 +55,12 @@ SHARED = Path(os.environ.get("MMBIO_SHARED_REFERENCE", REPO.parent / "shared" / 
 SPEED_M_S = 1.25  # the synthesised walk's
 #: The demo's controller settings (see the module docstring for why the two early-touchdown/release settings).
 MEASURED_SETTINGS = TrackingSettings(touchdown_m=0.02, release_m=0.006)
+ROOT_FREE_OUT = REPO / "checkpoints" / "tracking_walk_rootfree.pkl"
+#: The root-free variant's settings (``--root-free``)
+ROOT_FREE_SETTINGS = replace(
+    MEASURED_SETTINGS, root_residual="none", consistency_iterations=4, root_pos_hz=2.0, w_root_pos=100.0,
+    root_rot_hz=5.0, w_root_rot=100.0, w_joint=100.0, w_upper=100.0,
+)  # fmt: skip
 
 
 def measured_motion(shared: Path = SHARED) -> Motion:
@@ -56,7 +69,7 @@ def measured_motion(shared: Path = SHARED) -> Motion:
     return stride_from_opensim(ref / "coordinates.sto", ref / "grf_walk.mot", variant="nofingers")
 
 
-def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED) -> Path:
+def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, root_free: bool = False) -> Path:
     if synthesized:
         motion = synthesize_motion(speed_m_s=SPEED_M_S, gait="walk", n_cycles=1)
         ckpt = tracking_checkpoint(
@@ -73,11 +86,12 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED) 
     speed = -(motion.qpos[-1, 1] - motion.qpos[0, 1]) / motion.duration
     ckpt = tracking_checkpoint(
         motion,
-        MEASURED_SETTINGS,
+        ROOT_FREE_SETTINGS if root_free else MEASURED_SETTINGS,
         metadata={
             "description": f"demo: contact-consistent muscle tracking of a measured adult walk at {speed:.2f} m/s "
-            "(one stride of the Rajagopal 2016 overground walk, IK + force plates, made periodic, looped)",
-            "built_by": "checkpoints/build.py",
+            "(one stride of the Rajagopal 2016 overground walk, IK + force plates, made periodic, looped)"
+            + ("; no root residual: the pelvis is carried by the contacts alone" if root_free else ""),
+            "built_by": "checkpoints/build.py" + (" --root-free" if root_free else ""),
             "speed_m_s": round(float(speed), 3),
             "source": "Rajagopal et al. (2016) IEEE TBME 63:2068-2079, OpenSim example3DWalking (Apache-2.0)",
         },
@@ -87,8 +101,12 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED) 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, help="default: checkpoints/tracking_walk.pkl (or …_rootfree.pkl)")
     ap.add_argument("--synthesized", action="store_true", help="the previous demo: the synthesised 1.25 m/s walk")
+    ap.add_argument("--root-free", action="store_true", help="the same stride with no root residual")
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared reference data folder")
     a = ap.parse_args()
-    print(build(a.out, synthesized=a.synthesized, shared=a.shared))
+    if a.synthesized and a.root_free:
+        ap.error("--root-free applies to the measured stride")
+    out = a.out or (ROOT_FREE_OUT if a.root_free else OUT)
+    print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-import mujoco
 import numpy as np
 import pytest
 
@@ -46,7 +45,7 @@ def test_new_settings_are_checked() -> None:
 
 def test_root_free_tracking_applies_no_force_to_the_root(walk, model_2ms) -> None:
     base = TrackingSettings(actuation="torques", **STRONG_ROOT)
-    roll_on, res_on = track(walk, duration_s=0.3, settings=base, model=model_2ms, record_every=1)
+    roll_on, _ = track(walk, duration_s=0.3, settings=base, model=model_2ms, record_every=1)
     roll_off, res_off = track(walk, duration_s=0.3, settings=replace(base, root_residual="none"), model=model_2ms,
                               record_every=1)  # fmt: skip
     # with the residual applied the root gets help; without, never a newton, and the result says so
@@ -140,3 +139,33 @@ def test_consistency_accepts_a_muscle_aware_teacher(walk, model_2ms) -> None:
     # its own tracking runs use ideal torques and the two-QP planner, whatever the caller plans with
     corr = root_correction(walk, model_2ms, TrackingSettings(planner="muscle_aware"), iterations=0)
     assert corr.shape == (SAMPLES, 3) and not np.any(corr)
+
+
+def test_a_tracking_checkpoint_stores_its_root_correction(walk, tmp_path, monkeypatch) -> None:
+    from mmbio.control import consistency
+    from mmbio.control.checkpoint import load_checkpoint, save_checkpoint
+    from mmbio.control.run import run_checkpoint, tracking_checkpoint
+    from mmbio.errors import DataFileError
+
+    table = np.zeros((SAMPLES, 3))
+    table[:, 0] = 0.01 * np.sin(2 * np.pi * np.arange(SAMPLES) / SAMPLES)
+    settings = TrackingSettings(root_residual="none", consistency_iterations=2)
+    path = tmp_path / "rootfree.pkl"
+    save_checkpoint(tracking_checkpoint(walk, settings, root_correction=table), path)
+    ck = load_checkpoint(path)
+    np.testing.assert_array_equal(ck.controller["root_correction"], table)
+
+    # a run uses the stored table and never recomputes it
+    def recompute(*_a, **_k):
+        raise AssertionError("the stored correction should be used")
+
+    monkeypatch.setattr(consistency, "root_correction", recompute)
+    run = run_checkpoint(str(path), duration_s=0.1, static_opt=False)
+    assert any("corrected for dynamic consistency (up to 10 mm)" in n for n in run.notes)
+    assert any("no root residual applied" in n for n in run.notes)
+    # a broken table in a file is one line
+    ck.controller["root_correction"] = np.zeros((3, 3))
+    bad = tmp_path / "bad.pkl"
+    with pytest.raises((DataFileError, MmbioError), match="root_correction"):
+        save_checkpoint(ck, bad)
+        load_checkpoint(bad)

@@ -139,6 +139,20 @@ def test_demo_checkpoint_loads_and_rebuilds_to_the_same_motion(shared: Path) -> 
     assert settings == build.MEASURED_SETTINGS == TrackingSettings(touchdown_m=0.02, release_m=0.006)
 
 
+def test_the_root_free_demo_is_the_demo_without_root_help() -> None:
+    """`python checkpoints/build.py --root-free`: the demo's stride with no root residual, its correction stored."""
+    build = _demo_builder()
+    ckpt = load_checkpoint(REPO / "checkpoints" / "tracking_walk_rootfree.pkl")
+    demo = load_checkpoint(DEMO)
+    np.testing.assert_array_equal(ckpt.motion().qpos, demo.motion().qpos)
+    settings = TrackingSettings.from_dict(ckpt.controller["settings"])
+    assert settings == build.ROOT_FREE_SETTINGS and settings.root_residual == "none"
+    corr = ckpt.controller["root_correction"]
+    assert corr.shape == (64, 3) and 0.005 < np.abs(corr).max() < 0.03  # 14 mm measured
+    roll, res = track(ckpt.motion(), duration_s=0.2, settings=settings, root_correction=corr)
+    assert not res.fell and np.abs(roll.qfrc_applied[:, :6]).max() == 0.0
+
+
 def test_the_synthesized_demo_builder_is_kept(tmp_path: Path, walk) -> None:
     """`python checkpoints/build.py --synthesized`: the previous demo (synthesised walk, default settings)."""
     ckpt = load_checkpoint(_demo_builder().build(tmp_path / "synth.pkl", synthesized=True))

@@ -196,6 +196,10 @@ def _tracking(ctl: dict[str, Any], d: dict[str, Any], c: Checker) -> None:
         settings = TrackingSettings.from_dict(ctl.get("settings", {}))
     except MmbioError as e:
         raise c("controller.settings", str(e)) from None
+    if ctl.get("root_correction") is not None:
+        corr = c.array(ctl["root_correction"], "controller.root_correction", ndim=2, kinds="f")
+        if corr.shape[1] != 3 or not 4 <= corr.shape[0] <= 4096 or np.abs(corr).max() > 1.0:
+            raise c("controller.root_correction", "must be an (n ≥ 4, 3) table of root shifts under 1 m")
     if settings.mode == "grf_prescribed":
         grf = c.mapping(ctl.get("grf"), "controller.grf")
         if not grf:

@@ -77,13 +77,22 @@ def tracking_checkpoint(
     grf: dict[str, GroundReaction] | None = None,
     grf_t0_s: float = 0.0,
     metadata: dict[str, Any] | None = None,
+    root_correction: np.ndarray | None = None,
 ) -> Checkpoint:
     """A ``'tracking'`` checkpoint: the controller's settings and its reference motion (and, for the
-    GRF-prescribed mode, the measured GRF with its clock offset)."""
+    GRF-prescribed mode, the measured GRF with its clock offset). With ``settings.consistency_iterations > 0`` the
+    reference's root-path correction (:func:`mmbio.control.consistency.root_correction`, ``(n, 3)`` m; computed on
+    the motion's model when not given, tens of seconds) is stored too, so that a run does not recompute it."""
     from mmbio.control.tracking import TrackingSettings
 
     settings = settings or TrackingSettings()
     controller: dict[str, Any] = {"type": "contact_consistent_qp", "settings": settings.to_dict()}
+    if settings.consistency_iterations > 0:
+        if root_correction is None:
+            from mmbio.control.consistency import root_correction as _consistent
+
+            root_correction = _consistent(motion, motion.mj_model(), settings)
+        controller["root_correction"] = np.asarray(root_correction, dtype=float)
     if settings.mode == "grf_prescribed":
         if not grf:
             raise MmbioError("tracking checkpoint: mode 'grf_prescribed' needs the measured GRF")
@@ -202,9 +211,10 @@ def run_checkpoint(
             raise DataFileError(path, f"tracking settings: {e}") from None
         dur = duration_s if duration_s is not None else (cycles + 1) * _cycle_s(motion) + 0.05
         grf = grf_from_dict(c["grf"]) if "grf" in c else None
+        stored = c.get("root_correction")
         roll, tracking = track(
             motion, duration_s=dur, settings=settings, grf=grf, grf_t0_s=float(c.get("grf_t0_s", 0.0)),
-            progress=progress,
+            progress=progress, root_correction=None if stored is None else np.asarray(stored, float),
         )  # fmt: skip
         notes += [n for n in tracking.notes]
     elif ckpt.kind == "open_loop":

@@ -41,6 +41,9 @@ def _root_correction(ckpt: Any, motion: Any, model: mujoco.MjModel, settings: An
     once per process and checkpoint (tens of seconds), or None when the setting is off."""
     if settings.consistency_iterations <= 0:
         return None
+    stored = ckpt.controller.get("root_correction")
+    if stored is not None:  # computed when the checkpoint was made (on the motion's own model)
+        return np.asarray(stored, float)
     from mmbio.control.consistency import root_correction
 
     key = (id(ckpt), float(model.opt.timestep), tuple(sorted((k, str(v)) for k, v in settings.to_dict().items()
