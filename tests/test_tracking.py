@@ -168,7 +168,7 @@ def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     doc = json.loads(capsys.readouterr().out)
     ctl = doc["trial"]["controller"]
     assert ctl["kind"] == "tracking" and ctl["fell"] is False and ctl["mode"] == "MuJoCo contacts"
-    assert ctl["root_residual_force_rms"]["value"] < 0.1
+    assert ctl["root_residual_force_rms"]["value"] < 0.1 and ctl["root_residual"] == "applied"
     assert doc["kinematics"]["right"]["knee_flexion"]["r"]["value"] > 0.9
     assert doc["trial"]["heel_strikes"]["right"] >= 2
     # static optimisation of the same simulated motion is compared with the same EMG
