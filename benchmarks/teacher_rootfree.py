@@ -100,7 +100,7 @@ def main() -> None:
         wall = time.perf_counter() - w0
         up = res.fell_at_s if res.fell else res.sim_s
         speed = float(np.linalg.norm(roll.qpos[-1, :2] - roll.qpos[0, :2]) / max(roll.time[-1], 1e-9))
-        drift = next((n.split(" m from")[0].split()[-1] for n in res.notes if "from the reference path" in n), "-")
+        drift = "-" if res.path_drift_m is None else f"{res.path_drift_m:.2f}"
         # before a fall the controller asks for anything: reserves are summed over the time up to 1 s before it
         ok = res.time < (up - 1.0 if res.fell else np.inf)
         r = res.reserves[ok] if ok.any() else res.reserves

@@ -156,7 +156,7 @@ def _controller_summary(run: object) -> dict:
         out.update(
             mode="GRF prescribed" if tr.mode == "grf_prescribed" else "MuJoCo contacts",
             # 'none': no force acted on the pelvis at all (the residual checks then read 0 by construction)
-            root_residual=str((run.checkpoint.controller.get("settings") or {}).get("root_residual", "applied")),  # type: ignore[attr-defined]
+            root_residual=tr.root_residual,
             root_residual_force_rms={"value": tr.residual_force_rms_bw, "units": "BW"},
             root_residual_moment_rms={"value": tr.residual_moment_rms_nm, "units": "N*m"},
             reserve_rms={n: {"value": v, "units": "N*m"} for n, v in tr.reserve_rms_nm.items()},

@@ -163,9 +163,29 @@ def test_a_tracking_checkpoint_stores_its_root_correction(walk, tmp_path, monkey
     run = run_checkpoint(str(path), duration_s=0.1, static_opt=False)
     assert any("corrected for dynamic consistency (up to 10 mm)" in n for n in run.notes)
     assert any("no root residual applied" in n for n in run.notes)
-    # a broken table in a file is one line
-    ck.controller["root_correction"] = np.zeros((3, 3))
+    # a broken table is refused in one line naming the field: too few rows, too many, NaN, metres, not an array
     bad = tmp_path / "bad.pkl"
-    with pytest.raises((DataFileError, MmbioError), match="root_correction"):
-        save_checkpoint(ck, bad)
-        load_checkpoint(bad)
+    big = np.full((SAMPLES, 3), 0.01)
+    big[3, 1] = 5.0
+    nan = table.copy()
+    nan[7, 2] = np.nan
+    for hostile in (np.zeros((3, 3)), np.zeros((5000, 3)), nan, big, table.tolist(), np.zeros((SAMPLES, 3), int)):
+        ck.controller["root_correction"] = hostile
+        with pytest.raises((DataFileError, MmbioError), match=r"controller\.root_correction"):
+            save_checkpoint(ck, bad)
+
+
+def test_consistency_needs_a_cycle_to_loop(walk, model_2ms) -> None:
+    half = copy.deepcopy(walk)
+    half.qpos = walk.qpos[: len(walk.qpos) // 2]  # half a stride: not periodic
+    half.stance = None  # and no stance plan to loop
+    with pytest.raises(MmbioError, match="needs a periodic reference or one with a complete gait cycle"):
+        root_correction(half, model_2ms, TrackingSettings(), iterations=1)
+
+
+def test_root_free_result_reports_its_drift(walk, model_2ms) -> None:
+    settings = TrackingSettings(actuation="torques", root_residual="none", **STRONG_ROOT)
+    _, res = track(walk, duration_s=0.2, settings=settings, model=model_2ms)
+    assert res.root_residual == "none" and res.path_drift_m is not None and 0.0 <= res.path_drift_m < 0.05
+    _, res_on = track(walk, duration_s=0.05, settings=TrackingSettings(actuation="torques"), model=model_2ms)
+    assert res_on.root_residual == "applied" and res_on.path_drift_m is None

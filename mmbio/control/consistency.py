@@ -54,10 +54,11 @@ def root_correction(
     n_it = int(settings.consistency_iterations if iterations is None else iterations)
     if settings.mode != "contact":
         raise MmbioError("reference consistency needs simulated contacts (tracking mode 'contact')")
-    probe = LoopedReference(motion, model, 1e9, cutoff_hz=settings.reference_cutoff_hz)
-    period = probe.period
-    if period <= 0:
-        raise MmbioError("reference consistency needs a periodic reference or one with a complete gait cycle to loop")
+    try:  # asked for longer than any motion, a reference is looped or refused
+        period = LoopedReference(motion, model, 1e9, cutoff_hz=settings.reference_cutoff_hz).period
+    except MmbioError:
+        raise MmbioError("reference consistency needs a periodic reference or one with a complete gait cycle "
+                         "to loop") from None  # fmt: skip
     recipe = replace(
         settings, actuation="torques", root_residual="applied", phase_rate=0.0, consistency_iterations=0,
         root_pos_hz=4.0, w_root_pos=100.0, root_rot_hz=6.0, w_root_rot=100.0, w_joint=1.0, w_upper=10.0,

@@ -20,7 +20,6 @@ against ≈ 5 ms for the two QPs). Measured in ``benchmarks/RESULTS.md`` ("A roo
 
 from __future__ import annotations
 
-import time as _time
 from typing import Any
 
 import numpy as np
@@ -94,25 +93,10 @@ def muscle_aware_step(
     o = n + nb + 6 + ne
     a_now = np.clip(act[so._act_adr], 0.0, 1.0)
     a_next = np.clip(x[o : o + nm], lo, hi)
-    reserve = x[o + nm :]
-    residual = x[n + nb : n + nb + 6]
     ctrl = np.zeros(ctl.model.nu)
     ctrl[so.muscles] = excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
-    qfrc = np.zeros(ctl.m.nv)
-    ind = so.indep_dofs
-    if s.root_residual == "applied":
-        qfrc[ind[:6]] = residual
-    qfrc[ind[6:]] = reserve
     contact = np.zeros((2, 3))
     beta = np.maximum(x[n : n + nb], 0.0)
     for k, side in enumerate(ctl.points.side):
         contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
-    info = {
-        "a_next": a_next,
-        "residual": residual if s.root_residual == "applied" else np.zeros(6),
-        "residual_planned": residual,
-        "reserve": reserve,
-        "contact": contact,
-        "ms": 1e3 * (_time.perf_counter() - t0),
-    }
-    return ctrl, qfrc, info
+    return ctl.step_output(ctrl, a_next, x[o + nm :], x[n + nb : n + nb + 6], contact, t0)

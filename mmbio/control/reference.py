@@ -160,8 +160,7 @@ class LoopedReference:
             v = self._spline(tau)
         qd = self._spline(tau, 1) + self._trend
         qdd = self._spline(tau, 2)
-        if self._corr is not None:  # periodic: tau is the time within the cycle
-            v = v.copy()
+        if self._corr is not None:  # periodic: tau is the time within the cycle (v and qd are fresh arrays)
             v[:3] += self._corr(tau)
             qd[:3] += self._corr(tau, 1)
             qdd[:3] += self._corr(tau, 2)

@@ -121,6 +121,10 @@ class TrackingResult:
     fell: bool = False
     fell_at_s: float | None = None
     fall_reason: str = ""
+    #: 'applied' or 'none' (no force ever acted on the pelvis: the residuals are 0 by construction)
+    root_residual: str = "applied"
+    #: horizontal distance (m) of the pelvis from the reference path at the end (reported with root_residual 'none')
+    path_drift_m: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -414,15 +418,7 @@ class TrackingController:
         # Euler integrates joint damping implicitly: the step's acceleration sees M + h·D
         b = b + nmat.T @ (self._hd * (nmat @ qdd))
         if s.actuation == "torques":  # diagnostic: ideal joint torques, muscles passive
-            qfrc = np.zeros(m.nv)
-            qfrc[ind] = b
-            residual = b[:6].copy()
-            if s.root_residual == "none":
-                qfrc[ind[:6]] = 0.0
-            info = {"a_next": np.zeros(so.n_mus), "residual": residual if s.root_residual == "applied" else np.zeros(6),
-                    "residual_planned": residual, "reserve": b[6:], "contact": contact,
-                    "ms": 1e3 * (_time.perf_counter() - t0)}  # fmt: skip
-            return np.zeros(self.model.nu), qfrc, info
+            return self.step_output(np.zeros(self.model.nu), np.zeros(so.n_mus), b[6:], b[:6].copy(), contact, t0)
         a_now = np.clip(act[so._act_adr], 0.0, 1.0)
         if free_activations:  # any activation in [0, 1] (the initial state), not one step of activation dynamics
             lo, hi = np.zeros_like(a_now), np.ones_like(a_now)
@@ -438,17 +434,31 @@ class TrackingController:
         a_next = np.clip(x2[:nm], lo, hi)
         ctrl = np.zeros(self.model.nu)
         ctrl[so.muscles] = excitation_for(a_now, a_next, self.tau_act, self.tau_deact, self.dt)
-        reserve = x2[nm : nm + so.n_res]
-        residual = x2[nm + so.n_res :]
-        qfrc = np.zeros(m.nv)
-        if s.root_residual == "applied":
+        return self.step_output(ctrl, a_next, x2[nm : nm + so.n_res], x2[nm + so.n_res :], contact, t0)
+
+    def step_output(
+        self,
+        ctrl: np.ndarray,
+        a_next: np.ndarray,
+        reserve: np.ndarray,
+        residual: np.ndarray,
+        contact: np.ndarray,
+        t0: float,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """What :meth:`control` returns, from a plan: the generalised forces applied (reserves on the joint dofs; the
+        root residual only with ``root_residual='applied'``; the measured loads in the GRF-prescribed mode) and the
+        info dict (``residual`` applied, ``residual_planned``). ``t0``: the step's start (``perf_counter``)."""
+        ind = self.so.indep_dofs
+        applied = self.s.root_residual == "applied"
+        qfrc = np.zeros(self.m.nv)
+        if applied:
             qfrc[ind[:6]] = residual
         qfrc[ind[6:]] = reserve
         if not self.points:  # GRF prescribed: the measured loads act on the simulation too
             qfrc += self._fq_grf
         info = {
             "a_next": a_next,
-            "residual": residual if s.root_residual == "applied" else np.zeros(6),
+            "residual": residual if applied else np.zeros(6),
             "residual_planned": residual,
             "reserve": reserve,
             "contact": contact,
@@ -590,7 +600,6 @@ def track(
     err_sq = np.zeros(ctl.n_ind - 6)
     n_err = 0
     fell, fell_at, reason = False, None, ""
-    drift = 0.0
     wall0 = _time.perf_counter()
     step = 0
     last_prog = -1.0
@@ -624,7 +633,6 @@ def track(
         # without root help the body can only be steered back to the reference's line by stepping: a drift
         # sideways or along the path is reported, and only the height criterion ends the run
         off = np.linalg.norm(e[:3]) if settings.root_residual == "applied" else abs(e[2])
-        drift = float(np.linalg.norm(e[:2]))
         if bad or data.qpos[2] < FALL_HEIGHT_FRACTION * z_ref0 or off > FALL_ROOT_DEVIATION_M:
             fell, fell_at = True, float(data.time)
             reason = (
@@ -645,7 +653,11 @@ def track(
     notes = list(ref.notes)
     if settings.root_residual == "none":
         notes.append("no root residual applied (root_residual 'none'): the contacts alone carry the body")
+    drift = None
     if settings.root_residual == "none":
+        e = np.zeros(sim_model.nv)
+        mujoco.mj_differentiatePos(sim_model, e, 1.0, data.qpos, ref.at(ctl.ref_time(float(data.time)))[0])
+        drift = float(np.linalg.norm(e[:2]))
         notes.append(f"pelvis {drift:.2f} m from the reference path (horizontal) at the end")
     if settings.phase_rate > 0:
         notes.append(f"reference clock follows the pelvis (phase_rate {settings.phase_rate:g}/s): it ended "
@@ -656,7 +668,8 @@ def track(
         contact_plan=np.asarray(contact).reshape(-1, 2, 3), qp_ms=np.asarray(ms), mass_kg=ctl.mass,
         mode=settings.mode, wall_s=wall, sim_s=float(data.time),
         tracking_rmse_deg={nm: float(v) for nm, v in zip(names, rmse, strict=True)}, unsolved=ctl.unsolved,
-        fell=fell, fell_at_s=fell_at, fall_reason=reason, notes=notes,
+        fell=fell, fell_at_s=fell_at, fall_reason=reason, notes=notes, root_residual=settings.root_residual,
+        path_drift_m=drift,
     )  # fmt: skip
     result.notes.append(result.summary())
     r_notes = {

@@ -29,29 +29,6 @@ from mmbio.errors import DataFileError, MmbioError
 
 __all__ = ["Teacher", "load_teacher_checkpoint"]
 
-#: root-path corrections already computed in this process, by (checkpoint, timestep, settings)
-_CORRECTIONS: dict[tuple[int, float, tuple[Any, ...]], np.ndarray] = {}
-#: settings the correction's own tracking runs replace (so a help cost or a control rate does not recompute it)
-_RECIPE_FIELDS = {"actuation", "root_residual", "phase_rate", "root_pos_hz", "w_root_pos", "root_rot_hz", "w_root_rot",
-                  "w_joint", "w_upper", "w_residual", "w_residual_moment", "reserve_weight", "substeps", "planner"}  # fmt: skip
-
-
-def _root_correction(ckpt: Any, motion: Any, model: mujoco.MjModel, settings: Any) -> np.ndarray | None:
-    """The teacher's dynamic-consistency correction of its reference root path (``consistency_iterations``), computed
-    once per process and checkpoint (tens of seconds), or None when the setting is off."""
-    if settings.consistency_iterations <= 0:
-        return None
-    stored = ckpt.controller.get("root_correction")
-    if stored is not None:  # computed when the checkpoint was made (on the motion's own model)
-        return np.asarray(stored, float)
-    from mmbio.control.consistency import root_correction
-
-    key = (id(ckpt), float(model.opt.timestep), tuple(sorted((k, str(v)) for k, v in settings.to_dict().items()
-                                                              if k not in _RECIPE_FIELDS)))  # fmt: skip
-    if key not in _CORRECTIONS:
-        _CORRECTIONS[key] = root_correction(motion, model, settings)
-    return _CORRECTIONS[key]
-
 
 def load_teacher_checkpoint(path: str | Path) -> Any:
     """A ``'tracking'`` checkpoint from ``path`` (one-line :class:`~mmbio.errors.DataFileError` otherwise)."""
@@ -64,6 +41,19 @@ def load_teacher_checkpoint(path: str | Path) -> Any:
     if ck.motion() is None:
         raise DataFileError(str(path), "tracking checkpoint without its reference motion")
     return ck
+
+
+def _root_correction(ckpt: Any, motion: Any, settings: Any) -> np.ndarray | None:
+    """The teacher's dynamic-consistency correction of its reference root path (``consistency_iterations``): the one
+    the checkpoint stores, else computed on the motion's own model (as :func:`mmbio.control.run.tracking_checkpoint`
+    does; tens of seconds) and kept in the loaded checkpoint for the next teacher. None when the setting is off."""
+    if settings.consistency_iterations <= 0:
+        return None
+    if ckpt.controller.get("root_correction") is None:
+        from mmbio.control.consistency import root_correction
+
+        ckpt.controller["root_correction"] = root_correction(motion, motion.mj_model(), settings)
+    return np.asarray(ckpt.controller["root_correction"], float)
 
 
 class Teacher:
@@ -93,7 +83,7 @@ class Teacher:
         )  # fmt: skip
         self.model = copy.deepcopy(model)
         motion = ckpt.motion()
-        correction = _root_correction(ckpt, motion, self.model, self.settings)
+        correction = _root_correction(ckpt, motion, self.settings)
         self.ref = LoopedReference(motion, self.model, float(duration_s), cutoff_hz=self.settings.reference_cutoff_hz,
                                    root_cutoff_hz=self.settings.root_cutoff_hz or None,
                                    root_correction=correction)  # fmt: skip
