@@ -75,6 +75,10 @@ def test_muscle_only_simulations_have_zero_residuals_and_missing_inputs_are_na()
     assert c["reserve_peak_pct"]["value"] == 0.0
     for key in ("foot_penetration_max", "foot_sliding_mean", "joint_limit_excess", "metabolic_power"):
         assert c[key]["status"] == "n/a" and c[key]["value"] is None and c[key]["reason"], key  # never a fail
+    note = "root-free tracking (root_residual 'none'): no force acted on the pelvis"
+    c = _checks({"residuals_applied": False, "residuals_note": note, "reserves": {}, "speed_m_s": 1.25})
+    assert c["residual_moment_rms"]["value"] == 0.0 and note in c["residual_moment_rms"]["what"]
+    assert "muscles only" not in c["residual_force_peak"]["what"]
     c = _checks({"na": {"foot_penetration_max": "GRF prescribed: floor contact off"}})
     assert c["foot_penetration_max"]["status"] == "n/a" and "floor contact off" in c["foot_penetration_max"]["reason"]
 

@@ -163,6 +163,8 @@ def test_a_tracking_checkpoint_stores_its_root_correction(walk, tmp_path, monkey
     run = run_checkpoint(str(path), duration_s=0.1, static_opt=False)
     assert any("corrected for dynamic consistency (up to 10 mm)" in n for n in run.notes)
     assert any("no root residual applied" in n for n in run.notes)
+    # the scorecard's residual rows say why they read 0 (no force acted), not that a small residual was measured
+    assert run.credibility["residuals_applied"] is False and "root-free" in run.credibility["residuals_note"]
     # a broken table is refused in one line naming the field: too few rows, too many, NaN, metres, not an array
     bad = tmp_path / "bad.pkl"
     big = np.full((SAMPLES, 3), 0.01)

@@ -39,6 +39,7 @@ G = 9.81
 INPUT_KEYS = (
     "source",  # str: what produced the simulation
     "residuals_applied",  # bool: False when the simulation has no residual actuators (muscles only)
+    "residuals_note",  # str: why the residuals are 0 when not applied (default: muscles only, no residual actuators)
     "residual_force_peak_n",
     "residual_force_rms_n",
     "residual_moment_peak_nm",
@@ -250,7 +251,8 @@ def assess_credibility(
         values[key] = (x, "" if math.isfinite(x) else (reason or "not provided by the simulation"), detail)
 
     f_ext, com = _num(inputs, "peak_external_force_n"), _num(inputs, "com_height_m")
-    none_reason = "no residual actuators: the simulation is driven by its muscles only (residuals are 0 by design)"
+    none_reason = str(inputs.get("residuals_note") or "no residual actuators: the simulation is driven by its muscles "
+                      "only (residuals are 0 by design)")  # fmt: skip
     for key, src in (("residual_force_peak", "residual_force_peak_n"), ("residual_force_rms", "residual_force_rms_n"),
                      ("residual_moment_peak", "residual_moment_peak_nm"), ("residual_moment_rms", "residual_moment_rms_nm")):  # fmt: skip
         put(key, _num(inputs, src) if applied else 0.0, detail="" if applied else none_reason)

@@ -35,6 +35,10 @@ def _frames(n: int, stride: int) -> np.ndarray:
     return np.arange(0, n, max(stride, 1))
 
 
+#: why a root-free tracking run's residual checks read 0 (``credibility_inputs``, the scorecard's detail)
+ROOT_FREE_NOTE = "root-free tracking (root_residual 'none'): no force acted on the pelvis, residuals 0 by construction"
+
+
 def credibility_inputs(rollout: Any, trial: Any, *, tracking: Any = None, controller: str = "") -> dict[str, Any]:
     """Credibility inputs of a simulated run (see the module docs); keys of
     :data:`mmbio.analysis.credibility.INPUT_KEYS`."""
@@ -47,8 +51,12 @@ def credibility_inputs(rollout: Any, trial: Any, *, tracking: Any = None, contro
     n = qpos.shape[0]
     out: dict[str, Any] = {"source": controller or "simulation", "speed_m_s": float(trial.subject.speed_m_s)}
 
-    # root residuals (the tracking controller applies them; forward simulations of muscles have none)
-    if tracking is not None and np.size(tracking.residuals):
+    # root residuals (the tracking controller applies them; forward simulations of muscles have none, and neither
+    # does a root-free tracking run: root_residual 'none')
+    if tracking is not None and getattr(tracking, "root_residual", "applied") == "none":
+        out["residuals_applied"] = False
+        out["residuals_note"] = ROOT_FREE_NOTE
+    elif tracking is not None and np.size(tracking.residuals):
         r = np.asarray(tracking.residuals, float)
         f, mo = np.linalg.norm(r[:, :3], axis=1), np.linalg.norm(r[:, 3:], axis=1)
         out.update(
