@@ -1,0 +1,425 @@
+"""Issue 14 §1, third pass: why the root-free teacher cannot walk on muscles alone, measured on the committed
+root-free demo (``checkpoints/tracking_walk_rootfree.pkl``: its settings and stored consistency correction, 2 ms
+physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, default all):
+
+``sensitivity``
+    How exact must the teacher's reserves be? The teacher's own excitations with its reserves (a) clipped to ±R,
+    (b) low-passed (τ), (c) plus white noise of σ N·m on every reserve dof, (d) times (1 + ε·N(0, 1)) per dof and
+    step. What a student copying the reserves could get away with.
+``first-failure``
+    The excitations alone (no reserves applied): which joints leave the reference first (errors at 0.02–0.1 s,
+    degrees; root translation cm), and the same with every muscle's passive force removed, and with the teacher's
+    reserves applied on a few dofs only.
+``feasibility``
+    Static optimisation with free activations (no activation dynamics) of the root-free demo's own walked motion,
+    one cycle at 1 ms: the reserves it still needs per dof; the active capacity at full activation per dof along
+    the reference stride (Σ of the positive / negative moment arms × active force).
+``rate-bounds``
+    Per control step of the reserve-helped teacher: how many muscles sit at the one-step activation bounds
+    (rising, falling) or at full activation, in all steps and in the reserve bursts (> 50 N·m).
+``planners``
+    Planner variants for muscles only: the muscle-aware planner with a look-ahead stage ``H`` steps later (frozen
+    matrices, the reference acceleration at t + H, activations reachable from this step's), the two-QP planner with
+    an activation-change cost ``w Σ (a_next − a)²`` or reserves priced 10⁴ / 10⁶, and the muscle-aware planner with
+    the tracking weights of the dofs the muscles cannot drive scaled by 0.01.
+
+Usage: ``python benchmarks/muscles_only_road.py [--part NAME] [--seconds 6]``. Results: benchmarks/RESULTS.md,
+"Muscles only: what stops the teacher (third pass)". The reserve-output student is ``benchmarks/reserve_student.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import mujoco
+import numpy as np
+import scipy.sparse as sp
+
+import mmbio.control.muscle_qp as MQ
+import mmbio.control.static_opt as SO
+import mmbio.control.tracking as T
+from mmbio.control.checkpoint import load_checkpoint
+from mmbio.control.tracking_settings import TrackingSettings
+
+CKPT = "checkpoints/tracking_walk_rootfree.pkl"
+#: the reserve dofs of the trunk and hips (the "9 dofs" rows)
+TRUNK_HIPS = ["axial_rotation", "hip_rotation_r", "hip_rotation_l", "flex_extension", "lat_bending", "hip_adduction_r",
+              "hip_adduction_l", "hip_flexion_r", "hip_flexion_l"]  # fmt: skip
+YAW = TRUNK_HIPS[:3]
+WEAK = ["mtp_angle_r", "mtp_angle_l", "subtalar_angle_r", "subtalar_angle_l", "hip_rotation_r", "hip_rotation_l"]
+
+Hook = Callable[[Any, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict], np.ndarray]
+
+
+class Setup:
+    """The committed root-free demo: motion, settings (reserve weight 100), 2 ms model, stored correction."""
+
+    def __init__(self) -> None:
+        ck = load_checkpoint(CKPT)
+        self.motion = ck.motion()
+        self.settings = replace(TrackingSettings.from_dict(ck.controller["settings"]), reserve_weight=100.0)
+        self.corr = np.asarray(ck.controller["root_correction"], float)
+        self.model = copy.deepcopy(self.motion.mj_model())
+        self.model.opt.timestep = 0.002
+
+
+def run(su: Setup, seconds: float, applied: Hook, settings: TrackingSettings | None = None,
+        model: mujoco.MjModel | None = None) -> tuple[Any, Any]:  # fmt: skip
+    """Track with ``applied(ctl, t, qpos, qvel, act, ctrl, qfrc, info) -> qfrc`` deciding what of the teacher's
+    generalised forces act (the initial free-activation solve is left alone)."""
+    orig = T.TrackingController.control
+
+    def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
+        ctrl, qfrc, info = orig(self, t, qpos, qvel, act, **kw)
+        if kw.get("free_activations"):
+            return ctrl, qfrc, info
+        return ctrl, applied(self, t, qpos, qvel, act, ctrl, qfrc, info), info
+
+    T.TrackingController.control = control  # type: ignore[method-assign]
+    try:
+        return T.track(su.motion, duration_s=seconds, settings=settings or su.settings, model=model or su.model,
+                       root_correction=su.corr, record_every=50)  # fmt: skip
+    finally:
+        T.TrackingController.control = orig  # type: ignore[method-assign]
+
+
+def up_s(res: Any) -> float:
+    return float(res.fell_at_s if res.fell else res.sim_s)
+
+
+def scaled(alpha: float) -> Hook:
+    return lambda _c, _t, _q, _v, _a, _u, qfrc, _i: qfrc * alpha
+
+
+def dof_names(m: mujoco.MjModel) -> list[str]:
+    out = []
+    for d in range(m.nv):
+        j = int(m.dof_jntid[d])
+        out.append(
+            m.joint(j).name + (f"[{d - m.jnt_dofadr[j]}]" if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE else "")
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def sensitivity(su: Setup, seconds: float) -> None:
+    print(f"\n| reserves applied (teacher's own excitations) | up (s, of {seconds:g}) |\n|---|---:|")
+
+    def clip(r_max: float, tau: float = 0.0, sigma: float = 0.0, rel: float = 0.0) -> Hook:
+        rng = np.random.default_rng(0)
+        state: dict[str, np.ndarray] = {}
+
+        def hook(ctl: Any, _t: float, _q: Any, _v: Any, _a: Any, _u: Any, qfrc: np.ndarray, _i: dict) -> np.ndarray:
+            q = qfrc.copy()
+            q[:6] = 0.0
+            if sigma:
+                q[6:] += sigma * rng.standard_normal(len(q) - 6)
+            if rel:
+                q[6:] *= 1.0 + rel * rng.standard_normal(len(q) - 6)
+            q = np.clip(q, -r_max, r_max)
+            if tau > 0:
+                f = state.get("f", q)
+                q = f + ctl.dt / (tau + ctl.dt) * (q - f)
+                state["f"] = q
+            return q
+
+        return hook
+
+    rows = [("all of them (reference)", clip(np.inf)), ("clipped to ±100 N·m", clip(100.0)),
+            ("clipped to ±50 N·m", clip(50.0)), ("±100, low-passed τ = 20 ms", clip(100.0, tau=0.02)),
+            ("±100, + white noise σ = 10 N·m per dof", clip(100.0, sigma=10.0)),
+            ("±100, + white noise σ = 30 N·m", clip(100.0, sigma=30.0)),
+            ("±100, × (1 + 0.2 N(0, 1)) per dof", clip(100.0, rel=0.2)),
+            ("±100, × (1 + 0.5 N(0, 1))", clip(100.0, rel=0.5))]  # fmt: skip
+    for label, hook in rows:
+        _, res = run(su, seconds, hook)
+        print(f"| {label} | {up_s(res):.2f}{'' if res.fell else ' (all)'} |", flush=True)
+
+
+def first_failure(su: Setup, seconds: float) -> None:
+    m = su.model
+    names = dof_names(m)
+
+    def logged(keep: list[str]) -> tuple[Hook, list]:
+        log: list = []
+        sel = [int(m.jnt_dofadr[m.joint(n).id]) for n in keep]
+
+        def hook(
+            ctl: Any, t: float, qpos: np.ndarray, _v: Any, _a: Any, _u: Any, qfrc: np.ndarray, _i: dict
+        ) -> np.ndarray:
+            q_r, _, _ = ctl.ref.at(ctl.ref_time(t))
+            e = np.zeros(m.nv)
+            mujoco.mj_differentiatePos(m, e, 1.0, qpos, q_r)
+            log.append((t, e))
+            out = np.zeros_like(qfrc)
+            out[sel] = qfrc[sel]
+            return out
+
+        return hook, log
+
+    def show(log: list, times: tuple[float, ...]) -> None:
+        ts = np.array([r[0] for r in log])
+        err = np.array([r[1] for r in log])
+        for tt in times:
+            k = int(np.searchsorted(ts, tt))
+            if k >= len(ts):
+                break
+            top = np.argsort(-np.abs(err[k]))[:5]
+            print(f"    t = {tt:.2f} s: " + ", ".join(
+                f"{names[d]} {100 * err[k, d]:+.1f} cm" if d < 3 else f"{names[d]} {np.degrees(err[k, d]):+.1f}°"
+                for d in top))  # fmt: skip
+
+    print("\nexcitations alone (no reserve applied):")
+    hook, log = logged([])
+    _, res = run(su, seconds, hook)
+    print(f"  up {up_s(res):.2f} s")
+    show(log, (0.02, 0.04, 0.06, 0.1, 0.2, 0.4))
+    passive = copy.deepcopy(m)
+    mus = np.flatnonzero(passive.actuator_gaintype == mujoco.mjtGain.mjGAIN_MUSCLE)
+    passive.actuator_gainprm[mus, 7] = 0.0
+    passive.actuator_biasprm[mus, 7] = 0.0
+    hook, log = logged([])
+    _, res = run(su, seconds, hook, model=passive)
+    print(f"the same with every muscle's passive force removed: up {up_s(res):.2f} s")
+    show(log, (0.1,))
+    for label, keep in (("the 3 yaw dofs", YAW), ("the 9 trunk and hip dofs", TRUNK_HIPS)):
+        hook, log = logged(keep)
+        _, res = run(su, seconds, hook)
+        print(f"reserves applied on {label} only ({', '.join(keep)}): up {up_s(res):.2f} s")
+        show(log, (0.1, 0.2))
+
+
+def feasibility(_su: Setup, _seconds: float) -> None:
+    from mmbio.control.run import run_checkpoint
+
+    t0 = time.perf_counter()
+    r = run_checkpoint(CKPT, cycles=1, static_opt=True)
+    so = r.static_opt
+    res = np.asarray(so.reserves)
+    rms, pk = np.sqrt(np.mean(res**2, 0)), np.abs(res).max(0)
+    order = np.argsort(-rms)[:10]
+    print(
+        f"\nstatic optimisation (free activations) of the walked motion, one cycle ({time.perf_counter() - t0:.0f} s):"
+    )
+    print(
+        "  reserves RMS (peak), N·m: " + ", ".join(f"{so.reserve_names[i]} {rms[i]:.1f} ({pk[i]:.0f})" for i in order)
+    )
+    act = np.asarray(so.activations)
+    print(f"  muscles at full activation (> 0.99): {np.mean(np.sum(act > 0.99, axis=1)):.1f} per frame on average")
+    tr = r.tracking
+    r2 = np.asarray(tr.reserves)
+    rms2 = np.sqrt(np.mean(r2**2, 0))
+    o2 = np.argsort(-rms2)[:6]
+    print("  the controller's own reserves RMS: " + ", ".join(f"{tr.reserve_names[i]} {rms2[i]:.1f}" for i in o2))
+    ck = load_checkpoint(CKPT)
+    motion = ck.motion()
+    m = copy.deepcopy(motion.mj_model())
+    opt = SO.StaticOptimiser(m)
+    dofs = ["flex_extension", "lat_bending", "axial_rotation", "hip_flexion_r", "hip_adduction_r", "hip_rotation_r",
+            "knee_angle_r", "ankle_angle_r", "subtalar_angle_r", "mtp_angle_r"]  # fmt: skip
+    cols = [list(opt.indep_dofs).index(int(m.jnt_dofadr[m.joint(n).id])) for n in dofs]
+    cap = []
+    for k in range(0, len(motion.qpos), max(len(motion.qpos) // 20, 1)):
+        a_mat = opt.frame_terms(motion.qpos[k], np.zeros(opt.n_ind), np.zeros(opt.n_ind), [])[0]
+        cap.append([(np.clip(a_mat[c], 0, None).sum(), np.clip(a_mat[c], None, 0).sum(), int(np.sum(np.abs(a_mat[c]) > 1e-6)))
+                    for c in cols])  # fmt: skip
+    c = np.asarray(cap)
+    print("\n| dof | muscles | active capacity +, N·m (min–max over the stride) | capacity − |\n|---|---:|---:|---:|")
+    for i, n in enumerate(dofs):
+        print(f"| {n} | {int(c[:, i, 2].max())} | {c[:, i, 0].min():.0f}–{c[:, i, 0].max():.0f} | "
+              f"{c[:, i, 1].max():.0f} – {c[:, i, 1].min():.0f} |")  # fmt: skip
+
+
+def rate_bounds(su: Setup, seconds: float) -> None:
+    rows: list = []
+
+    def hook(
+        ctl: Any, _t: float, _q: Any, _v: Any, act: np.ndarray, _u: Any, qfrc: np.ndarray, info: dict
+    ) -> np.ndarray:
+        a = np.clip(act[ctl.so._act_adr], 0, 1)
+        lo, hi = T.activation_bounds(a, ctl.tau_act, ctl.tau_deact, ctl.dt)
+        an = info["a_next"]
+        rows.append((np.abs(info["reserve"]).max(), np.sum((an >= hi - 1e-4) & (hi < 1 - 1e-4)),
+                     np.sum((an <= lo + 1e-4) & (lo > 1e-4)), np.sum(an >= 1 - 1e-3)))  # fmt: skip
+        return qfrc
+
+    _, res = run(su, seconds, hook)
+    r = np.asarray(rows, float)
+    print(f"\nreserve-helped teacher, up {up_s(res):.2f} s of {seconds:g}, {len(r)} steps (of {su.model.nu} muscles):")
+    print("| steps | n | at the rising bound | at the falling bound | at a = 1 |\n|---|---:|---:|---:|---:|")
+    for label, sel in (("all", np.ones(len(r), bool)), ("largest reserve > 50 N·m", r[:, 0] > 50),
+                       ("largest reserve < 10 N·m", r[:, 0] < 10)):  # fmt: skip
+        x = r[sel]
+        print(f"| {label} | {int(sel.sum())} | {x[:, 1].mean():.0f} | {x[:, 2].mean():.0f} | {x[:, 3].mean():.1f} |")
+
+
+def _lookahead(h_steps: int, w2: float) -> Callable:
+    """The muscle-aware step with a second stage ``h_steps`` later (see the module docs)."""
+
+    def step(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, qdd_des: np.ndarray,
+             nmat: np.ndarray, mfull: np.ndarray, lo: np.ndarray, hi: np.ndarray, t0: float) -> tuple:  # fmt: skip
+        import osqp
+
+        from mmbio.trial import SIDES
+
+        s, so = ctl.s, ctl.so
+        n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
+        rows = ctl._contact_rows(t, qpos, qvel, nmat)
+        ne = len(rows.rhs)
+        k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)
+        a_mat, b0, _g, _b = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
+        z = sp.csr_matrix
+        root = z((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
+        res = z((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
+        nx = n + nb + 6 + ne + nm + nr
+        blk = sp.vstack([
+            sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res]),
+            sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))]),
+            sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))]),
+            sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))]),
+        ])  # fmt: skip
+        a_now = np.clip(act[so._act_adr], 0.0, 1.0)
+        f = 0.5 + 1.5 * a_now
+        h = h_steps * ctl.dt
+        cd, ca = np.minimum(h * f / ctl.tau_deact, 1.0), np.minimum(h / (ctl.tau_act * f), 1.0)
+        o = n + nb + 6 + ne
+        sel = sp.hstack([z((nm, o)), sp.eye(nm), z((nm, nr))])
+        a_all = sp.vstack([sp.block_diag([blk, blk]), sp.hstack([-sp.diags(1 - cd) @ sel, sel]),
+                           sp.hstack([-sp.diags(1 - ca) @ sel, sel])]).tocsc()  # fmt: skip
+        _, _, a_r1 = ctl.ref.at(t + ctl.dt)
+        _, _, a_rh = ctl.ref.at(t + ctl.dt + h)
+        qdd2 = qdd_des + (a_rh - a_r1)[so.indep_dofs]
+        cap = np.minimum(rows.cap, 1e7)
+        lower = np.r_[-b0, rows.rhs, np.zeros(nb), lo, -b0, rows.rhs, np.zeros(nb), np.zeros(nm), np.zeros(nm),
+                      np.full(nm, -np.inf)]  # fmt: skip
+        upper = np.r_[-b0, rows.rhs, cap, hi, -b0, rows.rhs, cap, np.ones(nm), np.full(nm, np.inf), ca]
+        price = T.ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
+        p1 = np.r_[ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price),
+                   np.full(3, s.w_residual_moment * price), rows.weight, np.ones(nm),
+                   np.full(nr, MQ.RESERVE_PRICE * s.reserve_weight)]  # fmt: skip
+        q = np.zeros(2 * nx)
+        q[:n] = -2 * ctl.wq * qdd_des
+        q[nx : nx + n] = -2 * w2 * ctl.wq * qdd2
+        solver = osqp.OSQP()
+        solver.setup(sp.diags(2 * np.r_[p1, w2 * p1]).tocsc(), q, a_all, lower, upper, eps_abs=s.osqp_eps,
+                     eps_rel=s.osqp_eps, verbose=False, max_iter=8000, polishing=False)  # fmt: skip
+        prev = getattr(ctl, "_lookahead_x", None)
+        if prev is not None and len(prev) == len(q):
+            solver.warm_start(x=prev)
+        r = solver.solve()
+        x = np.asarray(r.x, float) if r.x is not None else np.zeros(len(q))
+        if not np.all(np.isfinite(x)) or str(r.info.status) not in ("solved", "solved inaccurate"):
+            ctl.unsolved += 1
+            x = np.nan_to_num(x)
+        ctl._lookahead_x = x
+        a_next = np.clip(x[o : o + nm], lo, hi)
+        ctrl = np.zeros(ctl.model.nu)
+        ctrl[so.muscles] = T.excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
+        contact = np.zeros((2, 3))
+        beta = np.maximum(x[n : n + nb], 0.0)
+        for k, side in enumerate(ctl.points.side):
+            contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
+        return ctl.step_output(ctrl, a_next, x[o + nm : nx], x[n + nb : n + nb + 6], contact, t0)
+
+    return step
+
+
+def planners(su: Setup, seconds: float) -> None:
+    aware = replace(su.settings, planner="muscle_aware", reserve_weight=1.0)
+    print(f"\n| planner (excitations alone) | up (s, of {seconds:g}) |\n|---|---:|")
+    none = scaled(0.0)
+    _, res = run(su, seconds, none, aware)
+    print(f"| muscle-aware (reference) | {up_s(res):.2f} |", flush=True)
+    orig_step = MQ.muscle_aware_step
+    for h, w2 in ((10, 1.0), (25, 1.0), (10, 0.3)):
+        MQ.muscle_aware_step = _lookahead(h, w2)
+        try:
+            _, res = run(su, seconds, none, aware)
+        finally:
+            MQ.muscle_aware_step = orig_step
+        print(
+            f"| muscle-aware + look-ahead stage at {h} steps ({2 * h} ms), weight {w2:g} | {up_s(res):.2f} |",
+            flush=True,
+        )
+    orig_solve = SO.StaticOptimiser.solve
+    orig_control = T.TrackingController.control
+    state: dict[str, Any] = {}
+    for w in (5.0, 50.0):
+
+        def solve(self: Any, *a: Any, w: float = w, **kw: Any) -> Any:
+            a_now = state.get("a")
+            if a_now is None:
+                return orig_solve(self, *a, **kw)
+            nm = self.n_mus
+            p0, q0 = self._pdiag[:nm].copy(), self._q[:nm].copy()
+            self._pdiag[:nm] = p0 + 2 * w
+            self._q[:nm] = q0 - 2 * w * a_now
+            self.solver.update(Px=self._pdiag, q=self._q)
+            try:
+                return orig_solve(self, *a, **kw)
+            finally:
+                self._pdiag[:nm], self._q[:nm] = p0, q0
+                self.solver.update(Px=self._pdiag, q=self._q)
+
+        def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
+            state["a"] = None if kw.get("free_activations") else np.clip(act[self.so._act_adr], 0, 1)
+            try:
+                return orig_control(self, t, qpos, qvel, act, **kw)
+            finally:
+                state["a"] = None
+
+        SO.StaticOptimiser.solve = solve  # type: ignore[method-assign]
+        T.TrackingController.control = control  # type: ignore[method-assign]
+        try:
+            _, res = run(su, seconds, none)
+            _, res1 = run(su, seconds, scaled(1.0))
+        finally:
+            SO.StaticOptimiser.solve = orig_solve  # type: ignore[method-assign]
+            T.TrackingController.control = orig_control  # type: ignore[method-assign]
+        print(f"| two QPs + activation-change cost w = {w:g} | {up_s(res):.2f} (with its reserves {up_s(res1):.2f}) |",
+              flush=True)  # fmt: skip
+    for rw in (1e4, 1e6):
+        _, res = run(su, seconds, none, replace(su.settings, reserve_weight=rw))
+        print(f"| two QPs, reserves priced {rw:.0e} | {up_s(res):.2f} |", flush=True)
+    orig_init = T.TrackingController.__init__
+
+    def init(self: Any, model: mujoco.MjModel, *a: Any, **kw: Any) -> None:
+        orig_init(self, model, *a, **kw)
+        ind = list(self.so.indep_dofs)
+        for n in WEAK:
+            self.wq[ind.index(int(model.jnt_dofadr[model.joint(n).id]))] *= 0.01
+
+    T.TrackingController.__init__ = init  # type: ignore[method-assign]
+    try:
+        _, res = run(su, seconds, none, aware)
+    finally:
+        T.TrackingController.__init__ = orig_init  # type: ignore[method-assign]
+    print(f"| muscle-aware, tracking weights × 0.01 on {', '.join(WEAK)} | {up_s(res):.2f} |", flush=True)
+
+
+PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,
+         "rate-bounds": rate_bounds, "planners": planners}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=sorted(PARTS), action="append", help="run this part (repeatable; default all)")
+    ap.add_argument("--seconds", type=float, default=6.0, help="seconds asked per run (default 6)")
+    args = ap.parse_args()
+    su = Setup()
+    for name in args.part or list(PARTS):
+        t0 = time.perf_counter()
+        print(f"\n## {name}", flush=True)
+        PARTS[name](su, args.seconds)
+        print(f"({name}: {time.perf_counter() - t0:.0f} s wall)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
