@@ -267,72 +267,34 @@ def rate_bounds(su: Setup, seconds: float) -> None:
 
 
 def _lookahead(h_steps: int, w2: float) -> Callable:
-    """The muscle-aware step with a second stage ``h_steps`` later (see the module docs)."""
+    """The muscle-aware step with a second stage ``h_steps`` later (see the module docs): the same QP twice,
+    block-diagonal, coupled by the activations reachable from this step's in ``h_steps`` steps."""
 
     def step(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, qdd_des: np.ndarray,
              nmat: np.ndarray, mfull: np.ndarray, lo: np.ndarray, hi: np.ndarray, t0: float) -> tuple:  # fmt: skip
-        import osqp
-
-        from mmbio.trial import SIDES
-
-        s, so = ctl.s, ctl.so
-        n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
-        rows = ctl._contact_rows(t, qpos, qvel, nmat)
-        ne = len(rows.rhs)
-        k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)
-        a_mat, b0, _g, _b = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
-        z = sp.csr_matrix
-        root = z((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
-        res = z((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
-        nx = n + nb + 6 + ne + nm + nr
-        blk = sp.vstack([
-            sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res]),
-            sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))]),
-            sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))]),
-            sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))]),
-        ])  # fmt: skip
+        so, n, nm = ctl.so, ctl.n_ind, ctl.so.n_mus
+        one = MQ.qp_terms(ctl, t, qpos, qvel, nmat, mfull, lo, hi)
+        nx, o = len(one.pdiag), one.act_at
         a_now = np.clip(act[so._act_adr], 0.0, 1.0)
-        f = 0.5 + 1.5 * a_now
+        f = 0.5 + 1.5 * a_now  # MuJoCo's activation-dependent time constants
         h = h_steps * ctl.dt
         cd, ca = np.minimum(h * f / ctl.tau_deact, 1.0), np.minimum(h / (ctl.tau_act * f), 1.0)
-        o = n + nb + 6 + ne
-        sel = sp.hstack([z((nm, o)), sp.eye(nm), z((nm, nr))])
-        a_all = sp.vstack([sp.block_diag([blk, blk]), sp.hstack([-sp.diags(1 - cd) @ sel, sel]),
+        sel = sp.hstack([sp.csr_matrix((nm, o)), sp.eye(nm), sp.csr_matrix((nm, nx - o - nm))])
+        a_all = sp.vstack([sp.block_diag([one.a_mat, one.a_mat]), sp.hstack([-sp.diags(1 - cd) @ sel, sel]),
                            sp.hstack([-sp.diags(1 - ca) @ sel, sel])]).tocsc()  # fmt: skip
+        # the second stage's activations: anything in [0, 1] reachable from the first's (a2 − (1 − cd) a1 ≥ 0,
+        # a2 − (1 − ca) a1 ≤ ca)
+        lower2, upper2 = one.lower.copy(), one.upper.copy()
+        lower2[-nm:], upper2[-nm:] = 0.0, 1.0
+        lower = np.r_[one.lower, lower2, np.zeros(nm), np.full(nm, -np.inf)]
+        upper = np.r_[one.upper, upper2, np.full(nm, np.inf), ca]
         _, _, a_r1 = ctl.ref.at(t + ctl.dt)
         _, _, a_rh = ctl.ref.at(t + ctl.dt + h)
-        qdd2 = qdd_des + (a_rh - a_r1)[so.indep_dofs]
-        cap = np.minimum(rows.cap, 1e7)
-        lower = np.r_[-b0, rows.rhs, np.zeros(nb), lo, -b0, rows.rhs, np.zeros(nb), np.zeros(nm), np.zeros(nm),
-                      np.full(nm, -np.inf)]  # fmt: skip
-        upper = np.r_[-b0, rows.rhs, cap, hi, -b0, rows.rhs, cap, np.ones(nm), np.full(nm, np.inf), ca]
-        price = T.ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
-        p1 = np.r_[ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price),
-                   np.full(3, s.w_residual_moment * price), rows.weight, np.ones(nm),
-                   np.full(nr, MQ.RESERVE_PRICE * s.reserve_weight)]  # fmt: skip
         q = np.zeros(2 * nx)
         q[:n] = -2 * ctl.wq * qdd_des
-        q[nx : nx + n] = -2 * w2 * ctl.wq * qdd2
-        solver = osqp.OSQP()
-        solver.setup(sp.diags(2 * np.r_[p1, w2 * p1]).tocsc(), q, a_all, lower, upper, eps_abs=s.osqp_eps,
-                     eps_rel=s.osqp_eps, verbose=False, max_iter=8000, polishing=False)  # fmt: skip
-        prev = getattr(ctl, "_lookahead_x", None)
-        if prev is not None and len(prev) == len(q):
-            solver.warm_start(x=prev)
-        r = solver.solve()
-        x = np.asarray(r.x, float) if r.x is not None else np.zeros(len(q))
-        if not np.all(np.isfinite(x)) or str(r.info.status) not in ("solved", "solved inaccurate"):
-            ctl.unsolved += 1
-            x = np.nan_to_num(x)
-        ctl._lookahead_x = x
-        a_next = np.clip(x[o : o + nm], lo, hi)
-        ctrl = np.zeros(ctl.model.nu)
-        ctrl[so.muscles] = T.excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
-        contact = np.zeros((2, 3))
-        beta = np.maximum(x[n : n + nb], 0.0)
-        for k, side in enumerate(ctl.points.side):
-            contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
-        return ctl.step_output(ctrl, a_next, x[o + nm : nx], x[n + nb : n + nb + 6], contact, t0)
+        q[nx : nx + n] = -2 * w2 * ctl.wq * (qdd_des + (a_rh - a_r1)[so.indep_dofs])
+        x = MQ.solve_qp(ctl, np.r_[one.pdiag, w2 * one.pdiag], q, a_all, lower, upper, key="_lookahead_x")
+        return MQ.plan_output(ctl, x[:nx], act, lo, hi, o, t0)
 
     return step
 

@@ -20,15 +20,104 @@ against ≈ 5 ms for the two QPs). Measured in ``benchmarks/RESULTS.md`` ("A roo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["RESERVE_PRICE", "muscle_aware_step"]
+__all__ = ["RESERVE_PRICE", "MuscleAwareQP", "muscle_aware_step", "plan_output", "qp_terms", "solve_qp"]
 
 #: reserve cost per (N·m)² relative to one muscle's a², times ``reserve_weight``
 RESERVE_PRICE = 1e3
+
+
+class MuscleAwareQP(NamedTuple):
+    """One step's QP data (see the module docs): constraints ``a_mat`` with bounds ``lower, upper``, the cost's
+    diagonal ``pdiag`` (the linear term is ``−2 wq q̈_des`` on the first ``n_ind`` entries) and ``act_at``, the
+    index of the first activation in ``x``."""
+
+    a_mat: sp.csc_matrix
+    lower: np.ndarray
+    upper: np.ndarray
+    pdiag: np.ndarray
+    act_at: int
+
+
+def qp_terms(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, mfull: np.ndarray,
+             lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:  # fmt: skip
+    """The QP of :func:`muscle_aware_step` at the simulated state (``ctl.d`` already at ``qpos, qvel``), reference
+    time ``t`` (s) and activation bounds ``lo, hi`` (n_mus,)."""
+    from mmbio.control.tracking import ROOT_FREE_PRICE
+
+    s, so = ctl.s, ctl.so
+    n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
+    rows = ctl._contact_rows(t, qpos, qvel, nmat)
+    ne = len(rows.rhs)
+    k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)  # Euler's implicit damping included
+    a_mat, b0, _gain, _bias = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
+    root = sp.csr_matrix((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
+    res = sp.csr_matrix((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
+    z = sp.csr_matrix
+    dyn = sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res])
+    con = sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))])
+    bet = sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))])
+    acts = sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))])
+    price = ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
+    pdiag = np.r_[
+        ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price), np.full(3, s.w_residual_moment * price),
+        rows.weight, np.ones(nm), np.full(nr, RESERVE_PRICE * s.reserve_weight),
+    ]  # fmt: skip
+    return MuscleAwareQP(
+        sp.vstack([dyn, con, bet, acts]).tocsc(),
+        np.r_[-b0, rows.rhs, np.zeros(nb), lo],
+        np.r_[-b0, rows.rhs, np.minimum(rows.cap, 1e7), hi],
+        pdiag,
+        n + nb + 6 + ne,
+    )
+
+
+def solve_qp(ctl: Any, pdiag: np.ndarray, q: np.ndarray, a_mat: sp.csc_matrix, lower: np.ndarray,
+             upper: np.ndarray, key: str = "_muscle_qp_x") -> np.ndarray:  # fmt: skip
+    """OSQP on ``min ½ xᵀ diag(2 pdiag) x + qᵀx`` s.t. ``lower ≤ a_mat x ≤ upper``, warm-started from the last
+    solution kept on ``ctl`` under ``key``; a failed solve counts in ``ctl.unsolved`` (NaNs become 0)."""
+    import osqp
+
+    s, so = ctl.s, ctl.so
+    solver = osqp.OSQP()
+    new_api = int(so.osqp_version.split(".")[0]) >= 1
+    solver.setup(
+        sp.diags(2 * pdiag).tocsc(), q, a_mat, lower, upper, eps_abs=s.osqp_eps, eps_rel=s.osqp_eps, verbose=False,
+        max_iter=8000, **{("polishing" if new_api else "polish"): False},
+    )  # fmt: skip
+    prev = getattr(ctl, key, None)
+    if prev is not None and len(prev) == len(q):
+        solver.warm_start(x=prev)
+    r = solver.solve(**so._solve_kw)
+    x = np.asarray(r.x, float) if r.x is not None else None
+    if x is None or not np.all(np.isfinite(x)) or str(r.info.status) not in ("solved", "solved inaccurate"):
+        ctl.unsolved += 1
+        x = np.zeros(len(q)) if x is None or not np.all(np.isfinite(x)) else x
+    setattr(ctl, key, x)
+    return x
+
+
+def plan_output(ctl: Any, x: np.ndarray, act: np.ndarray, lo: np.ndarray, hi: np.ndarray, act_at: int,
+                t0: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:  # fmt: skip
+    """What ``ctl.control`` returns for the plan ``x`` (one step's unknowns, laid out as in :func:`qp_terms`)."""
+    from mmbio.control.tracking import excitation_for
+    from mmbio.trial import SIDES
+
+    so = ctl.so
+    n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
+    a_now = np.clip(act[so._act_adr], 0.0, 1.0)
+    a_next = np.clip(x[act_at : act_at + nm], lo, hi)
+    ctrl = np.zeros(ctl.model.nu)
+    ctrl[so.muscles] = excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
+    contact = np.zeros((2, 3))
+    beta = np.maximum(x[n : n + nb], 0.0)
+    for k, side in enumerate(ctl.points.side):
+        contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
+    return ctl.step_output(ctrl, a_next, x[act_at + nm : act_at + nm + nr], x[n + nb : n + nb + 6], contact, t0)
 
 
 def muscle_aware_step(
@@ -47,56 +136,8 @@ def muscle_aware_step(
     """One step of the muscle-aware planner for :class:`~mmbio.control.tracking.TrackingController` ``ctl`` at the
     simulated state (``ctl.d`` already at ``qpos, qvel``), reference time ``t`` (s), desired accelerations
     ``qdd_des`` (n_ind,), activation bounds ``lo, hi`` (n_mus,). Returns what ``ctl.control`` returns."""
-    import osqp
-
-    from mmbio.control.tracking import ROOT_FREE_PRICE, excitation_for
-    from mmbio.trial import SIDES
-
-    s, so = ctl.s, ctl.so
-    n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
-    rows = ctl._contact_rows(t, qpos, qvel, nmat)
-    ne = len(rows.rhs)
-    k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)  # Euler's implicit damping included
-    a_mat, b0, _gain, _bias = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
-    root = sp.csr_matrix((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
-    res = sp.csr_matrix((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
-    z = sp.csr_matrix
-    dyn = sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res])
-    con = sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))])
-    bet = sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))])
-    acts = sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))])
-    a_all = sp.vstack([dyn, con, bet, acts]).tocsc()
-    lower = np.r_[-b0, rows.rhs, np.zeros(nb), lo]
-    upper = np.r_[-b0, rows.rhs, np.minimum(rows.cap, 1e7), hi]
-    price = ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
-    pdiag = np.r_[
-        ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price), np.full(3, s.w_residual_moment * price),
-        rows.weight, np.ones(nm), np.full(nr, RESERVE_PRICE * s.reserve_weight),
-    ]  # fmt: skip
-    q = np.zeros(len(pdiag))
-    q[:n] = -2 * ctl.wq * qdd_des
-    solver = osqp.OSQP()
-    new_api = int(so.osqp_version.split(".")[0]) >= 1
-    solver.setup(
-        sp.diags(2 * pdiag).tocsc(), q, a_all, lower, upper, eps_abs=s.osqp_eps, eps_rel=s.osqp_eps, verbose=False,
-        max_iter=8000, **{("polishing" if new_api else "polish"): False},
-    )  # fmt: skip
-    prev = getattr(ctl, "_muscle_qp_x", None)
-    if prev is not None and len(prev) == len(q):
-        solver.warm_start(x=prev)
-    r = solver.solve(**so._solve_kw)
-    x = np.asarray(r.x, float) if r.x is not None else None
-    if x is None or not np.all(np.isfinite(x)) or str(r.info.status) not in ("solved", "solved inaccurate"):
-        ctl.unsolved += 1
-        x = np.zeros(len(q)) if x is None or not np.all(np.isfinite(x)) else x
-    ctl._muscle_qp_x = x
-    o = n + nb + 6 + ne
-    a_now = np.clip(act[so._act_adr], 0.0, 1.0)
-    a_next = np.clip(x[o : o + nm], lo, hi)
-    ctrl = np.zeros(ctl.model.nu)
-    ctrl[so.muscles] = excitation_for(a_now, a_next, ctl.tau_act, ctl.tau_deact, ctl.dt)
-    contact = np.zeros((2, 3))
-    beta = np.maximum(x[n : n + nb], 0.0)
-    for k, side in enumerate(ctl.points.side):
-        contact[SIDES.index(side)] += ctl.edges @ beta[4 * k : 4 * k + 4]
-    return ctl.step_output(ctrl, a_next, x[o + nm :], x[n + nb : n + nb + 6], contact, t0)
+    qp = qp_terms(ctl, t, qpos, qvel, nmat, mfull, lo, hi)
+    q = np.zeros(len(qp.pdiag))
+    q[: ctl.n_ind] = -2 * ctl.wq * qdd_des
+    x = solve_qp(ctl, qp.pdiag, q, qp.a_mat, qp.lower, qp.upper)
+    return plan_output(ctl, x, act, lo, hi, qp.act_at, t0)

@@ -53,7 +53,7 @@ def credibility_inputs(rollout: Any, trial: Any, *, tracking: Any = None, contro
 
     # root residuals (the tracking controller applies them; forward simulations of muscles have none, and neither
     # does a root-free tracking run: root_residual 'none')
-    if tracking is not None and getattr(tracking, "root_residual", "applied") == "none":
+    if tracking is not None and tracking.root_residual == "none":
         out["residuals_applied"] = False
         out["residuals_note"] = ROOT_FREE_NOTE
     elif tracking is not None and np.size(tracking.residuals):
