@@ -290,3 +290,64 @@ def test_concurrent_runs_into_one_folder(shared: Path, tmp_path: Path) -> None:
     json.loads((out / "metrics.json").read_text())
     assert json.loads((out / "mmbio-run.json").read_text())["files"] == ["metrics.json", "curves.csv", "report.pdf"]
     assert not list(out.glob(".*mmbio-tmp"))
+
+
+def test_a_refused_run_leaves_the_winners_folder_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race CI hit: run B makes the folder, run A locks it first, B is refused. B must not remove the folder
+    (with A's lock file) it made, or A's results have nowhere to go ("cannot write the results: No such file")."""
+    from mmbio.report import output_dir
+    from mmbio.report.output_dir import OutputDir
+
+    out = tmp_path / "raced"
+    held: list[FolderLock] = []
+    real_acquire = FolderLock.acquire
+
+    def a_wins_then_b_asks(self: FolderLock) -> FolderLock:
+        if not held:  # A takes the lock between B's mkdir and B's lock
+            held.append(real_acquire(FolderLock(self.folder, "validation")))
+        return real_acquire(self)
+
+    monkeypatch.setattr(output_dir.FolderLock, "acquire", a_wins_then_b_asks)
+    b = OutputDir(out, source=str(tmp_path / "b.c3d"), command="validate")
+    with pytest.raises(output_dir.OutputError, match="another mmbio validation is writing into this folder"):
+        b.open()
+    assert b._created and out.is_dir() and (out / ".mmbio.lock").is_file()
+    monkeypatch.setattr(output_dir.FolderLock, "acquire", real_acquire)
+    held[0].release()
+    # A's own run, and a failed run that made its folder still cleans up under its own lock
+    with OutputDir(out, source=str(tmp_path / "a.c3d"), command="validate") as a:
+        a.stage("metrics.json").write_text("{}")
+        a.commit()
+    assert json.loads((out / "metrics.json").read_text()) == {}
+    fresh = tmp_path / "made-then-failed"
+    with pytest.raises(RuntimeError), OutputDir(fresh, source="x", command="validate"):
+        raise RuntimeError("bad input found after the folder was made")
+    assert not fresh.exists()
+
+
+def test_a_lock_file_removed_under_a_waiting_run_is_not_trusted(tmp_path: Path) -> None:
+    """A lock on a lock file that was unlinked meanwhile guards nothing: acquire opens the path again."""
+    import os
+
+    first = FolderLock(tmp_path).acquire()
+    os.unlink(tmp_path / ".mmbio.lock")  # as a failed run's clean-up does, still holding its lock
+    second = FolderLock(tmp_path).acquire()  # a fresh file: no conflict, and it is the file at the path now
+    assert second.held and os.fstat(second._fd).st_ino == os.stat(tmp_path / ".mmbio.lock").st_ino
+    first.release()
+    second.release()
+
+
+def test_a_refused_training_run_leaves_the_winners_run_folder(tmp_path: Path) -> None:
+    """The training side of the same race: the folder this run made is locked by another run, so its clean-up
+    keeps it (and the other run's lock file); unlocked and empty, it goes."""
+    from mmbio.train.driver import check_run_dir, remove_if_empty
+
+    out = tmp_path / "run"
+    assert check_run_dir(out, resume=False) is True
+    assert check_run_dir(out, resume=False) is False  # made a moment ago by another run: not ours to remove
+    other = FolderLock(out, "training run").acquire()
+    remove_if_empty(out)
+    assert (out / ".mmbio.lock").is_file()
+    other.release()
+    remove_if_empty(out)
+    assert not out.exists()

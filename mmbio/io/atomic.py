@@ -20,7 +20,15 @@ from pathlib import Path
 
 from mmbio.errors import MmbioError, printable
 
-__all__ = ["TEMP_SUFFIX", "FolderBusyError", "FolderLock", "OutputError", "atomic_path", "remove_stale_temps"]
+__all__ = [
+    "LOCK_NAME",
+    "TEMP_SUFFIX",
+    "FolderBusyError",
+    "FolderLock",
+    "OutputError",
+    "atomic_path",
+    "remove_stale_temps",
+]
 
 #: Suffix of the temporary files of :func:`atomic_path` (``.<name>.<random>.mmbio-tmp``).
 TEMP_SUFFIX = ".mmbio-tmp"
@@ -93,20 +101,38 @@ class FolderLock:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return self
-        try:
-            fd = os.open(self.folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise OutputError(f"{printable(self.folder)}: cannot write into this folder: {e.strerror or e}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        lock_path = self.folder / LOCK_NAME
+        for _ in range(3):
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise OutputError(
+                    f"{printable(self.folder)}: cannot write into this folder: {e.strerror or e}"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise FolderBusyError(
+                    f"{printable(self.folder)}: another mmbio {self.what} is writing into this folder; wait for it "
+                    "to finish or choose another output folder"
+                ) from None
+            # The holder before us may have removed the lock file (a failed run cleaning up the folder it made):
+            # a lock on an unlinked file guards nothing, so open the path again.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._fd = fd
+                return self
             os.close(fd)
-            raise FolderBusyError(
-                f"{printable(self.folder)}: another mmbio {self.what} is writing into this folder; wait for it to "
-                "finish or choose another output folder"
-            ) from None
-        self._fd = fd
-        return self
+        raise FolderBusyError(f"{printable(self.folder)}: another mmbio {self.what} keeps replacing this folder's lock")
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -25,7 +25,7 @@ from types import TracebackType
 
 from mmbio import __version__
 from mmbio.errors import printable
-from mmbio.io.atomic import TEMP_SUFFIX, FolderLock, OutputError, atomic_path, remove_stale_temps
+from mmbio.io.atomic import LOCK_NAME, TEMP_SUFFIX, FolderLock, OutputError, atomic_path, remove_stale_temps
 
 __all__ = ["MANIFEST", "OUTPUT_NAMES", "OutputDir"]
 
@@ -68,9 +68,12 @@ class OutputDir:
         if not p.exists():
             try:
                 p.mkdir(parents=True)
+                self._created = True
+            except FileExistsError:
+                if not p.is_dir():  # another run made it first: fine; a file in its place is not
+                    raise OutputError(f"{shown}: exists and is not a folder; choose another --output") from None
             except OSError as e:
                 raise OutputError(f"{shown}: cannot create the output folder: {e.strerror or e}") from None
-            self._created = True
         try:
             if not os.access(p, os.W_OK | os.X_OK):
                 raise OutputError(f"{shown}: the output folder is not writable")
@@ -111,15 +114,16 @@ class OutputDir:
         for tmp in self._staged.values():
             tmp.unlink(missing_ok=True)
         self._staged.clear()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        if self._lock is None:
+            return  # refused before holding the lock: the folder is another run's now, whoever made it
         if failed and self._created:
-            try:
-                (self.path / ".mmbio.lock").unlink(missing_ok=True)
+            try:  # under our own lock, so no other run is using the folder
+                (self.path / LOCK_NAME).unlink(missing_ok=True)
                 self.path.rmdir()  # only when empty
             except OSError:
                 pass
+        self._lock.release()
+        self._lock = None
 
     def __enter__(self) -> OutputDir:
         return self.open()

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from mmbio.errors import Interrupted, MmbioError, printable
-from mmbio.io.atomic import FolderLock, OutputError, atomic_path, remove_stale_temps
+from mmbio.io.atomic import LOCK_NAME, FolderLock, OutputError, atomic_path, remove_stale_temps
 from mmbio.train.config import TrainConfig, to_dict
 from mmbio.train.ppo import RunnerState, Trainer, make_trainer
 from mmbio.train.vecenv import plain_obs_layout
@@ -224,18 +224,32 @@ def check_run_dir(out: Path, *, resume: bool, overwrite: bool = False) -> bool:
         return False
     try:
         out.mkdir(parents=True)
+    except FileExistsError:
+        if out.is_dir():
+            return False  # another run made it a moment ago; its lock decides who runs
+        raise OutputError(f"{shown}: exists and is not a folder; choose another --output") from None
     except OSError as e:
         raise OutputError(f"{shown}: cannot create the run folder: {e.strerror or e}") from None
     return True
 
 
 def remove_if_empty(out: Path) -> None:
-    """Remove the run folder ``out`` when it holds nothing but mmbio's lock file (a run that did not start)."""
+    """Remove the run folder ``out`` when it holds nothing but mmbio's lock file (a run that did not start).
+
+    Only under the folder's lock: a folder another run has locked meanwhile (it won the race for a folder this
+    run made) is its run folder now and stays.
+    """
     try:
-        (out / ".mmbio.lock").unlink(missing_ok=True)
+        lock = FolderLock(out).acquire()
+    except OutputError:
+        return
+    try:
+        (out / LOCK_NAME).unlink(missing_ok=True)
         out.rmdir()
     except OSError:
         pass
+    finally:
+        lock.release()
 
 
 def load_init_policy(path: str | Path, cfg: TrainConfig, env: Any) -> tuple[dict[str, Any], tuple[np.ndarray, ...]]:
