@@ -174,13 +174,24 @@ def _remove_fingers(spec: mujoco.MjSpec) -> None:
 
 
 @cache
+def _spec(name: str, variant: str) -> mujoco.MjSpec:
+    spec = mujoco.MjSpec.from_file(str(Path(musclemimic_models.get_xml_path(name))))
+    if variant == "nofingers":
+        _remove_fingers(spec)
+    return spec
+
+
+def model_spec(name: str = "myofullbody", variant: str | None = None) -> mujoco.MjSpec:
+    """A fresh, editable :class:`mujoco.MjSpec` of ``name``/``variant`` (a copy of one parsed once per process:
+    removing the fingers costs ≈ 1.2 s, a copy ≈ 5 ms). Raises :class:`UnknownModelError` as :func:`resolve`."""
+    return _spec(*resolve(name, variant)).copy()
+
+
+@cache
 def _compile(name: str, variant: str) -> ModelInfo:
     xml = Path(musclemimic_models.get_xml_path(name))
     t0 = time.perf_counter()
-    spec = mujoco.MjSpec.from_file(str(xml))
-    if variant == "nofingers":
-        _remove_fingers(spec)
-    model = spec.compile()
+    model = _spec(name, variant).compile()
     dt = time.perf_counter() - t0
     return ModelInfo(
         name=name,

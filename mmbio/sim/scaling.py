@@ -33,7 +33,7 @@ import numpy as np
 
 from mmbio.errors import DataFileError, MmbioError
 from mmbio.io.yaml_safe import loads_yaml
-from mmbio.models.registry import _remove_fingers, load_model, resolve
+from mmbio.models.registry import load_model, model_spec, resolve
 from mmbio.trial import Markers
 
 __all__ = ["ScaledModel", "scale_factors", "scale_for_subject", "scale_model", "scale_sets"]
@@ -187,12 +187,8 @@ def scale_model(
 
     factors: body name → (3,) factors along its local axes (absent: 1). mass_kg: subject mass (None: unchanged).
     """
-    from musclemimic_models import get_xml_path  # the registry's source of the XML
-
     name, variant = resolve(model, variant)
-    spec = mujoco.MjSpec.from_file(str(Path(get_xml_path(name))))
-    if variant == "nofingers":
-        _remove_fingers(spec)
+    spec = model_spec(name, variant)
     m0 = load_model(name, variant).model
     ratio = 1.0 if mass_kg is None else float(mass_kg) / float(np.sum(m0.body_mass))
     one = np.ones(3)
