@@ -32,3 +32,12 @@ def rajagopal_walk(shared: Path):
     motion = motion_from_opensim(ref / "coordinates.sto", floor="global")
     grf = read_opensim_grf(ref / "grf_walk.mot")
     return motion, grf, float(read_storage(ref / "coordinates.sto").time[0])
+
+
+@pytest.fixture(scope="session")
+def demo_run_1p5s():
+    """The demo tracking checkpoint (``checkpoints/tracking_walk.pkl``) rolled out for 1.5 s without static
+    optimisation (a :class:`~mmbio.control.run.CheckpointRun`); shared because the rollout costs ≈ 10 s."""
+    from mmbio.control.run import run_checkpoint
+
+    return run_checkpoint(str(REPO / "checkpoints" / "tracking_walk.pkl"), duration_s=1.5, static_opt=False)

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from mmbio.cli import main
-from mmbio.control.run import run_checkpoint
 from mmbio.errors import MmbioError
 from mmbio.gait.cycles import channel_curve
 from mmbio.io.evalkit_write import evalkit_arrays, write_evalkit_archive
@@ -26,9 +25,9 @@ DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "tracking_walk.pkl"
 
 
 @pytest.fixture(scope="module")
-def sim():
+def sim(demo_run_1p5s):
     """(rollout, trial) of the demo controller, 1.5 s."""
-    run = run_checkpoint(str(DEMO), duration_s=1.5, static_opt=False)
+    run = demo_run_1p5s
     assert not run.rollout.diverged and run.rollout.record_hz == 100.0
     return run.rollout, run.trial
 

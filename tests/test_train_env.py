@@ -178,18 +178,16 @@ def test_metabolic_cost_is_the_validation_formula(body_env: ImitationEnv, walk: 
     np.testing.assert_allclose(r_w, r - 0.05 * info["metabolic_w_per_kg"], rtol=1e-5, atol=1e-6)
 
 
-def test_reward_scores_the_tracking_controllers_walk_high() -> None:
+def test_reward_scores_the_tracking_controllers_walk_high(demo_run_1p5s) -> None:
     """Cross-check of the reward, frame indexing and looping against an independent controller: the demo tracking
     checkpoint's muscle-driven walk (issue 5; 1.5° joint RMSE), scored frame by frame by the environment built on
     the same reference, earns ≥ 85 % of the maximum step reward; the same walk half a stride out of phase earns
     far less."""
     from mmbio.control.checkpoint import load_checkpoint
-    from mmbio.control.run import run_checkpoint
     from mmbio.train.imitation_env import PhysicsOut
 
-    path = "checkpoints/tracking_walk.pkl"
-    motion = load_checkpoint(path).motion()
-    roll = run_checkpoint(path, cycles=1, static_opt=False).rollout
+    motion = load_checkpoint("checkpoints/tracking_walk.pkl").motion()
+    roll = demo_run_1p5s.rollout  # 1.5 s: one stride (1.14 s) and part of the next, looped reference
     env = ImitationEnv(EnvConfig(model="myofullbody"), motion, 1)
     assert env.loop and env.period == motion.n_frames - 1
     every = round(1.0 / (float(roll.time[1] - roll.time[0]) * env.cfg.control_hz))
