@@ -341,8 +341,9 @@ def _prescribed_grf(ckpt: Checkpoint, roll: Any) -> dict[str, GroundReaction]:
     return out
 
 
-def _static_opt_on(roll: Any, trial: Trial) -> Any:
-    """Static optimisation of the simulated motion with the simulated (or prescribed) GRF applied."""
+def _static_opt_on(roll: Any, trial: Trial, model: Any = None) -> Any:
+    """Static optimisation of the simulated motion with the simulated (or prescribed) GRF applied (``model``: the
+    MjModel to solve on, default the rollout's model as compiled by the registry)."""
     from mmbio.control.static_opt import static_optimisation
     from mmbio.io.axes import rotate_about_z
     from mmbio.sim.extract import heading
@@ -361,7 +362,7 @@ def _static_opt_on(roll: Any, trial: Trial) -> Any:
     t = np.asarray(roll.time, float)
     inside = (t >= max(g.time[0] for g in grf.values())) & (t <= min(g.time[-1] for g in grf.values()))
     idx = np.flatnonzero(inside)
-    return static_optimisation(motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1))
+    return static_optimisation(motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1), model=model)
 
 
 __all__ = [
