@@ -265,3 +265,50 @@ def test_exponent_kkt(walk, p: float) -> None:
         scale = np.abs(c_mat.T @ lam).max()
         assert np.all(g[on] > -1e-4 * scale)
         assert np.all(np.abs(g[on & (beta > 1.0)]) < 1e-4 * scale)
+
+
+def test_joint_limit_forces_take_only_what_a_limit_can_push() -> None:
+    """``joint_limits=True``: a toe 1° past MyoFullBody's −30° mtp limit that needs 60 N·m more than its four
+    muscles give gets it from the limit (the reserve then 0: a reserve costs 10⁴× more per (N·m)²); the same
+    toe needing −60 N·m (pulling further past the limit) cannot use the limit and keeps the reserve it has
+    without limits; inside the range nothing changes. Derived from the QP's structure, not from a run."""
+    from mmbio.models.registry import load_model
+
+    m = load_model("myofullbody", "nofingers").model
+    plain, limited = StaticOptimiser(m), StaticOptimiser(m, joint_limits=True)
+    assert limited.n_lim > 20 and plain.n_lim == 0
+    j = m.joint("mtp_angle_r").id
+    q = m.qpos0.copy()
+    q[int(m.jnt_qposadr[j])] = m.jnt_range[j][0] - np.radians(1.0)
+    zero = np.zeros(plain.n_ind)
+    a_mat, b, _, _ = plain.frame_terms(q, zero, zero, [])
+    col = 6 + plain.reserve_names.index("mtp_angle_r")
+    res_col = col - 6
+    lim_col = list(limited.limit_res).index(res_col)
+    side = limited.limit_side(q)
+    assert side[lim_col] == 1 and np.count_nonzero(side) >= 1
+    for extra, helped in ((60.0, True), (-60.0, False)):
+        bb = b.copy()
+        bb[col] += extra
+        x0, st0, _ = plain.solve(a_mat, bb)
+        x1, st1, _ = limited.solve(a_mat, bb, limits=side)
+        assert st0 in OK and st1 in OK
+        r0 = x0[plain.n_mus + res_col]
+        r1 = x1[limited.n_mus + res_col]
+        lam = x1[len(x1) - limited.n_lim :][lim_col]
+        if helped:
+            # the limit takes the reserve's share and, being cheaper than activation, some of the toe
+            # muscles' too (their four give < 10 N·m)
+            assert r0 > 40.0 and abs(r1) < 0.01 * r0 and r0 - 0.1 <= lam <= r0 + 10.0
+        else:
+            assert r0 < -40.0 and lam == 0.0 and r1 == pytest.approx(r0, rel=1e-3)
+    # inside the range the toe's limit is closed; with every limit closed the solution is the plain one
+    q[int(m.jnt_qposadr[j])] = 0.0
+    assert limited.limit_side(q)[lim_col] == 0
+    a_mat, b, _, _ = plain.frame_terms(q, zero, zero, [])
+    x0, _, _ = plain.solve(a_mat, b)
+    x1, _, _ = limited.solve(a_mat, b, limits=np.zeros(limited.n_lim, int))
+    np.testing.assert_allclose(x1[: len(x0)], x0, atol=1e-3)
+    assert not np.any(x1[len(x0) :])
+    with pytest.raises(MmbioError, match="joint_limits=False"):
+        plain.solve(a_mat, b, limits=np.ones(3, int))

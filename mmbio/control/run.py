@@ -285,6 +285,7 @@ def run_checkpoint(
         so = _static_opt_on(roll, trial)
         wall["static_opt"] = _time.perf_counter() - t2
         trial.notes.append("static optimisation on the simulated motion and GRF: " + so.summary())
+        trial.notes += [f"static optimisation: {n}" for n in so.notes if n.startswith("joint-limit forces")]
     return CheckpointRun(checkpoint=ckpt, rollout=roll, trial=trial, tracking=tracking, static_opt=so, wall_s=wall,
                          notes=notes, credibility=cred, built_from=motion_sources(motion))  # fmt: skip
 
@@ -362,7 +363,10 @@ def _static_opt_on(roll: Any, trial: Trial, model: Any = None) -> Any:
     t = np.asarray(roll.time, float)
     inside = (t >= max(g.time[0] for g in grf.values())) & (t <= min(g.time[-1] for g in grf.values()))
     idx = np.flatnonzero(inside)
-    return static_optimisation(motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1), model=model)
+    # the simulation's joint limits acted on this motion: limit forces are unknowns here, not work for the reserves
+    return static_optimisation(
+        motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1), model=model, joint_limits=True
+    )
 
 
 __all__ = [

@@ -71,7 +71,8 @@ to 2·10⁻⁵ in a (tests, p = 1.5 and 3) after 6–10 QPs per frame (p = 1, a 
 before.
 
 Root residuals are MuJoCo's free-joint generalised forces: force (N) in the world frame, moment (N·m)
-in the pelvis (root body) frame about the root origin. Joint-limit forces are not modelled.
+in the pelvis (root body) frame about the root origin. Joint-limit forces are not modelled unless
+``joint_limits=True`` (one-sided unknowns at the limits, see :func:`static_optimisation`).
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ CONTACT_SPEED_M_S = 1.0
 CONTACT_MU = 0.8
 #: Cost per N² of the pyramid coefficients β (relative to Σ a^p).
 CONTACT_WEIGHT = 1e-6
+#: joint_limits=True: a dof within this of its range's end (or past it) may take a limit force (rad, or m)
+LIMIT_TOL = float(np.radians(0.5))
+#: joint_limits=True: cost per (N·m)² of a limit force (against 1 per (N·m)² for a reserve): nearly free
+LIMIT_WEIGHT = 1e-4
 #: ``floor_z_m='auto'``: contact points slower than this (m/s) count as resting on the floor.
 FLOOR_AUTO_SPEED_M_S = 0.25
 _G = 9.81
@@ -125,7 +130,8 @@ class StaticOptResult:
     contact_active: per foot (T, n_points) bool, the points allowed to push (order of
     ``mmbio.sim.motion._contact_points``: heel, forefoot, hallux). floor_z_m: floor height used (m, world
     z). t0_s: motion frame 0 on the trial clock (added by :meth:`estimated_grf`). sqp_iterations: (T,)
-    QPs per frame (1 for exponent 2).
+    QPs per frame (1 for exponent 2). limit_forces: (T, n_res) joint-limit forces on the reserve dofs (N·m or N,
+    columns ``reserve_names``; 0 away from the limits) with ``joint_limits=True``, else None.
     """
 
     time: np.ndarray
@@ -149,6 +155,7 @@ class StaticOptResult:
     t0_s: float = 0.0
     exponent: float = 2.0
     sqp_iterations: np.ndarray | None = None
+    limit_forces: np.ndarray | None = None
 
     @property
     def residual_force_rms_bw(self) -> float:
@@ -333,6 +340,7 @@ class StaticOptimiser:
         contact_weight: float = CONTACT_WEIGHT,
         sqp_tol: float = 1e-4,
         sqp_max_iter: int = 30,
+        joint_limits: bool = False,
     ) -> None:
         import osqp
 
@@ -370,6 +378,17 @@ class StaticOptimiser:
             if c.indep >= 0:
                 nmask[c.dep_dof] = nmask[c.indep_dof]
         self.reserve_names = [m.joint(int(m.dof_jntid[d])).name for d in others]
+        # --- joint limits: one one-sided force per limited hinge/slide reserve dof (joint_limits=True)
+        self.joint_limits = bool(joint_limits)
+        lim = [
+            i for i, d in enumerate(others)
+            if self.joint_limits and m.jnt_limited[m.dof_jntid[d]]
+            and int(m.jnt_type[m.dof_jntid[d]]) in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+        ]  # fmt: skip
+        self.limit_res = np.array(lim, dtype=int)  # indices into the reserves
+        self.limit_qadr = np.array([m.jnt_qposadr[m.dof_jntid[others[i]]] for i in lim], dtype=int)
+        self.limit_range = np.array([m.jnt_range[m.dof_jntid[others[i]]] for i in lim], dtype=float).reshape(-1, 2)
+        self.n_lim = len(lim)
         # --- muscles
         self.muscles = np.flatnonzero(m.actuator_gaintype == mujoco.mjtGain.mjGAIN_MUSCLE)
         if self.muscles.size == 0:
@@ -401,14 +420,15 @@ class StaticOptimiser:
         self._cpattern = cpat
         self._jac = np.zeros((3 * npt, m.nv))
         self._jacp = np.zeros((3, m.nv))
-        # --- QP: x = [a (nm), r (n_ind - 6), s (6), β (n_beta)]; rows: n_ind equalities, nm + n_res + n_beta bounds
+        # --- QP: x = [a (nm), r (n_ind - 6), s (6), β (n_beta), λ (n_lim)]; rows: n_ind equalities,
+        # nm + n_res + n_beta + n_lim bounds
         nres = self.n_ind - 6
-        nb = self.n_beta
+        nb, nl = self.n_beta, self.n_lim
         self.n_mus, self.n_res = nm, nres
-        nx = nm + nres + 6 + nb
+        nx = nm + nres + 6 + nb + nl
         self._pdiag = np.r_[
             np.full(nm, 2.0), np.full(nres, 2.0 * reserve_weight), np.full(6, 2.0 * residual_weight),
-            np.full(nb, 2.0 * contact_weight * self.beta_scale**2),
+            np.full(nb, 2.0 * contact_weight * self.beta_scale**2), np.full(nl, 2.0 * LIMIT_WEIGHT),
         ]  # fmt: skip
         self._p = sp.diags(self._pdiag).tocsc()
         self._q = np.zeros(nx)
@@ -417,16 +437,17 @@ class StaticOptimiser:
         con_r, con_c = np.nonzero(cpat)  # (independent-coordinate row, β) pairs
         xb = nm + nres + 6  # first β column
         rb = self.n_ind + nm + nres  # first β bound row
+        xl, rl = xb + nb, rb + nb  # first λ column, first λ bound row
         rows = np.r_[
             ind_r, 6 + np.arange(nres), np.arange(6), self.n_ind + np.arange(nm), self.n_ind + nm + np.arange(nres),
-            con_r, rb + np.arange(nb),
+            con_r, rb + np.arange(nb), 6 + self.limit_res, rl + np.arange(nl),
         ]  # fmt: skip
         cols = np.r_[
             mus_c, nm + np.arange(nres), nm + nres + np.arange(6), np.arange(nm), nm + np.arange(nres),
-            xb + con_c, xb + np.arange(nb),
+            xb + con_c, xb + np.arange(nb), xl + np.arange(nl), xl + np.arange(nl),
         ]  # fmt: skip
         vals = np.ones(len(rows))
-        a0 = sp.csc_matrix((vals, (rows, cols)), shape=(rb + nb, nx))
+        a0 = sp.csc_matrix((vals, (rows, cols)), shape=(rl + nl, nx))
         a0.sort_indices()
         self._a = a0
         # where the muscle / contact entries live in a0.data (same order as the (row, column) pairs)
@@ -434,11 +455,12 @@ class StaticOptimiser:
         self._a_rows, self._a_cols = ind_r, mus_c
         self._c_slots = np.array([self._slot(a0, r, xb + k) for r, k in zip(con_r, con_c, strict=True)], dtype=int)
         self._c_rows, self._c_cols = con_r, con_c
-        self._l = np.r_[np.zeros(self.n_ind), np.zeros(nm), np.full(nres, -reserve_max_nm), np.zeros(nb)]
-        self._u = np.r_[np.zeros(self.n_ind), np.ones(nm), np.full(nres, reserve_max_nm), np.zeros(nb)]
+        self._l = np.r_[np.zeros(self.n_ind), np.zeros(nm), np.full(nres, -reserve_max_nm), np.zeros(nb), np.zeros(nl)]
+        self._u = np.r_[np.zeros(self.n_ind), np.ones(nm), np.full(nres, reserve_max_nm), np.zeros(nb), np.zeros(nl)]
         self._l[~np.isfinite(self._l)] = -np.inf
         self._u[~np.isfinite(self._u)] = np.inf
         self._beta_rows = slice(rb, rb + nb)
+        self._lim_rows = slice(rl, rl + nl)
         self.osqp_version = str(getattr(osqp, "__version__", "0"))
         new_api = int(self.osqp_version.split(".")[0]) >= 1  # osqp ≥ 1: 'polishing', solve(raise_error=)
         self.solver = osqp.OSQP()
@@ -550,14 +572,28 @@ class StaticOptimiser:
             x = None
         return x, str(res.info.status)
 
+    def limit_side(self, qpos: np.ndarray) -> np.ndarray:
+        """(n_lim,) +1 where the limited dof is within :data:`LIMIT_TOL` of its lower end or below it (the limit
+        may push it up), −1 at the upper end, 0 inside the range."""
+        q = np.asarray(qpos, dtype=float)[self.limit_qadr]
+        lo, hi = self.limit_range[:, 0], self.limit_range[:, 1]
+        return np.where(q <= lo + LIMIT_TOL, 1, np.where(q >= hi - LIMIT_TOL, -1, 0)).astype(int)
+
     def solve(
-        self, a_mat: np.ndarray, b: np.ndarray, c_mat: np.ndarray | None = None, active: np.ndarray | None = None
+        self,
+        a_mat: np.ndarray,
+        b: np.ndarray,
+        c_mat: np.ndarray | None = None,
+        active: np.ndarray | None = None,
+        limits: np.ndarray | None = None,
     ) -> tuple[np.ndarray, str, float]:
         """Solve one frame: A (n_ind, n_mus), b (n_ind,), optional C (n_ind, n_beta) from
-        :meth:`contact_terms` and ``active`` (n_points,) bool (points allowed to push; None: none).
+        :meth:`contact_terms` and ``active`` (n_points,) bool (points allowed to push; None: none), and with
+        ``joint_limits`` the sides of :meth:`limit_side` (None: no dof at a limit).
 
-        Returns (x = [a, r, s, β], osqp status (of the last QP), solve seconds). Exponent 2: one QP;
-        otherwise SQP (``last_sqp_iterations`` QPs).
+        Returns (x = [a, r, s, β, λ], osqp status (of the last QP), solve seconds); λ (n_lim,) the limit forces
+        on the dofs ``reserve_names[limit_res]`` (N·m or N). Exponent 2: one QP; otherwise SQP
+        (``last_sqp_iterations`` QPs).
         """
         vals = self._a.data
         vals[self._a_slots] = a_mat[self._a_rows, self._a_cols]
@@ -572,6 +608,12 @@ class StaticOptimiser:
         elif active is not None and np.any(active):
             raise MmbioError("static optimisation: contact points given but the optimiser has contacts=False")
         self.pattern_leak = max(self.pattern_leak, float(leak))
+        if self.n_lim:
+            side = np.zeros(self.n_lim, dtype=int) if limits is None else np.asarray(limits, dtype=int)
+            self._l[self._lim_rows] = np.where(side < 0, -np.inf, 0.0)
+            self._u[self._lim_rows] = np.where(side > 0, np.inf, 0.0)
+        elif limits is not None and np.any(limits):
+            raise MmbioError("static optimisation: joint-limit sides given but the optimiser has joint_limits=False")
         self._l[: self.n_ind] = b
         self._u[: self.n_ind] = b
         t0 = _time.perf_counter()
@@ -606,9 +648,13 @@ class StaticOptimiser:
         dt = _time.perf_counter() - t0
         self.last_sqp_iterations = nqp
         if x is None:
-            x = np.full(self.n_mus + self.n_res + 6 + self.n_beta, np.nan)
+            x = np.full(self.n_mus + self.n_res + 6 + self.n_beta + self.n_lim, np.nan)
+        if self.n_lim:  # exactly 0 where no limit may push (osqp meets the bound only to its tolerance)
+            lam = x[len(x) - self.n_lim :]
+            lam[:] = np.clip(lam, self._l[self._lim_rows], self._u[self._lim_rows])
         if self.n_beta:  # N; exactly 0 on inactive points (osqp meets β ≤ 0 only to its tolerance)
-            beta = x[self.n_mus + self.n_res + 6 :]
+            b0 = self.n_mus + self.n_res + 6
+            beta = x[b0 : b0 + self.n_beta]
             beta[:] = np.where(self._u[self._beta_rows] > 0, np.clip(beta, 0.0, None) * self.beta_scale, 0.0)
         return x, status, dt
 
@@ -718,6 +764,7 @@ def static_optimisation(
     floor_z_m: float | Literal["auto"] = "auto",
     contact_mu: float = CONTACT_MU,
     contact_weight: float = CONTACT_WEIGHT,
+    joint_limits: bool = False,
 ) -> StaticOptResult:
     """Static optimisation of a kinematic :class:`~mmbio.sim.motion.Motion` (see the module docstring).
 
@@ -732,7 +779,12 @@ def static_optimisation(
     contact_height_m (m), contact_speed_m_s (m/s): a contact point is active when at most that high above
     the floor and slower. floor_z_m: floor height in the world (m) or ``'auto'`` (see the module
     docstring). contact_mu, contact_weight: friction coefficient and cost per N² of β (used when the
-    optimiser is built here).
+    optimiser is built here). joint_limits: the model's joint limits as one-sided unknowns (a force on a
+    limited dof within :data:`LIMIT_TOL` of its range's end or past it, pushing back into the range, nearly
+    free: cost :data:`LIMIT_WEIGHT` per (N·m)²), as a simulation of the model felt them (a toe pushed past
+    MyoFullBody's −30° mtp limit is held there by the limit, not by a reserve); off by default (measured
+    motions: OpenSim's static optimisation has no limit forces unless the model has them). The forces are in
+    ``limit_forces``.
     """
     use_contacts = not grf and contacts
     if model is None:
@@ -740,8 +792,10 @@ def static_optimisation(
     opt = optimiser or StaticOptimiser(
         model, exponent=exponent, reserve_weight=reserve_weight, residual_weight=residual_weight,
         reserve_max_nm=reserve_max_nm, eps=eps, contacts=use_contacts, contact_mu=contact_mu,
-        contact_weight=contact_weight,
+        contact_weight=contact_weight, joint_limits=joint_limits,
     )  # fmt: skip
+    if opt.joint_limits != bool(joint_limits):
+        raise MmbioError("static optimisation: joint_limits differs from the given optimiser's")
     if use_contacts and opt.n_points == 0:
         raise MmbioError(
             "static optimisation: estimated contacts need a StaticOptimiser built with contacts=True "
@@ -805,6 +859,7 @@ def static_optimisation(
     to_lab = MUJOCO_MYOFULLBODY_TO_LAB
     d = opt.data
     b0 = opt.n_mus + opt.n_res + 6
+    lim = np.zeros((nt, opt.n_res))  # limit forces on the reserve dofs (joint_limits=True)
     for k, i in enumerate(idx):
         loads = []
         if loads_by_side:
@@ -815,14 +870,16 @@ def static_optimisation(
         if use_contacts:
             c_mat, pts, vel = opt.contact_terms()
             active = (pts[:, 2] - floor <= contact_height_m) & (np.linalg.norm(vel, axis=1) < contact_speed_m_s)
-            x, st, dt = opt.solve(a_mat, b, c_mat, active)
-            f_pts = x[b0:].reshape(-1, 4) @ opt.edges.T  # (n_points, 3) N, world
+            x, st, dt = opt.solve(a_mat, b, c_mat, active, opt.limit_side(qpos[i]) if opt.n_lim else None)
+            f_pts = x[b0 : b0 + opt.n_beta].reshape(-1, 4) @ opt.edges.T  # (n_points, 3) N, world
             for s in sides:
                 fs, cs, tz = _foot_grf(f_pts[on_side[s]], pts[on_side[s]], floor)
                 g_force[s][k], g_cop[s][k], g_tz[s][k] = to_lab @ fs, to_lab @ cs, tz
                 g_active[s][k] = active[on_side[s]]
         else:
-            x, st, dt = opt.solve(a_mat, b)
+            x, st, dt = opt.solve(a_mat, b, limits=opt.limit_side(qpos[i]) if opt.n_lim else None)
+        if opt.n_lim:
+            lim[k, opt.limit_res] = x[len(x) - opt.n_lim :]
         act[k] = x[: opt.n_mus]
         res_r[k] = x[opt.n_mus : opt.n_mus + opt.n_res]
         res_s[k] = x[opt.n_mus + opt.n_res : b0]
@@ -836,6 +893,14 @@ def static_optimisation(
         none = int(np.sum(~np.any(np.hstack([g_active[s] for s in sides]), axis=1)))
         if none:
             notes.append(f"{none} of {nt} frames without an active contact point (root residuals carry the weight)")
+    if opt.joint_limits:
+        lr = np.sqrt(np.mean(lim**2, axis=0))
+        top = [j for j in np.argsort(-lr)[:4] if lr[j] > 0.05]
+        notes.append(
+            "joint-limit forces of the model as one-sided unknowns"
+            + (": RMS " + ", ".join(f"{opt.reserve_names[j]} {lr[j]:.1f}" for j in top) + " N·m" if top else
+               ": none needed")
+        )  # fmt: skip
     if opt.exponent != 2:
         notes.append(f"exponent {opt.exponent:g}: sequential QP, {nqp.mean():.1f} QPs per frame on average")
     mass = float(mujoco.mj_getTotalmass(m) if mass_kg is None else mass_kg)
@@ -844,7 +909,7 @@ def static_optimisation(
         reserve_names=list(opt.reserve_names), residuals=res_s, muscle_force=force, solve_time_s=tsolve,
         status=status, mass_kg=mass, grf_applied=bool(grf), notes=notes, contacts_estimated=use_contacts,
         grf_force=g_force, grf_cop=g_cop, grf_free_moment=g_tz, contact_active=g_active, floor_z_m=floor,
-        t0_s=float(t0_s), exponent=opt.exponent, sqp_iterations=nqp,
+        t0_s=float(t0_s), exponent=opt.exponent, sqp_iterations=nqp, limit_forces=lim if opt.joint_limits else None,
     )  # fmt: skip
     out.notes.append(out.summary())
     return out
