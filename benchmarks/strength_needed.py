@@ -7,8 +7,10 @@ F_max (MuJoCo ``gainprm[2]`` and ``biasprm[2]``: the active and the passive forc
 or only that of the muscles crossing the weak dofs (both hip rotations, lumbar axial rotation, both mtp), and:
 
 * **SO reserves**: static optimisation with free activations of the *same* walked cycle (the committed root-free
-  demo rolled out one cycle at its own 1 ms physics, once) on the scaled model: reserve RMS on the weak dofs and over
-  all dofs, muscles at full activation;
+  demo rolled out one cycle at its own 1 ms physics, once) on the scaled model, with the model's joint limits
+  free to push where the simulated joint sits at or past them (as in ``mmbio validate``): reserve RMS on the weak
+  dofs and over all dofs, muscles at full activation; at k = 1, where the toe, subtalar and hip-rotation reserves
+  sit, with and without the limit forces;
 * **teacher**: the root-free tracking teacher (2 ms, reserve weight 100, 3 s asked) on the scaled model: its reserve
   RMS over all dofs and its time up;
 * **muscles only**: its excitations alone (no reserves applied), time up.
@@ -90,8 +92,10 @@ def main() -> None:
             t0 = time.perf_counter()
             so = _static_opt_on(walked.rollout, walked.trial, model=stronger(base_1ms, k, which))
             if k == 1.0:
-                print("\nwhere the reserves sit (k = 1):")
-                at_limits(so, np.asarray(walked.rollout.qpos), base_1ms)
+                plain = _static_opt_on(walked.rollout, walked.trial, model=base_1ms, joint_limits=False)
+                for label_, s_ in (("without joint-limit forces", plain), ("with them (the rows below)", so)):
+                    print(f"\nwhere the reserves sit (k = 1), static optimisation {label_}:")
+                    at_limits(s_, np.asarray(walked.rollout.qpos), base_1ms)
                 print()
             res = np.asarray(so.reserves, float)
             names = list(so.reserve_names)

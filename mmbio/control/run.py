@@ -342,9 +342,10 @@ def _prescribed_grf(ckpt: Checkpoint, roll: Any) -> dict[str, GroundReaction]:
     return out
 
 
-def _static_opt_on(roll: Any, trial: Trial, model: Any = None) -> Any:
+def _static_opt_on(roll: Any, trial: Trial, model: Any = None, joint_limits: bool = True) -> Any:
     """Static optimisation of the simulated motion with the simulated (or prescribed) GRF applied (``model``: the
-    MjModel to solve on, default the rollout's model as compiled by the registry)."""
+    MjModel to solve on, default the rollout's model as compiled by the registry; ``joint_limits``: the model's
+    limits may push, as they did in the simulation)."""
     from mmbio.control.static_opt import static_optimisation
     from mmbio.io.axes import rotate_about_z
     from mmbio.sim.extract import heading
@@ -365,7 +366,7 @@ def _static_opt_on(roll: Any, trial: Trial, model: Any = None) -> Any:
     idx = np.flatnonzero(inside)
     # the simulation's joint limits acted on this motion: limit forces are unknowns here, not work for the reserves
     return static_optimisation(
-        motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1), model=model, joint_limits=True
+        motion, grf=grf, t0_s=0.0, frames=slice(int(idx[0]), int(idx[-1]) + 1), model=model, joint_limits=joint_limits
     )
 
 
