@@ -23,11 +23,10 @@ benchmarks/RESULTS.md, "Muscles only: a feasible stride? (fourth pass)".
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +37,8 @@ import muscles_only_road as road
 
 from mmbio.control.checkpoint import save_checkpoint
 from mmbio.control.run import run_checkpoint, tracking_checkpoint
-from mmbio.control.tracking_settings import TrackingSettings
 from mmbio.io.opensim import read_storage
+from mmbio.io.opensim_write import write_storage
 from mmbio.sim.measured_stride import stride_from_opensim
 
 SHOWN = ["hip_rotation_r", "hip_rotation_l", "axial_rotation", "mtp_angle_r", "mtp_angle_l"]
@@ -57,23 +56,18 @@ VARIANTS: dict[str, dict[str, tuple[str, float]]] = {
 def changed_ik(src: Path, change: dict[str, tuple[str, float]], dest: Path) -> None:
     """Write ``src`` (an OpenSim ``.sto``, degrees or radians as its header says) with ``change`` applied."""
     sto = read_storage(src)
-    in_deg = bool(sto.in_degrees)
-    lines = src.read_text().splitlines()
-    head = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
-    labels = lines[head + 1].split("\t")
-    data = np.array([[float(x) for x in ln.split("\t")] for ln in lines[head + 2 :] if ln.strip()])
+    data = np.array(sto.data, dtype=float)
     for coord, (op, val) in change.items():
-        cols = [i for i, lab in enumerate(labels) if lab == coord or lab.endswith(f"/{coord}/value")]
+        cols = [i for i, lab in enumerate(sto.columns) if lab == coord or lab.endswith(f"/{coord}/value")]
         if len(cols) != 1:
             raise SystemExit(f"{src}: coordinate {coord} not found once in the labels")
         c = cols[0]
         if op == "+":
-            data[:, c] += val if in_deg else np.radians(val)
+            data[:, c] += val if sto.in_degrees else np.radians(val)
         else:
             mean = data[:, c].mean()
             data[:, c] = mean + val * (data[:, c] - mean)
-    body = ["\t".join(f"{x:.10g}" for x in row) for row in data]
-    dest.write_text("\n".join([*lines[: head + 2], *body]) + "\n")
+    write_storage(dest, dataclasses.replace(sto, data=data), in_degrees=sto.in_degrees)
 
 
 def rms_of(names: list[str], values: np.ndarray, wanted: list[str]) -> list[float]:
@@ -102,13 +96,8 @@ def measure(name: str, change: dict[str, tuple[str, float]], seconds: float, wor
         so_all = f"{np.sqrt(np.mean(np.sum(np.asarray(so.reserves, float) ** 2, axis=1))):.1f}"
         at_full = f"{np.mean(np.sum(np.asarray(so.activations) > 0.99, axis=1)):.1f}"
     # the teacher at 2 ms with reserve weight 100, as the third pass, and its excitations alone
-    su = road.Setup.__new__(road.Setup)
-    su.motion = ck.motion()
-    su.settings = replace(TrackingSettings.from_dict(ck.controller["settings"]), reserve_weight=100.0)
-    su.corr = np.asarray(ck.controller["root_correction"], float)
-    su.model = copy.deepcopy(su.motion.mj_model())
-    su.model.opt.timestep = 0.002
-    _, teach = road.run(su, seconds, lambda _c, _t, _q, _v, _a, _u, qfrc, _i: qfrc)
+    su = road.Setup(ck)
+    _, teach = road.run(su, seconds, road.scaled(1.0))
     t_rms = rms_of(list(teach.reserve_names), teach.reserves, SHOWN)
     _, alone = road.run(su, seconds, road.scaled(0.0))
     cells = " | ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(so_rms, t_rms, strict=True))

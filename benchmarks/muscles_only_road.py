@@ -63,10 +63,11 @@ Hook = Callable[[Any, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.
 
 
 class Setup:
-    """The committed root-free demo: motion, settings (reserve weight 100), 2 ms model, stored correction."""
+    """A root-free tracking checkpoint (default: the committed demo): motion, settings with reserve weight 100,
+    its model at 2 ms, its stored root correction."""
 
-    def __init__(self) -> None:
-        ck = load_checkpoint(CKPT)
+    def __init__(self, ck: Any = None) -> None:
+        ck = ck if ck is not None else load_checkpoint(CKPT)
         self.motion = ck.motion()
         self.settings = replace(TrackingSettings.from_dict(ck.controller["settings"]), reserve_weight=100.0)
         self.corr = np.asarray(ck.controller["root_correction"], float)

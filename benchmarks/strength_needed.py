@@ -104,7 +104,7 @@ def main() -> None:
             so_all = float(np.sqrt(np.mean(np.sum(res**2, axis=1))))
             at_full = float(np.mean(np.sum(np.asarray(so.activations) > 0.99, axis=1)))
             model = stronger(su.model, k, which)
-            _, teach = run(su, args.seconds, lambda _c, _t, _q, _v, _a, _u, qfrc, _i: qfrc, model=model)
+            _, teach = run(su, args.seconds, scaled(1.0), model=model)
             t_all = float(np.sqrt(np.mean(np.sum(np.asarray(teach.reserves, float) ** 2, axis=1))))
             _, alone = run(su, args.seconds, scaled(0.0), model=model)
             print(

@@ -332,7 +332,7 @@ def test_a_lock_file_removed_under_a_waiting_run_is_not_trusted(tmp_path: Path) 
     first = FolderLock(tmp_path).acquire()
     os.unlink(tmp_path / ".mmbio.lock")  # as a failed run's clean-up does, still holding its lock
     second = FolderLock(tmp_path).acquire()  # a fresh file: no conflict, and it is the file at the path now
-    assert second.held and os.fstat(second._fd).st_ino == os.stat(tmp_path / ".mmbio.lock").st_ino
+    assert second._fd is not None and os.fstat(second._fd).st_ino == os.stat(tmp_path / ".mmbio.lock").st_ino
     first.release()
     second.release()
 

@@ -312,3 +312,6 @@ def test_joint_limit_forces_take_only_what_a_limit_can_push() -> None:
     assert not np.any(x1[len(x0) :])
     with pytest.raises(MmbioError, match="joint_limits=False"):
         plain.solve(a_mat, b, limits=np.ones(3, int))
+    walk = synthesize_motion(n_cycles=1)
+    with pytest.raises(MmbioError, match="joint_limits differs from the given optimiser's"):
+        static_optimisation(walk, contacts=False, optimiser=limited, frames=slice(0, 3))

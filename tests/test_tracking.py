@@ -174,7 +174,8 @@ def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     # static optimisation of the same simulated motion is compared with the same EMG
     assert "emg_static_opt" in doc and doc["redundancy"]["right"]["static_opt"]
     # the simulation's joint limits held part of this motion: static optimisation says it gave them their force
-    assert any(n.startswith("static optimisation: joint-limit forces of the model") for n in doc["trial"]["notes"])
+    assert any(n.startswith("static optimisation on the simulated motion") and "joint-limit forces RMS mtp_angle" in n
+               for n in doc["trial"]["notes"])  # fmt: skip
     assert (out / "report.pdf").stat().st_size > 10_000 and (out / "curves.csv").exists()
     # 127 unmapped trunk/leg muscles per side: the notes name a few and give the true count, once
     cut = [n for n in doc["notes"] if n.endswith(" in all)")]

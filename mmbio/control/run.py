@@ -285,7 +285,6 @@ def run_checkpoint(
         so = _static_opt_on(roll, trial)
         wall["static_opt"] = _time.perf_counter() - t2
         trial.notes.append("static optimisation on the simulated motion and GRF: " + so.summary())
-        trial.notes += [f"static optimisation: {n}" for n in so.notes if n.startswith("joint-limit forces")]
     return CheckpointRun(checkpoint=ckpt, rollout=roll, trial=trial, tracking=tracking, static_opt=so, wall_s=wall,
                          notes=notes, credibility=cred, built_from=motion_sources(motion))  # fmt: skip
 

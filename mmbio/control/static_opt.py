@@ -188,7 +188,8 @@ class StaticOptResult:
         }
 
     def summary(self) -> str:
-        """One line: residual force (BW) and moment RMS, largest reserve, solve time, failures."""
+        """One line: residual force (BW) and moment RMS, largest reserve, joint-limit forces (when solved with them),
+        solve time, failures."""
         worst = max(self.reserve_max_abs.items(), key=lambda kv: kv[1]) if self.reserve_names else ("-", 0.0)
         bad = sum(s not in ("solved", "solved inaccurate") for s in self.status)
         if self.grf_applied:
@@ -199,10 +200,17 @@ class StaticOptResult:
             mode = "no external loads"
         if self.exponent != 2:
             mode += f", exponent {self.exponent:g}"
+        limits = ""
+        if self.limit_forces is not None:  # joint_limits=True: what the limits took instead of the reserves
+            lr = np.sqrt(np.mean(self.limit_forces**2, axis=0))
+            top = [j for j in np.argsort(-lr)[:4] if lr[j] > 0.05]
+            limits = "; joint-limit forces " + (
+                "RMS " + ", ".join(f"{self.reserve_names[j]} {lr[j]:.1f}" for j in top) + " N·m" if top else "none"
+            )
         return (
             f"static optimisation ({mode}): "
             f"root residual force RMS {self.residual_force_rms_bw:.3f} BW, moment RMS "
-            f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve {worst[1]:.1f} ({worst[0]}); "
+            f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve {worst[1]:.1f} ({worst[0]}){limits}; "
             f"{1000 * float(np.mean(self.solve_time_s)):.2f} ms/frame (osqp); {bad} unsolved frames"
         )
 
@@ -461,6 +469,7 @@ class StaticOptimiser:
         self._u[~np.isfinite(self._u)] = np.inf
         self._beta_rows = slice(rb, rb + nb)
         self._lim_rows = slice(rl, rl + nl)
+        self.lim_at = xl  # first λ in x
         self.osqp_version = str(getattr(osqp, "__version__", "0"))
         new_api = int(self.osqp_version.split(".")[0]) >= 1  # osqp ≥ 1: 'polishing', solve(raise_error=)
         self.solver = osqp.OSQP()
@@ -650,7 +659,7 @@ class StaticOptimiser:
         if x is None:
             x = np.full(self.n_mus + self.n_res + 6 + self.n_beta + self.n_lim, np.nan)
         if self.n_lim:  # exactly 0 where no limit may push (osqp meets the bound only to its tolerance)
-            lam = x[len(x) - self.n_lim :]
+            lam = x[self.lim_at :]
             lam[:] = np.clip(lam, self._l[self._lim_rows], self._u[self._lim_rows])
         if self.n_beta:  # N; exactly 0 on inactive points (osqp meets β ≤ 0 only to its tolerance)
             b0 = self.n_mus + self.n_res + 6
@@ -870,16 +879,15 @@ def static_optimisation(
         if use_contacts:
             c_mat, pts, vel = opt.contact_terms()
             active = (pts[:, 2] - floor <= contact_height_m) & (np.linalg.norm(vel, axis=1) < contact_speed_m_s)
-            x, st, dt = opt.solve(a_mat, b, c_mat, active, opt.limit_side(qpos[i]) if opt.n_lim else None)
+            x, st, dt = opt.solve(a_mat, b, c_mat, active, opt.limit_side(qpos[i]))
             f_pts = x[b0 : b0 + opt.n_beta].reshape(-1, 4) @ opt.edges.T  # (n_points, 3) N, world
             for s in sides:
                 fs, cs, tz = _foot_grf(f_pts[on_side[s]], pts[on_side[s]], floor)
                 g_force[s][k], g_cop[s][k], g_tz[s][k] = to_lab @ fs, to_lab @ cs, tz
                 g_active[s][k] = active[on_side[s]]
         else:
-            x, st, dt = opt.solve(a_mat, b, limits=opt.limit_side(qpos[i]) if opt.n_lim else None)
-        if opt.n_lim:
-            lim[k, opt.limit_res] = x[len(x) - opt.n_lim :]
+            x, st, dt = opt.solve(a_mat, b, limits=opt.limit_side(qpos[i]))
+        lim[k, opt.limit_res] = x[opt.lim_at :]
         act[k] = x[: opt.n_mus]
         res_r[k] = x[opt.n_mus : opt.n_mus + opt.n_res]
         res_s[k] = x[opt.n_mus + opt.n_res : b0]
@@ -893,14 +901,6 @@ def static_optimisation(
         none = int(np.sum(~np.any(np.hstack([g_active[s] for s in sides]), axis=1)))
         if none:
             notes.append(f"{none} of {nt} frames without an active contact point (root residuals carry the weight)")
-    if opt.joint_limits:
-        lr = np.sqrt(np.mean(lim**2, axis=0))
-        top = [j for j in np.argsort(-lr)[:4] if lr[j] > 0.05]
-        notes.append(
-            "joint-limit forces of the model as one-sided unknowns"
-            + (": RMS " + ", ".join(f"{opt.reserve_names[j]} {lr[j]:.1f}" for j in top) + " N·m" if top else
-               ": none needed")
-        )  # fmt: skip
     if opt.exponent != 2:
         notes.append(f"exponent {opt.exponent:g}: sequential QP, {nqp.mean():.1f} QPs per frame on average")
     mass = float(mujoco.mj_getTotalmass(m) if mass_kg is None else mass_kg)

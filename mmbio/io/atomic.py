@@ -6,6 +6,8 @@
 * :class:`FolderLock`: an advisory ``flock`` on ``<folder>/.mmbio.lock`` held for a run's lifetime; a second
   run that asks for the same folder is refused at once (the kernel drops the lock when a process dies, so a
   crashed run never blocks the next one). Where ``fcntl`` does not exist (Windows) the lock is a no-op.
+* :meth:`FolderLock.remove_folder_if_empty`: a run that made its folder and failed removes it again, only
+  under its own lock (so never a folder another run has locked meanwhile).
 * :func:`remove_stale_temps`: temporary files of :func:`atomic_path` left behind by a killed process
   (only under the folder's lock, so a running writer's temp is never touched).
 """
@@ -129,10 +131,14 @@ class FolderLock:
             os.close(fd)
         raise FolderBusyError(f"{printable(self.folder)}: another mmbio {self.what} keeps replacing this folder's lock")
 
-    @property
-    def held(self) -> bool:
-        """True while this object holds the lock."""
-        return self._fd is not None
+    def remove_folder_if_empty(self) -> None:
+        """While holding the lock: remove the lock file and the folder if nothing else is in it (a run that made
+        the folder and failed before writing; no other run can be using it meanwhile)."""
+        if self._fd is None:
+            raise RuntimeError("FolderLock.remove_folder_if_empty needs the lock held")
+        with contextlib.suppress(OSError):
+            (self.folder / LOCK_NAME).unlink(missing_ok=True)
+            self.folder.rmdir()  # only when empty
 
     def release(self) -> None:
         if self._fd is not None:

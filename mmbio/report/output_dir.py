@@ -25,7 +25,7 @@ from types import TracebackType
 
 from mmbio import __version__
 from mmbio.errors import printable
-from mmbio.io.atomic import LOCK_NAME, TEMP_SUFFIX, FolderLock, OutputError, atomic_path, remove_stale_temps
+from mmbio.io.atomic import TEMP_SUFFIX, FolderLock, OutputError, atomic_path, remove_stale_temps
 
 __all__ = ["MANIFEST", "OUTPUT_NAMES", "OutputDir"]
 
@@ -117,11 +117,7 @@ class OutputDir:
         if self._lock is None:
             return  # refused before holding the lock: the folder is another run's now, whoever made it
         if failed and self._created:
-            try:  # under our own lock, so no other run is using the folder
-                (self.path / LOCK_NAME).unlink(missing_ok=True)
-                self.path.rmdir()  # only when empty
-            except OSError:
-                pass
+            self._lock.remove_folder_if_empty()
         self._lock.release()
         self._lock = None
 

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from mmbio.errors import Interrupted, MmbioError, printable
-from mmbio.io.atomic import LOCK_NAME, FolderLock, OutputError, atomic_path, remove_stale_temps
+from mmbio.io.atomic import FolderLock, OutputError, atomic_path, remove_stale_temps
 from mmbio.train.config import TrainConfig, to_dict
 from mmbio.train.ppo import RunnerState, Trainer, make_trainer
 from mmbio.train.vecenv import plain_obs_layout
@@ -244,10 +244,7 @@ def remove_if_empty(out: Path) -> None:
     except OutputError:
         return
     try:
-        (out / LOCK_NAME).unlink(missing_ok=True)
-        out.rmdir()
-    except OSError:
-        pass
+        lock.remove_folder_if_empty()
     finally:
         lock.release()
 
