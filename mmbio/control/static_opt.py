@@ -79,23 +79,21 @@ from __future__ import annotations
 
 import copy
 import time as _time
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import mujoco
 import numpy as np
 import scipy.sparse as sp
 
+from mmbio.control.foot_loads import FootPoints, cop_loads, foot_bodies, foot_grf, grf_on_time
+from mmbio.control.static_opt_result import StaticOptResult
 from mmbio.errors import MmbioError
 from mmbio.io.axes import MUJOCO_MYOFULLBODY_TO_LAB
 from mmbio.models import anatomy
-from mmbio.trial import SIDES, Channels, GroundReaction
+from mmbio.trial import SIDES, GroundReaction
 
 #: Root residual names (MuJoCo free joint: world-frame force, root-frame moment).
 RESIDUAL_NAMES = ("residual_fx", "residual_fy", "residual_fz", "residual_mx", "residual_my", "residual_mz")
-#: Vertical force (N) below which a foot's measured GRF is not applied (its COP is undefined); also the
-#: estimated GRF's threshold for a defined COP.
-GRF_MIN_FORCE_N = 20.0
 #: Estimated contacts: a point is active when its lowest point is at most this far (m) above the floor ...
 CONTACT_HEIGHT_M = 0.01
 #: ... and moves slower than this (m/s).
@@ -111,108 +109,6 @@ LIMIT_WEIGHT = 1e-4
 #: ``floor_z_m='auto'``: contact points slower than this (m/s) count as resting on the floor.
 FLOOR_AUTO_SPEED_M_S = 0.25
 _G = 9.81
-
-
-@dataclass
-class StaticOptResult:
-    """Static optimisation of one motion.
-
-    time: (T,) s (motion clock, frame 0 at 0). activations: (T, n_mus) in [0, 1], columns ``muscle_names``
-    (actuator names). reserves: (T, n_res) N·m (N for slide dofs), columns ``reserve_names`` (joint names
-    of the independent non-root dofs). residuals: (T, 6) root residual forces (N, world) and moments (N·m,
-    root frame), columns :data:`RESIDUAL_NAMES`. muscle_force: (T, n_mus) tension (N, ≥ 0 pulling),
-    passive included. solve_time_s: (T,) wall time of each frame's osqp solve(s). status: (T,) osqp
-    status strings. mass_kg: body mass for the BW normalisation. grf_applied: whether measured GRF was
-    applied. contacts_estimated: whether the GRF was a decision variable. grf_force / grf_cop /
-    grf_free_moment: estimated GRF per foot ``'r'``/``'l'`` (empty without estimated contacts): force
-    (T, 3) N, ground on foot, lab frame (x forward, y left, z up); centre of pressure (T, 3) m on the floor
-    plane, lab frame, NaN below :data:`GRF_MIN_FORCE_N`; free moment about the vertical (T,) N·m.
-    contact_active: per foot (T, n_points) bool, the points allowed to push (order of
-    ``mmbio.sim.motion._contact_points``: heel, forefoot, hallux). floor_z_m: floor height used (m, world
-    z). t0_s: motion frame 0 on the trial clock (added by :meth:`estimated_grf`). sqp_iterations: (T,)
-    QPs per frame (1 for exponent 2). limit_forces: (T, n_res) joint-limit forces on the reserve dofs (N·m or N,
-    columns ``reserve_names``; 0 away from the limits) with ``joint_limits=True``, else None.
-    """
-
-    time: np.ndarray
-    activations: np.ndarray
-    muscle_names: list[str]
-    reserves: np.ndarray
-    reserve_names: list[str]
-    residuals: np.ndarray
-    muscle_force: np.ndarray
-    solve_time_s: np.ndarray
-    status: list[str]
-    mass_kg: float
-    grf_applied: bool
-    notes: list[str] = field(default_factory=list)
-    contacts_estimated: bool = False
-    grf_force: dict[str, np.ndarray] = field(default_factory=dict)
-    grf_cop: dict[str, np.ndarray] = field(default_factory=dict)
-    grf_free_moment: dict[str, np.ndarray] = field(default_factory=dict)
-    contact_active: dict[str, np.ndarray] = field(default_factory=dict)
-    floor_z_m: float = 0.0
-    t0_s: float = 0.0
-    exponent: float = 2.0
-    sqp_iterations: np.ndarray | None = None
-    limit_forces: np.ndarray | None = None
-
-    @property
-    def residual_force_rms_bw(self) -> float:
-        """RMS (over frames) of the root residual force magnitude, in body weights."""
-        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, axis=1))) / (self.mass_kg * _G))
-
-    @property
-    def residual_moment_rms_nm(self) -> float:
-        """RMS (over frames) of the root residual moment magnitude, N·m."""
-        return float(np.sqrt(np.mean(np.sum(self.residuals[:, 3:] ** 2, axis=1))))
-
-    @property
-    def reserve_max_abs(self) -> dict[str, float]:
-        """Largest |reserve| per independent dof (N·m or N)."""
-        return {n: float(v) for n, v in zip(self.reserve_names, np.abs(self.reserves).max(axis=0), strict=True)}
-
-    def activation_channels(self) -> Channels:
-        """Activations as :class:`~mmbio.trial.Channels` (unit ``'1'``) on the trial clock (time ``time + t0_s``),
-        ready for ``validate(activation_sources=...)``."""
-        t = self.time + self.t0_s
-        return Channels(t, self.activations, list(self.muscle_names), ["1"] * len(self.muscle_names))
-
-    def estimated_grf(self) -> dict[str, GroundReaction]:
-        """The estimated GRF per foot as :class:`~mmbio.trial.GroundReaction` (lab frame, time ``time + t0_s``)."""
-        if not self.contacts_estimated:
-            raise MmbioError("static optimisation: no estimated GRF (run with grf=None, contacts=True)")
-        return {
-            s: GroundReaction(self.time + self.t0_s, self.grf_force[s], self.grf_cop[s], self.grf_free_moment[s])
-            for s in self.grf_force
-        }
-
-    def summary(self) -> str:
-        """One line: residual force (BW) and moment RMS, largest reserve, joint-limit forces (when solved with them),
-        solve time, failures."""
-        worst = max(self.reserve_max_abs.items(), key=lambda kv: kv[1]) if self.reserve_names else ("-", 0.0)
-        bad = sum(s not in ("solved", "solved inaccurate") for s in self.status)
-        if self.grf_applied:
-            mode = "measured GRF"
-        elif self.contacts_estimated:
-            mode = "estimated contact forces"
-        else:
-            mode = "no external loads"
-        if self.exponent != 2:
-            mode += f", exponent {self.exponent:g}"
-        limits = ""
-        if self.limit_forces is not None:  # joint_limits=True: what the limits took instead of the reserves
-            lr = np.sqrt(np.mean(self.limit_forces**2, axis=0))
-            top = [j for j in np.argsort(-lr)[:4] if lr[j] > 0.05]
-            limits = "; joint-limit forces " + (
-                "RMS " + ", ".join(f"{self.reserve_names[j]} {lr[j]:.1f}" for j in top) + " N·m" if top else "none"
-            )
-        return (
-            f"static optimisation ({mode}): "
-            f"root residual force RMS {self.residual_force_rms_bw:.3f} BW, moment RMS "
-            f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve {worst[1]:.1f} ({worst[0]}){limits}; "
-            f"{1000 * float(np.mean(self.solve_time_s)):.2f} ms/frame (osqp); {bad} unsolved frames"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,69 +150,6 @@ def _muscle_dof_mask(m: mujoco.MjModel, muscles: np.ndarray) -> np.ndarray:
             union, common = set().union(*chains), set.intersection(*chains)
             mask[k, sorted(union - common)] = True
     return mask
-
-
-@dataclass(frozen=True)
-class FootPoints:
-    """The foot contact spheres (:func:`mmbio.sim.motion._contact_points`: heel, metatarsal heads, toes per side)
-    as flat arrays: side (n,) 'r'/'l', body (n,) ids, local (n, 3) sphere centres in the body frame (m),
-    radius (n,) m."""
-
-    side: tuple[str, ...]
-    body: np.ndarray
-    local: np.ndarray
-    radius: np.ndarray
-
-    @classmethod
-    def of(cls, m: mujoco.MjModel) -> FootPoints:
-        from mmbio.sim.motion import _contact_points
-
-        pts = [(s, b, c, r) for s, parts in _contact_points(m).items() for part in parts for b, c, r in part]
-        return cls(
-            side=tuple(p[0] for p in pts),
-            body=np.array([p[1] for p in pts], dtype=int),
-            local=np.array([p[2] for p in pts], dtype=float).reshape(-1, 3),
-            radius=np.array([p[3] for p in pts], dtype=float),
-        )
-
-    @classmethod
-    def empty(cls) -> FootPoints:
-        return cls((), np.zeros(0, dtype=int), np.zeros((0, 3)), np.zeros(0))
-
-    def __len__(self) -> int:
-        return len(self.body)
-
-    def centres(self, d: mujoco.MjData) -> np.ndarray:
-        """Sphere centres (n, 3) m, world frame, from ``d``'s kinematics."""
-        rot = d.xmat[self.body].reshape(-1, 3, 3)
-        return d.xpos[self.body] + np.einsum("jab,jb->ja", rot, self.local)
-
-    def lowest(self, d: mujoco.MjData) -> np.ndarray:
-        """The spheres' lowest points (n, 3) m, world frame: the contact points."""
-        p = self.centres(d)
-        p[:, 2] -= self.radius
-        return p
-
-
-def cop_loads(
-    d: mujoco.MjData, feet: dict[str, tuple[int, int]], per_side: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    k: int,
-) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
-    """Frame ``k`` of measured GRF as MuJoCo loads: per loaded foot (body, force (3,) N, free moment about z (3,)
-    N·m, COP (3,) m), applied to ``toes`` when the COP lies ahead of the mtp joint, else to ``calcn``.
-
-    d: kinematics of the frame. feet: side → (calcn, toes) body ids. per_side: side → (force (T, 3), COP (T, 3),
-    free moment (T,)) in the MuJoCo world (:func:`_grf_on_time`).
-    """
-    out = []
-    for s, (f, cop, fm) in per_side.items():
-        if not f[k].any():
-            continue
-        calcn, toes = feet[s]
-        fwd = d.xpos[toes] - d.xpos[calcn]
-        body = toes if float(np.dot(cop[k] - d.xpos[toes], fwd)) > 0 else calcn
-        out.append((body, f[k], np.array([0.0, 0.0, fm[k]]), cop[k]))
-    return out
 
 
 class StaticOptimiser:
@@ -673,40 +506,6 @@ class StaticOptimiser:
 # --------------------------------------------------------------------------------------------------
 
 
-def _grf_on_time(grf: dict[str, GroundReaction], t: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per side (force (T, 3) N, COP (T, 3) m, free moment (T,)) in the MuJoCo world on the motion clock."""
-    lab_to_mj = MUJOCO_MYOFULLBODY_TO_LAB.T
-    out = {}
-    for side, g in grf.items():
-        if side not in SIDES:
-            raise MmbioError(
-                f"static optimisation: GRF key {side!r} is not a foot ('r'/'l'); assign plates to feet first"
-            )
-        if t[0] < g.time[0] - 1e-9 or t[-1] > g.time[-1] + 1e-9:
-            raise MmbioError(
-                f"static optimisation: motion time {t[0]:.3f}..{t[-1]:.3f} s outside the GRF's "
-                f"{g.time[0]:.3f}..{g.time[-1]:.3f} s (check t0_s)"
-            )
-        f = np.column_stack([np.interp(t, g.time, g.force[:, k]) for k in range(3)])
-        cop_lab = np.nan_to_num(g.cop, nan=0.0)
-        cop = np.column_stack([np.interp(t, g.time, cop_lab[:, k]) for k in range(3)])
-        fm = np.interp(t, g.time, np.asarray(g.free_moment, dtype=float))
-        f_mj, cop_mj = f @ lab_to_mj.T, cop @ lab_to_mj.T
-        cop_mj[:, 2] = 0.0  # on the floor (motion_from_opensim puts the stance foot at z = 0)
-        unloaded = f[:, 2] < GRF_MIN_FORCE_N
-        f_mj[unloaded] = 0.0
-        fm[unloaded] = 0.0
-        out[side] = (f_mj, cop_mj, fm)
-    return out
-
-
-def _foot_bodies(m: mujoco.MjModel, side: str) -> tuple[int, int]:
-    ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{b}_{side}") for b in ("calcn", "toes")]
-    if min(ids) < 0:
-        raise MmbioError(f"static optimisation: the model has no calcn_{side}/toes_{side} bodies for the GRF")
-    return ids[0], ids[1]
-
-
 # --------------------------------------------------------------------------------------------------
 # estimated contacts
 # --------------------------------------------------------------------------------------------------
@@ -726,26 +525,6 @@ def _floor_auto(opt: StaticOptimiser, qpos: np.ndarray, rate_hz: float) -> float
     low = np.where(speed < FLOOR_AUTO_SPEED_M_S, centres[:, :, 2] - opt.contact_radius, np.inf).min(axis=1)
     low = low[np.isfinite(low)]
     return float(np.median(low)) if low.size else float("nan")
-
-
-def _foot_grf(f_pts: np.ndarray, pts: np.ndarray, floor_z: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Resultant of point forces f_pts (k, 3) N at points pts (k, 3) m (world): force (3,) N, centre of
-    pressure (3,) m on the floor plane z = floor_z (NaN below :data:`GRF_MIN_FORCE_N`) and the free moment
-    about the vertical through it (N·m). Exact: the horizontal moment about the COP vanishes."""
-    f = f_pts.sum(axis=0)
-    if f[2] < GRF_MIN_FORCE_N:
-        return f, np.full(3, np.nan), 0.0
-    h = pts[:, 2] - floor_z
-    cop = np.array(
-        [
-            (pts[:, 0] @ f_pts[:, 2] - h @ f_pts[:, 0]) / f[2],
-            (pts[:, 1] @ f_pts[:, 2] - h @ f_pts[:, 1]) / f[2],
-            floor_z,
-        ]
-    )
-    r = pts - cop
-    tz = float(np.sum(r[:, 0] * f_pts[:, 1] - r[:, 1] * f_pts[:, 0]))
-    return f, cop, tz
 
 
 # --------------------------------------------------------------------------------------------------
@@ -825,8 +604,8 @@ def static_optimisation(
     idx = np.arange(len(qpos))[frames if frames is not None else slice(None)]
     t = t_all[idx]
     notes: list[str] = []
-    loads_by_side = _grf_on_time(grf, t + t0_s) if grf else {}
-    bodies = {s: _foot_bodies(m, s) for s in loads_by_side}
+    loads_by_side = grf_on_time(grf, t + t0_s) if grf else {}
+    bodies = {s: foot_bodies(m, s) for s in loads_by_side}
     if any("per-frame floor" in str(x) for x in getattr(motion, "notes", ())):
         notes.append("motion built with floor='per_frame': its root shift adds spurious vertical accelerations "
                      "(use floor='global' for inverse dynamics)")  # fmt: skip
@@ -882,7 +661,7 @@ def static_optimisation(
             x, st, dt = opt.solve(a_mat, b, c_mat, active, opt.limit_side(qpos[i]))
             f_pts = x[b0 : b0 + opt.n_beta].reshape(-1, 4) @ opt.edges.T  # (n_points, 3) N, world
             for s in sides:
-                fs, cs, tz = _foot_grf(f_pts[on_side[s]], pts[on_side[s]], floor)
+                fs, cs, tz = foot_grf(f_pts[on_side[s]], pts[on_side[s]], floor)
                 g_force[s][k], g_cop[s][k], g_tz[s][k] = to_lab @ fs, to_lab @ cs, tz
                 g_active[s][k] = active[on_side[s]]
         else:

@@ -48,15 +48,9 @@ import mujoco
 import numpy as np
 import scipy.sparse as sp
 
+from mmbio.control.foot_loads import FootPoints, cop_loads, foot_bodies, grf_on_time
 from mmbio.control.reference import LoopedReference
-from mmbio.control.static_opt import (
-    RESIDUAL_NAMES,
-    FootPoints,
-    StaticOptimiser,
-    _foot_bodies,
-    _grf_on_time,
-    cop_loads,
-)
+from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser
 from mmbio.control.tracking_settings import MODES, TrackingSettings
 from mmbio.errors import MmbioError
 from mmbio.trial import SIDES, GroundReaction
@@ -227,7 +221,7 @@ class TrackingController:
                 raise MmbioError("tracking: mode 'grf_prescribed' needs measured GRF (grf=...)")
             self.grf = grf
             self.grf_t0 = grf_t0_s
-            self.foot = {side: _foot_bodies(m, side) for side in grf}
+            self.foot = {side: foot_bodies(m, side) for side in grf}
         npnt = len(self.points)
         self.n_beta = 4 * npnt
         mu = settings.mu
@@ -334,7 +328,7 @@ class TrackingController:
         return nmat, self._full_m, d.qfrc_bias - d.qfrc_passive
 
     def _grf_loads(self, t: float, qpos: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        return cop_loads(self.d, self.foot, _grf_on_time(self.grf, np.array([t + self.grf_t0])), 0)
+        return cop_loads(self.d, self.foot, grf_on_time(self.grf, np.array([t + self.grf_t0])), 0)
 
     def control(
         self, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, *, free_activations: bool = False
