@@ -10,6 +10,11 @@ exits 1 (``--keep PATH`` writes the policy there anyway, for study). On the 2-co
 
 Run from the repository root: ``python checkpoints/build_policy.py [--run runs/policy_walk] [--resume]
 [--finetune-updates N]``.
+
+**With a lent GPU** (issue 14 §3; ≤ 10 min of it plus the CPU distillation): ``--distil-only runs/student.pkl``
+writes the distilled student without its training state (≈ 7 MB, small enough to carry to the device machine);
+``benchmarks/gpu/checks.py --student runs/student.pkl`` fine-tunes it there with ``FINETUNE`` on Warp and sends the
+last checkpoint back; ``--finetuned latest.pkl`` then walk-tests it here and writes the checkpoint if it walks.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ FINETUNE = [
     "ppo.n_envs=8",
     "ppo.n_steps=64",
     "ppo.n_minibatches=4",
-    "ppo.lr=1e-4",
+    "ppo.lr=1e-5",
+    "ppo.freeze_obs_norm=true",
     "ppo.critic_warmup_updates=5",
     "ppo.anchor_coef=1.0",
     "ppo.anchor_updates=50",
@@ -55,13 +61,24 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true", help="continue an interrupted distillation")
     ap.add_argument("--finetune-updates", type=int, default=0, help="PPO updates after the distillation (CPU: slow)")
     ap.add_argument("--keep", help="write the policy here even if it does not walk")
+    ap.add_argument("--distil-only", metavar="PATH", help="stop after the distillation: write the student (no training "
+                    "state) to PATH for a fine-tune elsewhere (the lent GPU)")  # fmt: skip
+    ap.add_argument(
+        "--finetuned", metavar="PATH", help="walk-test this policy (fine-tuned elsewhere) instead of training"
+    )
     args = ap.parse_args()
+    if args.finetuned:
+        return walk_and_write(Path(args.finetuned), args.keep)
     run = REPO / args.run
     distil = run / "distil"
     mmbio(
         "train", "--config", "distill_walk", *DISTILL, "--output", str(distil), *(["--resume"] if args.resume else [])
     )
     final = distil / "latest.pkl"
+    if args.distil_only:
+        path = write_student(final, Path(args.distil_only))
+        print(f"wrote the distilled student {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
     if args.finetune_updates > 0:
         ft = run / "finetune"
         mmbio(
@@ -77,6 +94,24 @@ def main() -> int:
             "--overwrite",
         )
         final = ft / "latest.pkl"
+    return walk_and_write(final, args.keep)
+
+
+def write_student(src: Path, dst: Path) -> Path:
+    """The policy checkpoint ``src`` without its training state (optimiser, normaliser of returns: only a resumed
+    run needs them; ``ppo.init_from`` reads the network and the observation statistics), saved at ``dst``."""
+    import dataclasses
+
+    from mmbio.control.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(src)
+    meta = {k: v for k, v in ck.metadata.items() if k != "training_state"}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(dataclasses.replace(ck, metadata=meta), dst)
+
+
+def walk_and_write(final: Path, keep: str | None) -> int:
+    """Walk-test the policy at ``final``; copy it to ``OUT`` when it walks (exit 0), else say so (exit 1)."""
     from mmbio.control.checkpoint import load_checkpoint
     from mmbio.train.walk_test import walk_test
 
@@ -86,9 +121,9 @@ def main() -> int:
         shutil.copyfile(final, OUT)
         print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB)")
         return 0
-    if args.keep:
-        shutil.copyfile(final, args.keep)
-        print(f"the policy does not walk; kept for study at {args.keep}")
+    if keep:
+        shutil.copyfile(final, keep)
+        print(f"the policy does not walk; kept for study at {keep}")
     print(f"{OUT} not written: the policy does not walk (see above)")
     return 1
 

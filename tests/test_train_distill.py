@@ -216,6 +216,25 @@ def test_ppo_from_a_given_policy_warms_the_critic_then_anchors_the_actor() -> No
     assert jnp.all(jnp.isfinite(s6.params["log_std"]))
 
 
+def test_frozen_observation_statistics_stay_those_of_the_given_policy() -> None:
+    """``ppo.freeze_obs_norm``: the given policy's statistics are kept bit for bit through PPO updates (its actor
+    sees the inputs it was trained on); without it the rollouts move them."""
+    moved = {}
+    for freeze in (True, False):
+        cfg = get_config("smoke", [*_TOY, f"ppo.freeze_obs_norm={freeze}"])
+        env = PointMassTrackingEnv(n_envs=cfg.ppo.n_envs)
+        given_stats = (np.full(env.obs_size, 0.5), np.full(env.obs_size, 2.0), np.asarray(10.0))
+        donor = make_trainer(cfg, env).init(jax.random.key(7))
+        trainer = make_trainer(cfg, env, (jax.device_get(donor.params), given_stats))
+        s3, _ = trainer.run(trainer.init(jax.random.key(0)), 3)
+        moved[freeze] = float(np.max(np.abs(np.asarray(s3.norm.mean) - 0.5)))
+        if freeze:
+            np.testing.assert_array_equal(np.asarray(s3.norm.var), 2.0)
+            assert float(s3.norm.count) == 10.0
+    assert moved[True] == 0.0
+    assert moved[False] > 0.01
+
+
 # --------------------------------------------------------------------------------------------------
 # the walk test
 # --------------------------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ on a CPU machine ``--cpu-rehearsal`` runs the same code at toy sizes to catch er
    reported ≈ 13,000 full-loop steps/s on an H100/H200 is the target).
 3. **Training**: ``mmbio train --config default env.backend=warp`` with 4,096 worlds for as many updates as the
    remaining budget allows, to see the return rise on the GPU.
+4. **Walk fine-tune** (issue 14 §3; ``--student PATH``, off otherwise): PPO on Warp from the distilled student
+   (``checkpoints/build_policy.py --distil-only``), with the CPU fine-tune's settings (``FINETUNE`` of
+   ``build_policy.py``) on 4,096 worlds, for as many updates as the remaining budget allows. The last checkpoint
+   comes back in pieces (``walk.aa …``); ``python checkpoints/build_policy.py --finetuned latest.pkl`` walk-tests
+   it on MuJoCo C here. Run it alone with ``--skip parity throughput training``.
 
 Each item is skipped when the budget left is below its estimate, and an error in one item is recorded and the
 next one runs. Everything goes to ``--out``: ``checks.json`` (rewritten after each item) and ``throughput.md``.
@@ -110,12 +115,46 @@ def training(worlds: int, seconds: float, full_sps: float | None, max_updates: i
     return {"args": args, "exit": rc, "wall_s": time.perf_counter() - t, "updates": updates}
 
 
+#: where the walk fine-tune writes its checkpoints (device_run.sh sends its latest.pkl back in pieces)
+WALK_RUN = Path("/tmp/mmbio_gpu_walk_run")
+
+
+def walk_finetune(student: str, worlds: int, seconds: float, max_updates: int, n_steps: int = 32) -> dict:
+    """PPO from the distilled ``student`` on Warp: ``build_policy.py``'s fine-tune settings with ``worlds`` worlds of
+    ``n_steps``-step rollouts, for ``max_updates`` updates or until ``seconds`` have passed (then the run is
+    interrupted as by Ctrl-C: the last completed update is saved), whichever comes first."""
+    import os
+    import signal
+    import threading
+
+    from mmbio.cli import main as cli
+
+    sys.path.insert(0, str(HERE.parents[1] / "checkpoints"))
+    from build_policy import FINETUNE  # one source for the fine-tune settings, CPU or GPU
+
+    mb = 32 if worlds >= 1024 else 4
+    gpu = [f"ppo.n_envs={worlds}", f"ppo.n_steps={n_steps}", f"ppo.n_minibatches={mb}", "env.backend=warp",
+           "ppo.anchor_updates=20", "log_every=1", "checkpoint_every=5"]  # fmt: skip
+    args = ["train", "--config", "distill_walk", *FINETUNE, *gpu, f"ppo.init_from={student}",
+            "--updates", str(max_updates), "--output", str(WALK_RUN), "--overwrite"]  # fmt: skip
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t = time.perf_counter()
+    timer.start()
+    try:
+        rc = cli(args)
+    finally:
+        timer.cancel()
+    return {"args": args, "exit": rc, "wall_s": time.perf_counter() - t, "max_updates": max_updates,
+            "stopped_by_time": time.perf_counter() - t >= seconds}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget-s", type=float, default=540.0)
     ap.add_argument("--cpu-rehearsal", action="store_true", help="toy sizes on a CPU machine (no timings to keep)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["parity", "throughput", "training"])
+    ap.add_argument("--student", help="the distilled student for the walk fine-tune (issue 14 §3); none: no fine-tune")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,6 +214,11 @@ def main() -> None:
         left = a.budget_s - elapsed()
         worlds = 4 if rehearse else 4096
         item("training myofullbody", 90, training, worlds, max(30.0, left - 40), full, 2 if rehearse else 200)
+    if a.student:
+        left = a.budget_s - elapsed()
+        worlds = 4 if rehearse else 4096
+        item("walk fine-tune myofullbody", 120, walk_finetune, a.student, worlds, max(60.0, left - 40),
+             2 if rehearse else 1000, 8 if rehearse else 32)  # fmt: skip
     print(f"[{elapsed():6.0f} s] done", flush=True)
 
 

@@ -24,3 +24,6 @@ python3 benchmarks/gpu/checks.py --out "$OUT" --budget-s "${BUDGET_S:-540}" "$@"
 # per file, 8 files): join them with `cat ck.* > latest.pkl` and validate it on the dev machine
 ck=/tmp/mmbio_gpu_train_run/latest.pkl
 if [ -f "$ck" ]; then split -b 15M "$ck" "$OUT/ck."; fi
+# the walk fine-tune's (issue 14 §3, with --student): `cat walk.* > latest.pkl`
+wk=/tmp/mmbio_gpu_walk_run/latest.pkl
+if [ -f "$wk" ]; then split -b 15M "$wk" "$OUT/walk."; fi

@@ -139,7 +139,11 @@ class PPOConfig:
     actor's mean and that initial policy's mean (on the minibatch's observations) is added to the loss, its
     weight falling linearly to 0 over ``anchor_updates`` updates (a regulariser toward the distilled policy that
     decays). For the first ``critic_warmup_updates`` updates only the critic learns (the actor's loss is
-    zeroed): the value function catches up with a policy it has never seen.
+    zeroed): the value function catches up with a policy it has never seen. ``freeze_obs_norm`` keeps the
+    observation statistics as they start (the given policy's): otherwise the rollouts keep updating them, which
+    changes what the given actor does before any gradient step (measured on the distilled walking student: 51,200
+    steps of PPO at lr 10⁻⁶ moved the means by 0.23 sd (median, 2.5 at the 95th percentile) and cut its time up
+    from the reference start from 0.93 to 0.79 s, with the actor's weights moved by ≤ 10⁻⁴).
     """
 
     lr: float = 3e-4
@@ -174,6 +178,7 @@ class PPOConfig:
     anchor_coef: float = 0.0
     anchor_updates: int = 0
     critic_warmup_updates: int = 0
+    freeze_obs_norm: bool = False
     devices: int = 0
 
     def __post_init__(self) -> None:

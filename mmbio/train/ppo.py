@@ -13,7 +13,8 @@ One *update* (:meth:`Trainer.update`):
 3. ``n_epochs`` passes (default 1) over ``n_minibatches`` shuffled minibatches: clipped surrogate,
    clipped value loss and entropy bonus (:func:`ppo_loss`), Adam after global-norm gradient clipping.
 4. The observation normaliser absorbs the rollout's observations (Chan's parallel mean/variance
-   update), for the next rollout. The update itself uses the rollout's statistics, so the first
+   update), for the next rollout (unless ``freeze_obs_norm``). The update itself uses the rollout's
+   statistics, so the first
    minibatch's probability ratio is exactly 1. Likewise, with ``normalise_rewards`` the learner's
    rewards are divided by the standard deviation of the discounted return, with statistics frozen
    for the rollout and updated after it.
@@ -509,7 +510,7 @@ def make_trainer(
         (params, opt_state, *_), loss_metrics = jax.lax.scan(
             epoch, (rs.params, rs.opt_state, rs.norm, w_anchor, w_actor), jax.random.split(k_epochs, cfg.n_epochs)
         )
-        norm = normaliser_update(rs.norm, traj.obs) if cfg.normalise_obs else rs.norm
+        norm = normaliser_update(rs.norm, traj.obs) if cfg.normalise_obs and not cfg.freeze_obs_norm else rs.norm
         ret_norm = (
             normaliser_update(rs.ret_norm, disc_returns[..., None], traj.valid)
             if cfg.normalise_rewards
