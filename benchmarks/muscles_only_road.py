@@ -28,6 +28,20 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
     0.3–2.6 s, move its reference path by the periodic Δq with Δq'' = −γ r̄ / I (I: the dof's mean diagonal inertia
     on the reference; γ = 0.05, |Δq| ≤ 0.1 rad), 2 iterations; each time the reserves needed and the excitations
     alone (3 s asked).
+``servo``
+    Could a fixed feedback law stand in for the teacher's reserves (a declared, countable help for a student, in
+    the spirit of residual force control)? The teacher's excitations with, instead of its reserves, a PD servo on
+    every independent joint dof toward the reference: ``τ = I ω² (q_ref − q) + 2 ζ I ω (q̇_ref − q̇)``, I the dof's
+    effective inertia at the start (response of q̈ to a unit torque, contacts and equalities included), the damping
+    part integrated implicitly (added to the simulated model's joint damping; the teacher plans without it, so
+    the explicit term is ``I ω² e + 2 ζ I ω q̇_ref``). Explicit damping was unstable within 20 ms: the effective
+    inertia of a foot falls 10× between stance and swing.
+``free-moment``
+    Where the hip-rotation reserve of static optimisation comes from: the walked cycle's largest hip_rotation_r
+    reserve frame, the muscles crossing the dof there (capacity at full activation each way, the moment at the
+    solved activations), and the simulated feet's free moments (ground moment about the vertical through the
+    COP) in stance. Then the teacher with its planned free moments priced (``TrackingSettings.w_free_moment``
+    0, 1, 100): the simulated free moments, its reserves, its excitations alone.
 
 Usage: ``python benchmarks/muscles_only_road.py [--part NAME] [--seconds 6]``. Results: benchmarks/RESULTS.md,
 "Muscles only: what stops the teacher (third pass)". The reserve-output student is ``benchmarks/reserve_student.py``.
@@ -373,6 +387,116 @@ def planners(su: Setup, seconds: float) -> None:
     print(f"| muscle-aware, tracking weights × 0.01 on {', '.join(WEAK)} | {up_s(res):.2f} |", flush=True)
 
 
+def servo(su: Setup, seconds: float) -> None:
+    orig_init = T.TrackingController.__init__
+    base_damping = su.model.dof_damping.copy()
+
+    def init(self: Any, model: mujoco.MjModel, *a: Any, **kw: Any) -> None:
+        self.sim_model = model  # the simulated model: the servo's damping goes there, the teacher plans without it
+        plan = copy.deepcopy(model)
+        plan.dof_damping[:] = base_damping
+        orig_init(self, plan, *a, **kw)
+
+    def hook_for(freq: float, zeta: float, log: list) -> Hook:
+        st: dict[str, np.ndarray] = {}
+
+        def hook(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, ctrl: np.ndarray,
+                 _qfrc: np.ndarray, _i: dict) -> np.ndarray:  # fmt: skip
+            m, ind = ctl.m, np.asarray(ctl.so.indep_dofs)[6:]
+            if not st:  # effective inertia of each dof at the start state; the servo's damping into the simulation
+                d = mujoco.MjData(m)
+                d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:] = qpos, qvel, act, ctrl
+                mujoco.mj_forward(m, d)
+                a0, inertia = d.qacc.copy(), np.zeros(len(ind))
+                for j, dof in enumerate(ind):
+                    d.qfrc_applied[:] = 0.0
+                    d.qfrc_applied[dof] = 1.0
+                    mujoco.mj_forward(m, d)
+                    inertia[j] = 1.0 / max(d.qacc[dof] - a0[dof], 1e-9)
+                w = 2 * np.pi * freq
+                st["kp"], st["kd"] = inertia * w * w, 2 * zeta * inertia * w
+                ctl.sim_model.dof_damping[ind] += st["kd"]
+            q_r, v_r, _ = ctl.ref.at(ctl.ref_time(t))
+            e = np.zeros(m.nv)
+            mujoco.mj_differentiatePos(m, e, 1.0, qpos, q_r)
+            out = np.zeros(m.nv)
+            out[ind] = st["kp"] * e[ind] + st["kd"] * v_r[ind]
+            log.append(st["kp"] * e[ind] + st["kd"] * (v_r - qvel)[ind])
+            return out
+
+        return hook
+
+    print(f"\n| servo (ω/2π, ζ) | up (s, of {seconds:g}) | servo torque RMS, all dofs, N·m | largest per dof RMS (peak), N·m |"
+          "\n|---|---:|---:|---|")  # fmt: skip
+    T.TrackingController.__init__ = init  # type: ignore[method-assign]
+    try:
+        for freq, zeta in ((2.0, 1.0), (5.0, 1.0), (5.0, 2.0), (10.0, 1.0)):
+            log: list = []
+            _, res = run(su, seconds, hook_for(freq, zeta, log))
+            tau = np.asarray(log)  # columns: the reserve dofs (the controller's independent joint dofs)
+            dof = list(res.reserve_names)
+            rms, pk = np.sqrt(np.mean(tau**2, 0)), np.abs(tau).max(0)
+            top = np.argsort(-rms)[:3]
+            print(f"| {freq:g} Hz, ζ {zeta:g} | {up_s(res):.2f} | {np.sqrt(np.mean(np.sum(tau**2, 1))):.0f} | "
+                  + ", ".join(f"{dof[k]} {rms[k]:.0f} ({pk[k]:.0f})" for k in top) + " |", flush=True)  # fmt: skip
+    finally:
+        T.TrackingController.__init__ = orig_init  # type: ignore[method-assign]
+
+
+def free_moment(su: Setup, seconds: float) -> None:
+    from mmbio.control.run import run_checkpoint
+    from mmbio.sim.extract import rollout_to_trial
+
+    r = run_checkpoint(CKPT, cycles=1, static_opt=True)
+    so, roll = r.static_opt, r.rollout
+    names = list(so.reserve_names)
+    res = np.asarray(so.reserves)[:, names.index("hip_rotation_r")]
+    k = int(np.argmax(np.abs(res)))
+    m = copy.deepcopy(su.motion.mj_model())
+    opt = SO.StaticOptimiser(m)
+    dof = int(m.jnt_dofadr[m.joint("hip_rotation_r").id])
+    q = roll.qpos[int(np.argmin(np.abs(np.asarray(roll.time) - so.time[k])))]
+    row = opt.frame_terms(q, np.zeros(opt.n_ind), np.zeros(opt.n_ind), [])[0][list(opt.indep_dofs).index(dof)]
+    act = np.asarray(so.activations)[k]
+    deg = {n: np.degrees(q[m.jnt_qposadr[m.joint(n).id]]) for n in ("hip_rotation_r", "hip_flexion_r")}
+    print(
+        f"\nhip_rotation_r: SO reserve RMS {np.sqrt(np.mean(res**2)):.1f} N·m; largest {res[k]:+.1f} N·m at "
+        f"{so.time[k]:.2f} s (hip rotation {deg['hip_rotation_r']:+.1f}°, hip flexion {deg['hip_flexion_r']:+.1f}°)"
+    )
+    print(f"  capacity at full activation: +{row[row > 0].sum():.0f} / {row[row < 0].sum():.0f} N·m "
+          f"({int(np.sum(np.abs(row) > 1e-3))} muscles); muscle moment at the solved activations "
+          f"{row @ act:+.1f} N·m")  # fmt: skip
+    for sign, label in ((1, "+ (internal)"), (-1, "− (external)")):
+        top = np.argsort(-sign * row)[:5]
+        print(f"  largest {label}: " + ", ".join(f"{so.muscle_names[i]} {row[i]:+.0f} (a {act[i]:.2f})" for i in top))
+
+    def free_moments(trial: Any, t: float | None = None) -> str:
+        out = []
+        for side in ("r", "l"):
+            g = trial.grf[side]
+            on = np.asarray(g.force)[:, 2] > 50
+            fm = np.asarray(g.free_moment)
+            at = f", {np.interp(t, g.time, fm):+.1f} at {t:.2f} s" if t is not None else ""
+            out.append(f"{side} {np.sqrt(np.mean(fm[on] ** 2)):.1f} RMS (peak {np.abs(fm[on]).max():.0f}{at})")
+        return ", ".join(out)
+
+    print(f"  simulated free moments in stance, N·m: {free_moments(r.trial, float(so.time[k]))}")
+    print(f"\n| w_free_moment | teacher up (s, of {seconds:g}) | free moments in stance, N·m | teacher reserves RMS, all "
+          "dofs, N·m | largest | hip rotation r / l | muscles only up s |\n|---:|---:|---|---:|---|---|---:|")  # fmt: skip
+    for w in (0.0, 1.0, 100.0):
+        st = replace(su.settings, w_free_moment=w)
+        roll_w, res_w = run(su, seconds, scaled(1.0), st)
+        rr = np.asarray(res_w.reserves)
+        rms = np.sqrt(np.mean(rr**2, 0))
+        nm = list(res_w.reserve_names)
+        top = np.argsort(-rms)[:2]
+        _, alone = run(su, seconds, scaled(0.0), st)
+        print(f"| {w:g} | {up_s(res_w):.2f} | {free_moments(rollout_to_trial(roll_w))} | "
+              f"{np.sqrt(np.mean(np.sum(rr**2, 1))):.1f} | " + ", ".join(f"{nm[i]} {rms[i]:.0f}" for i in top)
+              + f" | {rms[nm.index('hip_rotation_r')]:.1f} / {rms[nm.index('hip_rotation_l')]:.1f} | "
+              f"{up_s(alone):.2f} |", flush=True)  # fmt: skip
+
+
 ILC_DOFS = ["hip_rotation_r", "hip_rotation_l", "axial_rotation", "mtp_angle_r", "mtp_angle_l"]
 
 
@@ -419,7 +543,8 @@ def joint_ilc(su: Setup, seconds: float, iterations: int = 2, gamma: float = 0.0
 
 
 PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,
-         "rate-bounds": rate_bounds, "planners": planners, "joint-ilc": joint_ilc}  # fmt: skip
+         "rate-bounds": rate_bounds, "planners": planners, "joint-ilc": joint_ilc, "servo": servo,
+         "free-moment": free_moment}  # fmt: skip
 
 
 def main() -> None:

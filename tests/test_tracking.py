@@ -284,3 +284,26 @@ def test_info_describes_a_checkpoint(capsys) -> None:
     assert main(["info", str(DEMO)]) == 0
     out = capsys.readouterr().out
     assert "'tracking'" in out and "myofullbody/nofingers" in out and "1.26 m/s" in out and "settings" in out
+
+
+def test_free_moment_rows_are_each_foots_twist_about_its_centroid(walk) -> None:
+    """``w_free_moment``: the QP row of a foot's moment about the vertical through its points' centroid. Two right-foot
+    points 0.1 m either side of the centroid along x, pushing ±y (one unit of the +y edge ahead, of the −y edge
+    behind): (0.1 x̂ × μ ŷ)_z + (−0.1 x̂ × −μ ŷ)_z = 0.2 μ N·m; the left foot's row sees none of it. The QP with its
+    two extra rows tracks as before."""
+    from mmbio.control.tracking import LoopedReference, TrackingController
+
+    settings = TrackingSettings(w_free_moment=1.0)
+    model = walk.mj_model()
+    ctl = TrackingController(model, LoopedReference(walk, model, 0.2), settings)
+    side = np.array(ctl.points.side)
+    pts = [np.zeros(3) for _ in side]
+    right = np.flatnonzero(side == "r")
+    pts[right[0]], pts[right[1]] = np.array([0.1, 0.0, 0.0]), np.array([-0.1, 0.0, 0.0])
+    beta = np.zeros(ctl.n_beta)
+    beta[4 * right[0] + 2] = 1.0  # edge (0, μ, 1)
+    beta[4 * right[1] + 3] = 1.0  # edge (0, −μ, 1)
+    rows = ctl._free_moment_rows([(p, True) for p in pts])
+    assert rows @ beta == pytest.approx([0.2 * settings.mu, 0.0])
+    _, res = track(walk, duration_s=0.1, settings=settings)
+    assert res.unsolved == 0 and not res.fell

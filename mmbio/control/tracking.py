@@ -226,28 +226,33 @@ class TrackingController:
         self.n_beta = 4 * npnt
         mu = settings.mu
         self.edges = np.array([[mu, 0, 1], [-mu, 0, 1], [0, mu, 1], [0, -mu, 1]], float).T  # (3, 4) world
-        # QP 1: x = [qacc (n), beta (nb), s (6), e (3 np)]
+        # QP 1: x = [qacc (n), beta (nb), s (6), e (3 np), z (2: each foot's moment about the vertical, only with
+        # w_free_moment)]
         n, nb, ne = self.n_ind, self.n_beta, 3 * npnt
-        self.nx = n + nb + 6 + ne
+        nz = 2 if npnt and settings.w_free_moment > 0 else 0
+        self.nx = n + nb + 6 + ne + nz
         self._iq, self._ib, self._is, self._ie = 0, n, n + nb, n + nb + 6
         dense = np.ones
         if npnt:
+            z_col = [None] if nz else []
             blocks = [
-                [sp.csr_matrix(dense((6, n))), sp.csr_matrix(dense((6, nb))), -sp.eye(6), None],
-                [sp.csr_matrix(dense((ne, n))), None, None, -sp.eye(ne)],
-                [None, sp.eye(nb), None, None],
+                [sp.csr_matrix(dense((6, n))), sp.csr_matrix(dense((6, nb))), -sp.eye(6), None, *z_col],
+                [sp.csr_matrix(dense((ne, n))), None, None, -sp.eye(ne), *z_col],
+                *([[None, sp.csr_matrix(dense((nz, nb))), None, None, -sp.eye(nz)]] if nz else []),
+                [None, sp.eye(nb), None, None, *z_col],
             ]
         else:
             blocks = [[sp.csr_matrix(dense((6, n))), -sp.eye(6)]]
         a = sp.bmat(blocks, format="csc")
         a.sort_indices()
         self._a1 = a
-        self.n_eq = 6 + ne
+        self.n_eq = 6 + ne + nz
         # data slots: rebuild the dense blocks by (row, col) lookup
         rows, cols = self._rows_cols(a)
         self._slot_m = np.flatnonzero((rows < 6) & (cols < n))
         self._slot_g = np.flatnonzero((rows < 6) & (cols >= n) & (cols < n + nb))
         self._slot_j = np.flatnonzero((rows >= 6) & (rows < 6 + ne) & (cols < n))
+        self._slot_z = np.flatnonzero((rows >= 6 + ne) & (rows < 6 + ne + nz) & (cols >= n) & (cols < n + nb))
         self._rc = (rows, cols)
         price = ROOT_FREE_PRICE if settings.root_residual == "none" else 1.0
         pdiag = np.r_[
@@ -256,6 +261,7 @@ class TrackingController:
             np.full(3, settings.w_residual * price),
             np.full(3, settings.w_residual_moment * price),
             np.full(ne, settings.w_slip),
+            np.full(nz, settings.w_free_moment),
         ]
         self._pdiag = pdiag
         self._p1 = sp.diags(2 * pdiag).tocsc()
@@ -382,6 +388,9 @@ class TrackingController:
             u1[self.n_eq : self.n_eq + nb] = rows.cap
             ax[self._slot_g] = -g[self._rc[0][self._slot_g], self._rc[1][self._slot_g] - n]
             ax[self._slot_j] = jrows[self._rc[0][self._slot_j] - 6, self._rc[1][self._slot_j]]
+            if len(self._slot_z):
+                zrow = self._free_moment_rows(contact_pts)
+                ax[self._slot_z] = zrow[self._rc[0][self._slot_z] - 6 - ne, self._rc[1][self._slot_z] - n]
         else:
             loads = self._grf_loads(t, qpos)
             fq = self._fq_grf
@@ -459,6 +468,18 @@ class TrackingController:
             "ms": 1e3 * (_time.perf_counter() - t0),
         }
         return ctrl, qfrc, info
+
+    def _free_moment_rows(self, contact_pts: list[tuple[np.ndarray, bool]]) -> np.ndarray:
+        """(2, 4 n_points): each foot's ('r', 'l') moment about the vertical through the centroid of its contact
+        points per pyramid coefficient, N·m per N: ``((p_k − p̄) × d_j)_z`` for point k, edge j."""
+        pts = np.array([p for p, _ in contact_pts])
+        out = np.zeros((2, self.n_beta))
+        for si, side in enumerate(SIDES):
+            sel = np.flatnonzero(np.array(self.points.side) == side)
+            r = pts[sel] - pts[sel].mean(axis=0)
+            for k, rk in zip(sel, r, strict=True):
+                out[si, 4 * k : 4 * k + 4] = rk[0] * self.edges[1] - rk[1] * self.edges[0]
+        return out
 
     def _contact_rows(self, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray) -> ContactRows:
         """The contact part of QP 1 at the simulated state (``self.d`` at ``qpos, qvel``) and reference time ``t``:
