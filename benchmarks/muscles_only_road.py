@@ -481,6 +481,20 @@ def free_moment(su: Setup, seconds: float) -> None:
         return ", ".join(out)
 
     print(f"  simulated free moments in stance, N·m: {free_moments(r.trial, float(so.time[k]))}")
+    # the yaw moment the reference itself asks of the ground: d/dt of the whole body's vertical angular momentum
+    # about its centre of mass (MuJoCo's subtree_angmom of the world body), along the reference stride
+    d = mujoco.MjData(m)
+    lz = []
+    for q, v in zip(su.motion.qpos, su.motion.qvel, strict=True):
+        d.qpos[:], d.qvel[:] = q, v
+        mujoco.mj_forward(m, d)
+        mujoco.mj_subtreeVel(m, d)
+        lz.append(d.subtree_angmom[0][2])
+    lz_a = np.asarray(lz)
+    dl = np.gradient(lz_a, 1.0 / su.motion.rate_hz)
+    print(f"  the reference stride's vertical angular momentum about the COM: {np.sqrt(np.mean((lz_a - lz_a.mean()) ** 2)):.2f}"
+          f" kg·m²/s RMS; its rate, the yaw moment the ground must supply about the COM: {np.sqrt(np.mean(dl**2)):.1f} "
+          f"N·m RMS (peak {np.abs(dl).max():.0f})")  # fmt: skip
     print(f"\n| w_free_moment | teacher up (s, of {seconds:g}) | free moments in stance, N·m | teacher reserves RMS, all "
           "dofs, N·m | largest | hip rotation r / l | muscles only up s |\n|---:|---:|---|---:|---|---|---:|")  # fmt: skip
     for w in (0.0, 1.0, 100.0):
