@@ -500,15 +500,13 @@ def free_moment(su: Setup, seconds: float) -> None:
     for w in (0.0, 1.0, 100.0):
         st = replace(su.settings, w_free_moment=w)
         roll_w, res_w = run(su, seconds, scaled(1.0), st)
-        rr = np.asarray(res_w.reserves)
-        rms = np.sqrt(np.mean(rr**2, 0))
-        nm = list(res_w.reserve_names)
-        top = np.argsort(-rms)[:2]
+        rms = res_w.reserve_rms_nm
+        top = sorted(rms, key=rms.__getitem__, reverse=True)[:2]
+        all_dofs = np.sqrt(np.mean(np.sum(np.asarray(res_w.reserves) ** 2, 1)))
         _, alone = run(su, seconds, scaled(0.0), st)
-        print(f"| {w:g} | {up_s(res_w):.2f} | {free_moments(rollout_to_trial(roll_w))} | "
-              f"{np.sqrt(np.mean(np.sum(rr**2, 1))):.1f} | " + ", ".join(f"{nm[i]} {rms[i]:.0f}" for i in top)
-              + f" | {rms[nm.index('hip_rotation_r')]:.1f} / {rms[nm.index('hip_rotation_l')]:.1f} | "
-              f"{up_s(alone):.2f} |", flush=True)  # fmt: skip
+        print(f"| {w:g} | {up_s(res_w):.2f} | {free_moments(rollout_to_trial(roll_w))} | {all_dofs:.1f} | "
+              + ", ".join(f"{n} {rms[n]:.0f}" for n in top)
+              + f" | {rms['hip_rotation_r']:.1f} / {rms['hip_rotation_l']:.1f} | {up_s(alone):.2f} |", flush=True)  # fmt: skip
 
 
 ILC_DOFS = ["hip_rotation_r", "hip_rotation_l", "axial_rotation", "mtp_angle_r", "mtp_angle_l"]

@@ -90,6 +90,7 @@ from mmbio.control.static_opt_result import StaticOptResult
 from mmbio.errors import MmbioError
 from mmbio.io.axes import MUJOCO_MYOFULLBODY_TO_LAB
 from mmbio.models import anatomy
+from mmbio.sim.foot_geometry import GRAVITY
 from mmbio.trial import SIDES, GroundReaction
 
 #: Root residual names (MuJoCo free joint: world-frame force, root-frame moment).
@@ -108,7 +109,6 @@ LIMIT_TOL = float(np.radians(0.5))
 LIMIT_WEIGHT = 1e-4
 #: ``floor_z_m='auto'``: contact points slower than this (m/s) count as resting on the floor.
 FLOOR_AUTO_SPEED_M_S = 0.25
-_G = 9.81
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ class StaticOptimiser:
         npt = len(self.contact_body)
         self.n_points, self.n_beta = npt, 4 * npt
         #: N per unit of the QP's β variables (body weight: keeps the QP well scaled; :meth:`solve` returns N)
-        self.beta_scale = float(mujoco.mj_getTotalmass(m) * _G)
+        self.beta_scale = float(mujoco.mj_getTotalmass(m) * GRAVITY)
         mu = self.contact_mu
         #: (3, 4) pyramid edges ẑ + μ t_k, world frame (N per unit β)
         self.edges = np.array([[mu, -mu, 0.0, 0.0], [0.0, 0.0, mu, -mu], [1.0, 1.0, 1.0, 1.0]])

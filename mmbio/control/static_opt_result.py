@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmbio.errors import MmbioError
+from mmbio.sim.foot_geometry import GRAVITY
 from mmbio.trial import Channels, GroundReaction
-
-_G = 9.81
 
 
 @dataclass
@@ -60,7 +59,7 @@ class StaticOptResult:
     @property
     def residual_force_rms_bw(self) -> float:
         """RMS (over frames) of the root residual force magnitude, in body weights."""
-        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, axis=1))) / (self.mass_kg * _G))
+        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, axis=1))) / (self.mass_kg * GRAVITY))
 
     @property
     def residual_moment_rms_nm(self) -> float:

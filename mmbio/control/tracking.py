@@ -53,9 +53,9 @@ from mmbio.control.reference import LoopedReference
 from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser
 from mmbio.control.tracking_settings import MODES, TrackingSettings
 from mmbio.errors import MmbioError
+from mmbio.sim.foot_geometry import GRAVITY
 from mmbio.trial import SIDES, GroundReaction
 
-_G = 9.81
 #: QP 1's root-residual price multiplier when ``root_residual='none'`` (measured: ×10⁴ leaves ≈ 0.003 BW planned;
 #: ×10⁶ changes nothing more and costs solver accuracy)
 ROOT_FREE_PRICE = 1e4
@@ -124,7 +124,7 @@ class TrackingResult:
     @property
     def residual_force_rms_bw(self) -> float:
         """RMS over steps of |root residual force| in body weights."""
-        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, 1))) / (self.mass_kg * _G))
+        return float(np.sqrt(np.mean(np.sum(self.residuals[:, :3] ** 2, 1))) / (self.mass_kg * GRAVITY))
 
     @property
     def residual_moment_rms_nm(self) -> float:
@@ -224,6 +224,7 @@ class TrackingController:
             self.foot = {side: foot_bodies(m, side) for side in grf}
         npnt = len(self.points)
         self.n_beta = 4 * npnt
+        self._side_points = [np.flatnonzero(np.array(self.points.side) == side) for side in SIDES]
         mu = settings.mu
         self.edges = np.array([[mu, 0, 1], [-mu, 0, 1], [0, mu, 1], [0, -mu, 1]], float).T  # (3, 4) world
         # QP 1: x = [qacc (n), beta (nb), s (6), e (3 np), z (2: each foot's moment about the vertical, only with
@@ -473,13 +474,11 @@ class TrackingController:
         """(2, 4 n_points): each foot's ('r', 'l') moment about the vertical through the centroid of its contact
         points per pyramid coefficient, N·m per N: ``((p_k − p̄) × d_j)_z`` for point k, edge j."""
         pts = np.array([p for p, _ in contact_pts])
-        out = np.zeros((2, self.n_beta))
-        for si, side in enumerate(SIDES):
-            sel = np.flatnonzero(np.array(self.points.side) == side)
+        out = np.zeros((2, len(pts), 4))
+        for si, sel in enumerate(self._side_points):
             r = pts[sel] - pts[sel].mean(axis=0)
-            for k, rk in zip(sel, r, strict=True):
-                out[si, 4 * k : 4 * k + 4] = rk[0] * self.edges[1] - rk[1] * self.edges[0]
-        return out
+            out[si, sel] = np.outer(r[:, 0], self.edges[1]) - np.outer(r[:, 1], self.edges[0])
+        return out.reshape(2, self.n_beta)
 
     def _contact_rows(self, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray) -> ContactRows:
         """The contact part of QP 1 at the simulated state (``self.d`` at ``qpos, qvel``) and reference time ``t``:
@@ -510,13 +509,13 @@ class TrackingController:
             landing = touching and lift > 0 and ref_low[k] < s.touchdown_m and rv[k, 2] < 0
             if landing:
                 lift = 0.0
-            cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * _G)
+            cap = 0.0 if not touching else (np.inf if lift <= 0 else max(0.0, 1.0 - lift) * self.mass * GRAVITY)
             # release: a point the reference lifts off (rising) lets go gradually as the simulation raises it
             # from the floor to release_m, so its no-slip rows and force do not vanish in one step at toe off
             keep = 1.0
             if s.release_m > 0 and touching and rv[k, 2] > 0:
                 keep = float(np.clip(1.0 - max(p[2], 0.0) / s.release_m, 0.0, 1.0))
-                cap = min(cap, keep * self.mass * _G)
+                cap = min(cap, keep * self.mass * GRAVITY)
             active = touching and cap > 0
             contact_pts.append((p, active))
             vc = self._jacp @ qvel

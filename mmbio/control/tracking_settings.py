@@ -100,9 +100,10 @@ class TrackingSettings:
     ``'muscle_aware'`` (one QP with the activations reachable in one step as unknowns, so that the plan is one the
     muscles can deliver; reserves are priced ×1000; :mod:`mmbio.control.muscle_qp`; 10× slower).
     w_free_moment: weight per (N·m)² of each foot's planned ground moment about the vertical through the centroid of
-    its contact points (QP 1, two-QP planner; 0: off). Without it the no-slip rows let QP 1 twist the stance foot
-    against the floor for free: the root-free demo's right foot took a free moment of 23 N·m RMS (peak 49 N·m;
-    walking humans: a few N·m), which its hip rotators must then transmit.
+    its contact points (QP 1, two-QP planner; 0: off), a diagnostic of the stance feet's twist: the root-free demo's
+    right foot takes a free moment of 23 N·m RMS (peak 49 N·m; walking humans: a few N·m), which its hip rotators
+    must transmit. The stride needs it: at 100 the free moments fall to 4 N·m RMS but the reserves rise ten-fold
+    (33 → 313 N·m RMS) and the teacher falls at 2 s (``benchmarks/muscles_only_road.py --part free-moment``).
     """
 
     mode: str = "contact"
