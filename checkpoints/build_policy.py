@@ -128,5 +128,19 @@ def walk_and_write(final: Path, keep: str | None) -> int:
     return 1
 
 
+def cli() -> int:
+    """:func:`main` with the project's error convention: one line naming the file and the problem, exit 2; a failed
+    ``mmbio train`` has printed its own line, its exit status is passed on."""
+    from mmbio.errors import MmbioError
+
+    try:
+        return main()
+    except MmbioError as exc:
+        print(f"build_policy: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        return int(exc.returncode) or 1
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

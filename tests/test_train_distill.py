@@ -295,3 +295,18 @@ def test_distillation_settings_out_of_range_are_one_line_errors(override: str, w
     with pytest.raises(ConfigError) as e:
         get_config("distill_walk", [override])
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_build_policy_refuses_a_missing_policy_in_one_line(tmp_path) -> None:
+    """``checkpoints/build_policy.py --finetuned`` (a policy fine-tuned elsewhere) on a file that is not there: one
+    line naming it, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "walk_gpu.pkl"
+    r = subprocess.run([sys.executable, str(REPO / "checkpoints" / "build_policy.py"), "--finetuned", str(missing)],
+                       capture_output=True, text=True, cwd=REPO, timeout=300)  # fmt: skip
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("build_policy:")]
+    assert len(lines) == 1 and str(missing) in lines[0] and "cannot read checkpoint" in lines[0]
