@@ -63,13 +63,15 @@ ROOT_FREE_SETTINGS = replace(
 )  # fmt: skip
 
 
-def measured_motion(shared: Path = SHARED) -> Motion:
-    """The demo's reference: one periodic stride of the Rajagopal walk on MyoFullBody (no fingers)."""
+def measured_motion(shared: Path = SHARED, variant: str = "nofingers") -> Motion:
+    """The demo's reference: one periodic stride of the Rajagopal walk on MyoFullBody (no fingers; ``variant``
+    ``'corrected'``: with the shoulder phantom bodies' inertia corrected, :mod:`mmbio.models.inertia_audit`)."""
     ref = shared / "rajagopal2016_walk"
-    return stride_from_opensim(ref / "coordinates.sto", ref / "grf_walk.mot", variant="nofingers")
+    return stride_from_opensim(ref / "coordinates.sto", ref / "grf_walk.mot", variant=variant)
 
 
-def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, root_free: bool = False) -> Path:
+def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, root_free: bool = False,
+          variant: str = "nofingers") -> Path:  # fmt: skip
     if synthesized:
         motion = synthesize_motion(speed_m_s=SPEED_M_S, gait="walk", n_cycles=1)
         ckpt = tracking_checkpoint(
@@ -82,7 +84,7 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
             },
         )
         return save_checkpoint(ckpt, out)
-    motion = measured_motion(shared)
+    motion = measured_motion(shared, variant)
     speed = -(motion.qpos[-1, 1] - motion.qpos[0, 1]) / motion.duration
     ckpt = tracking_checkpoint(
         motion,
@@ -91,7 +93,9 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
             "description": f"demo: contact-consistent muscle tracking of a measured adult walk at {speed:.2f} m/s "
             "(one stride of the Rajagopal 2016 overground walk, IK + force plates, made periodic, looped)"
             + ("; no root residual: the pelvis is carried by the contacts alone" if root_free else ""),
-            "built_by": "checkpoints/build.py" + (" --root-free" if root_free else ""),
+            "built_by": "checkpoints/build.py"
+            + (" --root-free" if root_free else "")
+            + (f" --variant {variant}" if variant != "nofingers" else ""),
             "speed_m_s": round(float(speed), 3),
             "source": "Rajagopal et al. (2016) IEEE TBME 63:2068-2079, OpenSim example3DWalking (Apache-2.0)",
         },
@@ -105,8 +109,16 @@ if __name__ == "__main__":
     ap.add_argument("--synthesized", action="store_true", help="the previous demo: the synthesised 1.25 m/s walk")
     ap.add_argument("--root-free", action="store_true", help="the same stride with no root residual")
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared reference data folder")
+    ap.add_argument(
+        "--variant",
+        default="nofingers",
+        choices=["nofingers", "corrected"],
+        help="MyoFullBody variant of the measured stride (corrected: shoulder phantom inertia fixed)",
+    )
     a = ap.parse_args()
-    if a.synthesized and a.root_free:
-        ap.error("--root-free applies to the measured stride")
+    if a.synthesized and (a.root_free or a.variant != "nofingers"):
+        ap.error("--root-free and --variant apply to the measured stride")
+    if a.variant != "nofingers" and a.out is None:
+        ap.error("--variant other than nofingers needs --out (the committed checkpoints are on nofingers)")
     out = a.out or (ROOT_FREE_OUT if a.root_free else OUT)
-    print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free))
+    print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free, variant=a.variant))

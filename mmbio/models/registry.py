@@ -5,6 +5,10 @@ Models and variants (:func:`list_models`):
 * ``myofullbody`` / ``'nofingers'`` (**default**): MuscleMimic's training model. 354 muscles, nq 89, nv 88.
 * ``myofullbody`` / ``'full'``: the XML as shipped. 416 muscles, nq 129, nv 128, 51 joint equalities,
   84.27 kg, timestep 0.001 s.
+* ``myofullbody`` / ``'corrected'``: ``'nofingers'`` with the eight shoulder phantom bodies' rotational inertia
+  lowered from 1 to 0.001 kg·m² (:mod:`mmbio.models.inertia_audit`; the data file
+  ``myofullbody_inertia_corrections.yaml`` says why and what it changes). Not what MuscleMimic trains on: its
+  policies are validated on ``'nofingers'``.
 * ``bimanual`` / ``'nofingers'`` (**default**): MuscleMimic's bimanual training model, 64 muscles.
 * ``bimanual`` / ``'full'``: MyoBimanualArm as shipped, 126 muscles, timestep 0.002 s.
 
@@ -71,6 +75,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "myofullbody": {
         "nofingers": "MuscleMimic training setup: 40 finger joints and 62 finger muscles (+ tendons) removed",
         "full": "MyoFullBody as shipped by musclemimic-models (416 muscles)",
+        "corrected": "MuscleMimic training setup with the 8 shoulder phantom bodies' inertia 1 -> 0.001 kg m2 "
+        "(mmbio/models/data/myofullbody_inertia_corrections.yaml; MyoHub/myo_sim issue 128)",
     },
     "bimanual": {
         "nofingers": "MuscleMimic training setup: 40 finger joints and 62 finger muscles (+ tendons) removed",
@@ -176,8 +182,12 @@ def _remove_fingers(spec: mujoco.MjSpec) -> None:
 @cache
 def _spec(name: str, variant: str) -> mujoco.MjSpec:
     spec = mujoco.MjSpec.from_file(str(Path(musclemimic_models.get_xml_path(name))))
-    if variant == "nofingers":
+    if variant in ("nofingers", "corrected"):
         _remove_fingers(spec)
+    if variant == "corrected":
+        from mmbio.models.inertia_audit import apply_inertia_corrections
+
+        apply_inertia_corrections(spec, name)
     return spec
 
 

@@ -588,6 +588,22 @@ def rollout_to_trial(
         grf=sig.grf,
         activations=sig.activations,
         events=sig.events,
-        notes=list(sig.notes),
+        notes=list(sig.notes) + _inertia_note(x, model_info),
         pelvis_position=sig.pelvis_position,
     )
+
+
+def _inertia_note(x: Any, model_info: Any) -> list[str]:
+    """A note when the simulated model has bodies no human part could be (:mod:`mmbio.models.inertia_audit`)."""
+    from mmbio.models.inertia_audit import audit_inertia
+
+    audit = audit_inertia(_model_of(x, model_info)[0])
+    if not audit.findings:
+        return []
+    why = (
+        "the 'corrected' variant: the shoulder phantoms lowered to 0.001 kg·m²"
+        if _model_name(x)[1] == "corrected"
+        else "MyoFullBody's shoulder phantom bodies are a known data bug (MyoHub/myo_sim issue 128), lowered in "
+        "mmbio's 'corrected' variant"
+    )
+    return [f"model inertia audit: {audit.summary()}; {why}"]
