@@ -143,3 +143,25 @@ def test_loading_rate_against_the_adults_spread() -> None:
     _, checks, _, _ = assess_credibility({"speed_m_s": 1.1}, _trial(), grf_metrics=grf)
     c = {x["metric"].split(".")[2]: x for x in checks}["grf_loading_rate"]
     assert c["value"] == pytest.approx(4 * mu) and "left" in c["what"] and c["status"] == "fail"
+
+
+def test_free_moment_peak_is_one_sided_against_the_adults_spread() -> None:
+    """Free moment peak (N·m/kg) over the frames where the foot carries ≥ 10 % BW, against Schreiber 2019's per-stance
+    peaks: only a value above mean + 2 SD fails to pass; 0 passes; a spike under a light foot is not counted."""
+    from mmbio.reference.registry import load_scalars
+
+    s = load_scalars("schreiber2019")
+    rows = s[(s.variable == "free_moment_peak") & (s.condition == "c4")]
+    mu, sd = float(rows["mean"].mean()), float(np.sqrt(np.mean(rows["sd"] ** 2)))
+    assert 0.01 < mu < 0.1 and 0 < sd < mu  # a few N·m in adults of 50-80 kg
+    mass = 80.0
+    for tz_nm, expect in ((0.0, "pass"), (mass * mu, "pass"), (mass * (mu + 2.5 * sd), "warn"), (mass * 1.0, "fail")):
+        trial = _trial(mass)
+        g = trial.grf["r"]
+        fm = np.where(g.vertical >= 0.1 * mass * 9.81, tz_nm, 0.0)
+        fm[1] = 500.0  # 1 ms after contact: the foot carries < 10 % BW, ignored
+        trial.grf["r"] = GroundReaction(time=g.time, force=g.force, cop=g.cop, free_moment=fm)
+        _, checks, _, _ = assess_credibility({"speed_m_s": 1.1}, trial)
+        c = {k["metric"].split(".")[2]: k for k in checks}["free_moment_peak"]
+        assert c["value"] == pytest.approx(tz_nm / mass) and c["status"] == expect, (tz_nm, c)
+        assert "mean + 2 SD" in c["rule"] and c["what"].endswith("(right foot)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ class Band:
     source: str = ""
     human: str | None = None
     human_model: str | None = None
+    #: ``'upper'``: only values above the human band count against the simulation (pass ≤ mean + 2 SD)
+    human_bound: str | None = None
 
 
 def _bands_file() -> Path:
@@ -122,9 +125,19 @@ def load_bands(path: str | os.PathLike[str] | None = None) -> tuple[list[Band], 
                 source=src,
                 human=c.get("human"),
                 human_model=c.get("human_model"),
+                human_bound=_bound(p, i, c),
             )
         )
     return bands, sources
+
+
+def _bound(path: Path, i: int, c: dict[str, Any]) -> str | None:
+    from mmbio.errors import DataFileError
+
+    b = c.get("human_bound")
+    if b is not None and b != "upper":
+        raise DataFileError(path, f"checks[{i}] ({c['id']}): human_bound must be 'upper' or absent, got {b!r}")
+    return b
 
 
 def _holds(rule: str | None, x: float) -> bool:
@@ -178,19 +191,31 @@ def _num(inputs: dict[str, Any], key: str) -> float:
         return float("nan")
 
 
-def _max_vertical_bw(trial: Trial) -> tuple[float, str]:
-    """Largest vertical GRF of either foot over the trial (BW) and the foot ('right'/'left')."""
+def _worst_foot(trial: Trial, per_foot: Callable[[Any, float], float]) -> tuple[float, str]:
+    """The largest ``per_foot(ground reaction, body mass kg)`` over the trial's feet and that foot ('right'/'left');
+    NaN without GRF or body mass."""
     mass = trial.subject.mass_kg if trial.subject is not None else float("nan")
     if not trial.grf or not (mass and math.isfinite(mass) and mass > 0):
         return float("nan"), ""
     best, side = float("nan"), ""
     for s, g in trial.grf.items():
-        v = np.asarray(g.vertical, float)
-        if v.size and np.isfinite(v).any():
-            peak = float(np.nanmax(v)) / (mass * G)
-            if not math.isfinite(best) or peak > best:
-                best, side = peak, {"r": "right", "l": "left"}.get(s, s)
+        x = per_foot(g, mass)
+        if math.isfinite(x) and not (x <= best):
+            best, side = x, {"r": "right", "l": "left"}.get(s, s)
     return best, side
+
+
+def _max_vertical_bw(g: Any, mass: float) -> float:
+    """Largest vertical GRF of one foot over the trial (BW)."""
+    v = np.asarray(g.vertical, float)
+    return float(np.nanmax(v)) / (mass * G) if v.size and np.isfinite(v).any() else float("nan")
+
+
+def _max_free_moment(g: Any, mass: float) -> float:
+    """Largest |free moment| of one foot in stance (N·m/kg, :func:`mmbio.analysis.grf.free_moment_peak`)."""
+    from mmbio.analysis.grf import free_moment_peak
+
+    return free_moment_peak(g.time, g.vertical, g.free_moment, mass)
 
 
 def _human_band(variable: str, running: bool, speed: float) -> tuple[float, float, int, str] | None:
@@ -282,8 +307,10 @@ def assess_credibility(
         detail=f"worst joint {inputs['joint_limit_worst']}" if inputs.get("joint_limit_worst") else "")  # fmt: skip
     put("foot_penetration_max", 1000 * _num(inputs, "penetration_max_m"))
     put("foot_sliding_mean", _num(inputs, "sliding_mean_m_s"))
-    gmax, gside = _max_vertical_bw(trial)
+    gmax, gside = _worst_foot(trial, _max_vertical_bw)
     put("grf_vertical_max", gmax, "no GRF or no body mass", f"{gside} foot" if gside else "")
+    fm, fm_side = _worst_foot(trial, _max_free_moment)
+    put("free_moment_peak", fm, "no GRF in stance or no body mass", f"{fm_side} foot" if fm_side else "")
     lr, lr_side = _worst_loading_rate(grf_metrics)
     put(
         "grf_loading_rate",
@@ -307,8 +334,12 @@ def assess_credibility(
                 reason = reason or f"no between-subject {b.human} in the reference"
             else:
                 mu, sd, n, ref = band
-                status = _interval_status(x, mu - 2 * sd, mu + 2 * sd, mu - 3 * sd, mu + 3 * sd)
-                rule = f"{ref} humans {mu:.2f} ± {sd:.2f} (n {n}): pass ±2 SD; warn ±3 SD"
+                if b.human_bound == "upper":
+                    status = _interval_status(x, -math.inf, mu + 2 * sd, -math.inf, mu + 3 * sd)
+                    rule = f"{ref} humans {mu:.3g} ± {sd:.2g} (n {n}): pass ≤ mean + 2 SD; warn ≤ mean + 3 SD"
+                else:
+                    status = _interval_status(x, mu - 2 * sd, mu + 2 * sd, mu - 3 * sd, mu + 3 * sd)
+                    rule = f"{ref} humans {mu:.2f} ± {sd:.2f} (n {n}): pass ±2 SD; warn ±3 SD"
                 src = ref
         elif b.human_model:
             if not math.isfinite(speed) or speed <= 0.1:

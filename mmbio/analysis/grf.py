@@ -72,7 +72,7 @@ from mmbio.analysis.stats import pearson_r, rmse
 from mmbio.errors import UnknownReferenceError
 from mmbio.gait.cycles import N_POINTS, stance_curve
 from mmbio.reference.registry import ReferenceCurve, get_reference, load_scalars, reference_curve
-from mmbio.trial import SIDE_WORD, SIDES, Trial
+from mmbio.trial import GRAVITY, SIDE_WORD, SIDES, Trial
 
 STANCE_END_BW = 0.05  # a reference gait-cycle curve's stance ends where it falls below this
 
@@ -149,6 +149,25 @@ AP_UNITS: dict[str, str] = {
 COMPARE_UNITS: dict[str, str] = {"r": "1", "rmse_bw": "BW", "n_stances": "count"}
 
 _NAN = float("nan")
+
+
+#: free moment peaks are taken where the foot carries at least this fraction of body weight (the COP, and with it
+#: the free moment, is ill-defined under a small force)
+FREE_MOMENT_MIN_BW = 0.1
+
+
+def free_moment_peak(time: np.ndarray, vertical_n: np.ndarray, free_moment_nm: np.ndarray, mass_kg: float,
+                     window: tuple[float, float] | None = None) -> float:  # fmt: skip
+    """Largest |free moment| (the ground's moment about the vertical through the COP) of one foot, N·m/kg, over the
+    frames (within ``window`` s, if given) where its vertical force is at least :data:`FREE_MOMENT_MIN_BW` of body
+    weight; NaN when there are none. time (n,) s, vertical_n (n,) N, free_moment_nm (n,) N·m, mass_kg > 0."""
+    t, fz, tz = (np.asarray(a, float) for a in (time, vertical_n, free_moment_nm))
+    sel = np.isfinite(fz) & np.isfinite(tz) & (fz >= FREE_MOMENT_MIN_BW * mass_kg * GRAVITY)
+    if window is not None:
+        sel &= (t >= window[0]) & (t <= window[1])
+    if not sel.any() or not mass_kg > 0:
+        return float("nan")
+    return float(np.max(np.abs(tz[sel]))) / mass_kg
 
 
 def _m(value: float, units: str, reason: str = "") -> Metric:

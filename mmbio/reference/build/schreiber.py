@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mmbio.analysis.grf import free_moment_peak
 from mmbio.errors import MmbioError
 from mmbio.reference.build.common import (
     ANGLE_SIGN_NOTE,
@@ -27,6 +28,7 @@ from mmbio.reference.build.common import (
     stance_ok,
 )
 from mmbio.reference.registry import SUBJECT_PCT_COLUMNS, vertical_grf_peaks
+from mmbio.trial import GRAVITY
 
 SCHREIBER_CONDITIONS = {"c4": "C4", "c5": "C5"}
 SCHREIBER_SPEED_WORDS = {"c4": "self-selected speed", "c5": "fast speed"}
@@ -40,6 +42,7 @@ SCHREIBER_SCALARS: dict[str, str] = {
     "grf_vertical_peak2": "BW",
     "grf_vertical_max": "BW",
     "grf_vertical_loading_rate": "BW/s",
+    "free_moment_peak": "N*m/kg",
 }
 
 
@@ -348,6 +351,10 @@ def build_schreiber(shared: Path) -> DatasetBuild:
                                 sc.setdefault((f"grf_vertical_{k}", side), {}).setdefault(subj, []).append(p[k])
                         lr = stance_loading_rate(trial, side, stances, w, running=False)
                         sc.setdefault(("grf_vertical_loading_rate", side), {}).setdefault(subj, []).append(lr)
+                        g = trial.grf[side]
+                        for st in stances:  # the largest |free moment| of each stance, N·m per kg of body mass
+                            fm = free_moment_peak(g.time, g.vertical, g.free_moment, w / GRAVITY, st)
+                            sc.setdefault(("free_moment_peak", side), {}).setdefault(subj, []).append(fm)
                     counts[cond][f"grf_{side}"] += len(good)
                     if side == "r" and wins and trial.emg is not None:
                         env = envelope_channels(trial.emg, settings)
