@@ -191,6 +191,10 @@ def test_validate_checkpoint_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert checks["reserve_peak_pct"]["status"] == "fail" and checks["joint_limit_excess"]["value"] < 5
     assert 0.8 < doc["provenance"]["credibility_inputs"]["com_height_m"] < 1.1  # MyoFullBody's COM, walking
     assert checks["metabolic_power"]["value"] > 3 * 2.9  # far above a human's ≈ 2.9 W/kg net at 1.25 m/s
+    # its stance foot twists the ground ≈ 20× harder than adults' feet (0.67 against 0.03 N·m/kg): on stock
+    # MyoFullBody the trunk carries the shoulder phantoms' 8 kg·m², and the notes say so
+    assert checks["free_moment_peak"]["status"] == "fail" and checks["free_moment_peak"]["value"] > 0.3
+    assert any(n.startswith("model inertia audit: ") and "myo_sim issue 128" in n for n in doc["trial"]["notes"])
     # scored against its own source (a walk synthesised from schwartz2008, validated against it): said first
     from mmbio.control.run import motion_sources
 

@@ -603,7 +603,7 @@ def _inertia_note(x: Any, model_info: Any) -> list[str]:
     why = (
         "the 'corrected' variant: the shoulder phantoms lowered to 0.001 kg·m²"
         if _model_name(x)[1] == "corrected"
-        else "MyoFullBody's shoulder phantom bodies are a known data bug (MyoHub/myo_sim issue 128), lowered in "
-        "mmbio's 'corrected' variant"
+        else "the MoBL-ARMS shoulder phantom bodies' inertia is a known data bug (MyoHub/myo_sim issue 128); mmbio's "
+        "'corrected' MyoFullBody variant lowers it"
     )
     return [f"model inertia audit: {audit.summary()}; {why}"]
