@@ -15,7 +15,8 @@ Parts (``--part``, default all):
     The root-free teacher rebuilt on each variant (``checkpoints/build.py --root-free [--variant corrected]``, the
     consistency correction recomputed on that model), 2 ms physics, reserve weight 100 (as
     ``benchmarks/muscles_only_road.py``): with its reserves, its excitations alone (the muscles-only closed loop:
-    reserves planned but not applied) and the muscle-aware planner's excitations alone.
+    reserves planned but not applied) and the muscle-aware planner's excitations alone; on the corrected model
+    with the stock root weights (100) and with the build's (1000, ``ROOT_FREE_CORRECTED_SETTINGS``).
 
 Usage: ``python benchmarks/phantom_inertia.py [--part NAME] [--seconds 3]``. Results: benchmarks/RESULTS.md,
 "Issue 14, sixth pass".
@@ -95,8 +96,8 @@ def teacher(seconds: float) -> None:
     import build as B  # checkpoints/build.py
 
     print(
-        f"\n| variant | build s | run | up (s, of {seconds:g}) | reserves applied, largest RMS N·m |\n"
-        "|---|---:|---|---:|---|"
+        f"\n| variant | build s | run | up (s, of {seconds:g}) | drift m | reserves applied, largest RMS N·m |\n"
+        "|---|---:|---|---:|---:|---|"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for v in VARIANTS:
@@ -105,15 +106,22 @@ def teacher(seconds: float) -> None:
             built = time.perf_counter() - t0
             su = R.Setup(load_checkpoint(path))
             aware = replace(su.settings, planner="muscle_aware", reserve_weight=1.0)
-            for label, hook, st in (("with its reserves", R.scaled(1.0), None),
-                                    ("excitations alone (reserves not applied)", R.scaled(0.0), None),
-                                    ("muscle-aware planner, excitations alone", R.scaled(0.0), aware)):  # fmt: skip
+            rows = [("with its reserves", R.scaled(1.0), su.settings),
+                    ("excitations alone (reserves not applied)", R.scaled(0.0), su.settings),
+                    ("muscle-aware planner, excitations alone", R.scaled(0.0), aware)]  # fmt: skip
+            if v == "corrected":  # the stock root weights (100) on the corrected model, then the build's (1000)
+                stock_w = replace(su.settings, w_root_pos=100.0, w_root_rot=100.0)
+                rows = [(f"root weights 100, {lb}", h, stock_w) for lb, h, _ in rows[:2]] + [
+                    (f"root weights 1000, {lb}", h, st) for lb, h, st in rows[:2]
+                ]
+            for label, hook, st in rows:
                 _, res = R.run(su, seconds, hook, st)
                 top = ""
-                if label == "with its reserves":
+                if label.endswith("with its reserves"):
                     rr = sorted(res.reserve_rms_nm.items(), key=lambda kv: -kv[1])[:3]
                     top = ", ".join(f"{k} {x:.0f}" for k, x in rr)
-                print(f"| {v} | {built:.0f} | {label} | {R.up_s(res):.2f} | {top} |", flush=True)
+                drift = f"{res.path_drift_m:.2f}" if res.path_drift_m is not None else "—"
+                print(f"| {v} | {built:.0f} | {label} | {R.up_s(res):.2f} | {drift} | {top} |", flush=True)
 
 
 PARTS = {"audit": audit, "yaw": yaw, "ideal": ideal, "teacher": teacher}
