@@ -17,6 +17,9 @@ Parts (``--part``, default all):
     ``benchmarks/muscles_only_road.py``): with its reserves, its excitations alone (the muscles-only closed loop:
     reserves planned but not applied) and the muscle-aware planner's excitations alone; on the corrected model
     with the stock root weights (100) and with the build's (1000, ``ROOT_FREE_CORRECTED_SETTINGS``).
+``free-moment``
+    The corrected root-free teacher with its planned free moments priced (``w_free_moment`` 0, 1, 100): time up,
+    drift, its feet's free moment peaks in stance (N·m/kg, as the credibility check), reserves, excitations alone.
 
 Usage: ``python benchmarks/phantom_inertia.py [--part NAME] [--seconds 3]``. Results: benchmarks/RESULTS.md,
 "Issue 14, sixth pass".
@@ -124,7 +127,35 @@ def teacher(seconds: float) -> None:
                 print(f"| {v} | {built:.0f} | {label} | {R.up_s(res):.2f} | {drift} | {top} |", flush=True)
 
 
-PARTS = {"audit": audit, "yaw": yaw, "ideal": ideal, "teacher": teacher}
+def free_moment(seconds: float) -> None:
+    """The corrected root-free teacher (root weights 1000) with its planned free moments priced
+    (``TrackingSettings.w_free_moment`` 0, 1, 100): time up, its feet's free moments in stance, reserves, the
+    excitations alone."""
+    import build as B  # checkpoints/build.py
+
+    import mmbio.control.tracking as T
+    from mmbio.analysis.grf import free_moment_peak
+    from mmbio.sim.extract import rollout_to_trial
+
+    print(f"\n| w_free_moment | up (s, of {seconds:g}) | drift m | free moment peak r / l, N·m/kg | reserves, largest RMS "
+          f"N·m | excitations alone: up s |\n|---:|---:|---:|---|---|---:|")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        su = R.Setup(load_checkpoint(B.build(Path(tmp) / "rf.pkl", root_free=True, variant="corrected", shared=SHARED)))
+        for w in (0.0, 1.0, 100.0):
+            st = replace(su.settings, w_free_moment=w)
+            # the teacher as it is (its reserves applied), recorded every 10 ms for the feet's free moments
+            roll, res = T.track(su.motion, duration_s=seconds, settings=st, model=su.model, root_correction=su.corr,
+                                record_every=5)  # fmt: skip
+            trial = rollout_to_trial(roll)
+            mass = trial.subject.mass_kg
+            fm = [free_moment_peak(g.time, g.vertical, g.free_moment, mass) for g in (trial.grf["r"], trial.grf["l"])]
+            top = ", ".join(f"{k} {x:.0f}" for k, x in sorted(res.reserve_rms_nm.items(), key=lambda kv: -kv[1])[:3])
+            _, alone = R.run(su, seconds, R.scaled(0.0), st)
+            print(f"| {w:g} | {R.up_s(res):.2f} | {res.path_drift_m:.2f} | {fm[0]:.2f} / {fm[1]:.2f} | {top} | "
+                  f"{R.up_s(alone):.2f} |", flush=True)  # fmt: skip
+
+
+PARTS = {"audit": audit, "yaw": yaw, "ideal": ideal, "teacher": teacher, "free-moment": free_moment}
 
 
 def main() -> None:
