@@ -165,3 +165,16 @@ def test_free_moment_peak_is_one_sided_against_the_adults_spread() -> None:
         c = {k["metric"].split(".")[2]: k for k in checks}["free_moment_peak"]
         assert c["value"] == pytest.approx(tz_nm / mass) and c["status"] == expect, (tz_nm, c)
         assert "mean + 2 SD" in c["rule"] and c["what"].endswith("(right foot)")
+
+
+def test_a_bands_file_with_an_unknown_human_bound_is_refused_in_one_line(tmp_path) -> None:
+    from mmbio.analysis.credibility import _bands_file
+    from mmbio.errors import DataFileError
+
+    text = _bands_file().read_text().replace("human_bound: upper", "human_bound: lower")
+    p = tmp_path / "bands.yaml"
+    p.write_text(text)
+    with pytest.raises(DataFileError) as err:
+        load_bands(p)
+    msg = str(err.value)
+    assert "\n" not in msg and "free_moment_peak" in msg and "human_bound" in msg and "bands.yaml" in msg

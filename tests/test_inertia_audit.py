@@ -51,8 +51,9 @@ def test_corrections_refuse_a_model_that_no_longer_has_the_stock_value() -> None
     with pytest.raises(MmbioError) as err:
         apply_inertia_corrections(spec)
     assert "humphant_l" in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(MmbioError, match="max_gyration_m"):
-        audit_inertia(load_model().model, max_gyration_m=0.0)
+    for bad in (0.0, float("nan"), -1.0, float("inf")):
+        with pytest.raises(MmbioError, match="max_gyration_m"):
+            audit_inertia(load_model().model, max_gyration_m=bad)
 
 
 def test_yaw_budget_of_a_pure_spin_is_the_audited_inertia_times_the_acceleration() -> None:
@@ -78,6 +79,9 @@ def test_yaw_budget_of_a_pure_spin_is_the_audited_inertia_times_the_acceleration
     izz = audit_inertia(m).whole_body_kg_m2[2]
     assert np.allclose(yb.free_moment_needed, izz * alpha, rtol=2e-3)
     assert np.allclose(yb.plate_force_moment, 0.0) and yb.mass_scale == pytest.approx(1.0, rel=1e-3)
+    for bad_mass in (float("nan"), 0.0, -80.0):
+        with pytest.raises(MmbioError, match="subject mass"):
+            yaw_budget(motion, {"r": plate}, subject_mass_kg=bad_mass)
     with pytest.raises(MmbioError, match="cover"):
         yaw_budget(motion, {"r": SimpleNamespace(time=t + 10, force=plate.force, cop=plate.cop,
                                                  free_moment=plate.free_moment)})  # fmt: skip

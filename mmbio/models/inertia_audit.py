@@ -105,6 +105,8 @@ def inertia_corrections(name: str = "myofullbody") -> dict[str, Any]:
     except FileNotFoundError:
         raise MmbioError(f"no inertia corrections for model {name!r} (mmbio/models/data/{fname})") from None
     data = loads_yaml(text, fname)
+    if data.get("model") != name:
+        raise MmbioError(f"mmbio/models/data/{fname}: written for model {data.get('model')!r}, not {name!r}")
     return {
         "bodies": [str(b) for b in data["bodies"]],
         "stock_inertia_kg_m2": float(data["stock_inertia_kg_m2"]),

@@ -181,13 +181,15 @@ def _remove_fingers(spec: mujoco.MjSpec) -> None:
 
 @cache
 def _spec(name: str, variant: str) -> mujoco.MjSpec:
-    spec = mujoco.MjSpec.from_file(str(Path(musclemimic_models.get_xml_path(name))))
-    if variant in ("nofingers", "corrected"):
-        _remove_fingers(spec)
-    if variant == "corrected":
+    if variant == "corrected":  # 'nofingers' (parsed and edited once) with the inertia corrections
         from mmbio.models.inertia_audit import apply_inertia_corrections
 
+        spec = _spec(name, "nofingers").copy()
         apply_inertia_corrections(spec, name)
+        return spec
+    spec = mujoco.MjSpec.from_file(str(Path(musclemimic_models.get_xml_path(name))))
+    if variant == "nofingers":
+        _remove_fingers(spec)
     return spec
 
 

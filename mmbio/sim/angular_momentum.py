@@ -11,7 +11,7 @@ from the model's segments and the first sum from the plates, and reports what is
 needs** on this model, beside the free moment the plates measured. A motion and model that agree with the person
 need about what was measured (a few N·m in walking); a large excess is a yaw residual no foot of that size
 produces, which a simulation must then find somewhere (a twisting foot, reserve torques). Stock MyoFullBody's
-shoulder phantom bodies make the measured Rajagopal walk need 25 N·m RMS against 4 N·m measured
+shoulder phantom bodies make the measured Rajagopal walk need 26 N·m RMS against 3.9 N·m measured
 (:mod:`mmbio.models.inertia_audit`).
 
 Frames: the motion's world is MuJoCo Z up; plate forces, COPs and free moments come in the lab frame
@@ -85,14 +85,10 @@ class YawBudget:
         }
 
 
-def _series(x: Any) -> np.ndarray:
-    return np.asarray(getattr(x, "values", x), dtype=float)
-
-
 def yaw_budget(motion: Any, grf: dict[str, Any], *, t0_s: float = 0.0, subject_mass_kg: float | None = None,
                edge_s: float = 0.05) -> YawBudget:  # fmt: skip
     """The yaw budget of ``motion`` against the trial's plates ``grf`` (side or plate → ground reaction with
-    ``time``, ``force`` (T, 3) N, ``cop`` (T, 3) m and ``free_moment`` (T,) or (T, 3) N·m, lab frame, as
+    ``time``, ``force`` (T, 3) N, ``cop`` (T, 3) m and ``free_moment`` (T,) N·m, lab frame, as
     :func:`mmbio.io.opensim.read_opensim_grf` returns), see the module docs.
 
     t0_s: the plates' time of the motion's first frame (s). subject_mass_kg: default the mean total vertical plate
@@ -116,14 +112,12 @@ def yaw_budget(motion: Any, grf: dict[str, Any], *, t0_s: float = 0.0, subject_m
     moment, free, fz = np.zeros(len(tk)), np.zeros(len(tk)), np.zeros(len(tk))
     for g in grf.values():
         tg = np.asarray(g.time, float)
-        force = np.column_stack([np.interp(tk, tg, c) for c in _series(g.force).T]) @ lab_to_world.T
-        cop_lab = np.nan_to_num(_series(g.cop))  # NaN where the foot is off the plate (its force is ~0 there)
+        force = np.column_stack([np.interp(tk, tg, c) for c in np.asarray(g.force, float).T]) @ lab_to_world.T
+        cop_lab = np.nan_to_num(np.asarray(g.cop, float))  # NaN where the foot is off the plate (force ~0 there)
         cop = np.column_stack([np.interp(tk, tg, c) for c in cop_lab.T]) @ lab_to_world.T
-        tz = _series(g.free_moment)
-        tz = tz[:, -1] if tz.ndim == 2 else tz
         r = cop - com[keep]
         moment += r[:, 0] * force[:, 1] - r[:, 1] * force[:, 0]
-        free += np.interp(tk, tg, np.nan_to_num(tz))
+        free += np.interp(tk, tg, np.nan_to_num(np.asarray(g.free_moment, float)))
         fz += force[:, 2]
     notes = []
     if subject_mass_kg is None:
