@@ -1,5 +1,6 @@
 """Build the demo checkpoint ``checkpoints/tracking_walk.pkl``: the contact-consistent muscle tracking controller
-(:mod:`mmbio.control.tracking`) on MyoFullBody (no fingers) along one *measured* adult stride, looped: the Rajagopal
+(:mod:`mmbio.control.tracking`) on MyoFullBody (no fingers, ``'corrected'``: the eight shoulder phantom bodies'
+32-m radius of gyration lowered, :mod:`mmbio.models.inertia_audit`) along one *measured* adult stride, looped: the Rajagopal
 et al. (2016) overground walk (OpenSim IK ``coordinates.sto`` and force plates ``grf_walk.mot``, Apache-2.0), made
 periodic with a stance plan from the plates by :func:`mmbio.sim.measured_stride.stride_from_opensim` (its notes
 say what was done: window, closure per joint, clock, foot-lock corrections, the GRF the result implies against the
@@ -20,17 +21,23 @@ destabilise it after 2.5 s. Since the arms hold a relaxed posture instead of ``q
 inside the thorax), 0.03 m let one toe-off in the fourth cycle sink 19 mm into the floor (residual peak 2.3 kN at
 4.39 s); over 4.6 s, touchdown_m 0.02 gave a root residual of 0.046 BW RMS (peak 149 N), 0.025 and 0.03 the same
 toe-off failure, 0.035 0.049 BW (peak 179 N): the controller is that sensitive to this
-setting. Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
+setting. (These settings were chosen on the stock ``'nofingers'`` model; on ``'corrected'``, the committed demo
+since issue 14's seventh pass, they walk the validation's 4.6 s with a root residual of 0.030 BW RMS, against 0.046
+on stock, ``benchmarks/RESULTS.md``.) Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
 
 ``python checkpoints/build.py --root-free`` builds ``checkpoints/tracking_walk_rootfree.pkl``: the same stride and
 controller with no force ever on the pelvis (``root_residual='none'``), the reference's root path corrected for
-dynamic consistency (4 iterations, stored in the checkpoint; ≈ 45 s) and joint, trunk and root weights of 100
-(issue 14 §1; ``benchmarks/RESULTS.md``, "A root-free teacher, second pass"). It walks on its contacts and muscles
+dynamic consistency (4 iterations, stored in the checkpoint; ≈ 3 min), joint and trunk weights of 100 and root
+weights of 1000 (issue 14 §1; ``benchmarks/RESULTS.md``, "A root-free teacher, second pass" and "Sixth pass": on
+the stock model root weights of 100 held the pelvis, whose trunk carried the phantoms' 8 kg·m²). It walks on its contacts and muscles
 plus reserves; ``mmbio validate`` shows the comparison with the demo.
 
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
 default settings, needing no ``../shared``; it is scored against its own source by ``schwartz2008:free``.
+
+``--variant nofingers --out PATH`` builds either on the stock model (MuscleMimic's, root weights 100 when root-free)
+for comparison.
 
 Run from the repository root: ``python checkpoints/build.py`` (≈ 10 s; reads ``../shared/reference`` or
 ``$MMBIO_SHARED_REFERENCE``). ``tests/test_tracking.py`` checks that a rebuild reproduces the committed motion.
@@ -67,15 +74,20 @@ ROOT_FREE_SETTINGS = replace(
 ROOT_FREE_CORRECTED_SETTINGS = replace(ROOT_FREE_SETTINGS, w_root_pos=1000.0, w_root_rot=1000.0)
 
 
-def measured_motion(shared: Path = SHARED, variant: str = "nofingers") -> Motion:
+#: The committed demos' MyoFullBody variant
+VARIANT = "corrected"
+
+
+def measured_motion(shared: Path = SHARED, variant: str = VARIANT) -> Motion:
     """The demo's reference: one periodic stride of the Rajagopal walk on MyoFullBody (no fingers; ``variant``
-    ``'corrected'``: with the shoulder phantom bodies' inertia corrected, :mod:`mmbio.models.inertia_audit`)."""
+    ``'corrected'``, the default: with the shoulder phantom bodies' inertia corrected,
+    :mod:`mmbio.models.inertia_audit`; ``'nofingers'``: the stock model)."""
     ref = shared / "rajagopal2016_walk"
     return stride_from_opensim(ref / "coordinates.sto", ref / "grf_walk.mot", variant=variant)
 
 
 def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, root_free: bool = False,
-          variant: str = "nofingers") -> Path:  # fmt: skip
+          variant: str = VARIANT) -> Path:  # fmt: skip
     if synthesized:
         motion = synthesize_motion(speed_m_s=SPEED_M_S, gait="walk", n_cycles=1)
         ckpt = tracking_checkpoint(
@@ -101,7 +113,7 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
             + ("; no root residual: the pelvis is carried by the contacts alone" if root_free else ""),
             "built_by": "checkpoints/build.py"
             + (" --root-free" if root_free else "")
-            + (f" --variant {variant}" if variant != "nofingers" else ""),
+            + (f" --variant {variant}" if variant != VARIANT else ""),
             "speed_m_s": round(float(speed), 3),
             "source": "Rajagopal et al. (2016) IEEE TBME 63:2068-2079, OpenSim example3DWalking (Apache-2.0)",
         },
@@ -117,14 +129,15 @@ if __name__ == "__main__":
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared reference data folder")
     ap.add_argument(
         "--variant",
-        default="nofingers",
+        default=VARIANT,
         choices=["nofingers", "corrected"],
-        help="MyoFullBody variant of the measured stride (corrected: shoulder phantom inertia fixed)",
+        help="MyoFullBody variant of the measured stride (default corrected: shoulder phantom inertia fixed; "
+        "nofingers: the stock model)",
     )
     a = ap.parse_args()
-    if a.synthesized and (a.root_free or a.variant != "nofingers"):
+    if a.synthesized and (a.root_free or a.variant != VARIANT):
         ap.error("--root-free and --variant apply to the measured stride")
-    if a.variant != "nofingers" and a.out is None:
-        ap.error("--variant other than nofingers needs --out (the committed checkpoints are on nofingers)")
+    if a.variant != VARIANT and a.out is None:
+        ap.error(f"--variant {a.variant} needs --out (the committed checkpoints are on {VARIANT})")
     out = a.out or (ROOT_FREE_OUT if a.root_free else OUT)
     print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free, variant=a.variant))

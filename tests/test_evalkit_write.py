@@ -1,8 +1,10 @@
 """mm-evalkit archives written by mmbio, read back by mmbio: one simulation exported pre-step and post-step.
 
-The simulation is the demo tracking controller walking MyoFullBody nofingers for 1.5 s (recorded at 100 Hz,
-activations from MuJoCo's activation dynamics). Its first right heel strike is at frame 0, the case a
-post-step export used to lose (state 0 dropped: one heel strike and one cycle fewer than the pre-step export).
+The simulation is the demo tracking controller walking MyoFullBody (``corrected``, the ``nofingers`` layout mm-evalkit
+evaluates) for 1.5 s (recorded at 100 Hz,
+activations from MuJoCo's activation dynamics), taken from its last record before its first right heel strike, so
+that strike lies in frame 0, the case a post-step export used to lose (state 0 dropped: one heel strike and one
+cycle fewer than the pre-step export).
 """
 
 from __future__ import annotations
@@ -26,10 +28,19 @@ DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "tracking_walk.pkl"
 
 @pytest.fixture(scope="module")
 def sim(demo_run_1p5s):
-    """(rollout, trial) of the demo controller, 1.5 s."""
+    """(rollout, trial) of the demo controller, 1.5 s, from its last record before its first right heel strike: that
+    strike then lies in the first 10 ms frame, the case a post-step export used to lose."""
     run = demo_run_1p5s
-    assert not run.rollout.diverged and run.rollout.record_hz == 100.0
-    return run.rollout, run.trial
+    r = run.rollout
+    assert not r.diverged and r.record_hz == 100.0
+    k = int(run.trial.events.heel_strike["r"][0] * r.record_hz)  # 5 (0.051 s) on the corrected model
+    cut = dataclasses.replace(
+        r, time=r.time[k:] - r.time[k], qpos=r.qpos[k:], qvel=r.qvel[k:], act=r.act[k:], ctrl=r.ctrl[k:],
+        qfrc_applied=None if r.qfrc_applied is None else r.qfrc_applied[k:],
+    )  # fmt: skip
+    trial = rollout_to_trial(cut)
+    assert trial.events.heel_strike["r"][0] < 0.01
+    return cut, trial
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +108,7 @@ def test_pre_and_post_step_exports_give_the_same_cycles(sim, exported) -> None:
 
 def test_writer_refusals(sim, tmp_path: Path) -> None:
     roll = sim[0]
+    assert roll.variant == "corrected"  # the demo: same layout as nofingers, written
     with pytest.raises(MmbioError, match="mm-evalkit evaluates myofullbody/nofingers only"):
         evalkit_arrays([dataclasses.replace(roll, variant="full")])
     odd = dataclasses.replace(roll, notes={**roll.notes, "record_hz": 150.0})
@@ -113,7 +125,8 @@ def test_cli_export_then_validate(sim, tmp_path: Path, capsys: pytest.CaptureFix
     src = sim[0].save(tmp_path / "roll.npz")
     out = tmp_path / "ek.npz"
     assert main(["export", str(src), "--output", str(out), "--phase", "post_step"]) == 0
-    assert "mm-evalkit archive, 1 episode of 1.49 s (ok), activations post_step" in capsys.readouterr().out
+    span = (sim[0].n_frames - 1) / 100  # post-step: the last state is not written (1.44 s of the cut 1.5 s)
+    assert f"mm-evalkit archive, 1 episode of {span:.2f} s (ok), activations post_step" in capsys.readouterr().out
     trial = load_trial(out)
     # the same angles (deg) but for the heading, estimated from a trajectory one frame shorter
     np.testing.assert_allclose(trial.angles.values, rollout_to_trial(sim[0]).angles.values[:-1], atol=0.02)

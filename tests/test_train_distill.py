@@ -71,8 +71,8 @@ def distilled(walk_env, tmp_path_factory):
 
 
 def test_distilled_student_tracks_better_than_ppo_from_scratch_on_the_same_budget(walk_env, distilled) -> None:
-    """Same environment, same number of environment steps (300): the distilled student's mean action stays up
-    longer than PPO's after those steps, and closer to the reference over the time both are up."""
+    """Same environment, same number of environment steps (300): the distilled student's mean action stays closer to
+    the reference than PPO's after those steps, over the time both are up."""
     from mmbio.control.checkpoint import load_checkpoint
     from mmbio.train.distill import test_student
 
@@ -94,8 +94,12 @@ def test_distilled_student_tracks_better_than_ppo_from_scratch_on_the_same_budge
     scratch = test_student(env, state.params, state.norm, ppo_cfg, cfg.distill.eval_s)
     print(f"distilled student: up {student['test_up_s']:.2f} s, site distance {student['test_site_dist_m']:.3f} m; "
           f"PPO from scratch: up {scratch.up_s:.2f} s, site distance {scratch.site_dist_m:.3f} m")  # fmt: skip
-    assert student["test_up_s"] > scratch.up_s + 0.1
+    # Tracking over the time both are up. Time up alone does not separate them on the corrected model: PPO's
+    # untrained policy co-contracts and stands stiffly for the 0.6 s, 0.29 m from the reference on average, while the
+    # student follows the stride at 0.14 m and falls at 0.5 s (on the stock model PPO's fell at 0.33 s, the student's
+    # at 0.5 s)
     n = min(len(mine.site_dist_trace), len(scratch.site_dist_trace))
+    assert n >= 0.4 * env.cfg.control_hz  # compared over at least 0.4 s
     assert np.mean(mine.site_dist_trace[:n]) < 0.8 * np.mean(scratch.site_dist_trace[:n])
     # the checkpoint is an ordinary training checkpoint of the policy (validate / PPO can take it)
     ck = load_checkpoint(out / "latest.pkl")
@@ -128,8 +132,9 @@ def test_distillation_resumes_without_losing_data(walk_env, distilled, tmp_path)
 
 
 def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -> None:
-    """Teacher driving with none of its help applied (α = 0) falls within ≈ 0.3 s (benchmarks/RESULTS.md): each such
-    episode is dropped whole, counted, and the world restarts."""
+    """Teacher driving with none of its help applied (α = 0) from starts with 0.1 rad of joint noise falls within
+    ≈ 0.25 s: each such episode is dropped whole, counted, and the world restarts. (From the reference start it
+    walks these 0.7 s on the corrected model; on the stock model it fell within ≈ 0.3 s.)"""
     import dataclasses
 
     from mmbio.train.distill import _collect, _student_fns
@@ -137,7 +142,8 @@ def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -
     from mmbio.train.teacher import Teacher
 
     cfg, env, teacher_ckpt, _motion = walk_env
-    cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700))
+    cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700,
+                                                               start_noise_rad=0.1))  # fmt: skip
     teachers = [Teacher(teacher_ckpt, env.mj_model, env.n_sub, 5.0) for _ in range(env.n_envs)]
     o, y, c = _collect(env, HostWorlds(env, env.n_envs), teachers, None, None, cfg, beta=1.0, alpha=0.0, seed=3,
                        mean_fn=_student_fns(cfg)[0])  # fmt: skip

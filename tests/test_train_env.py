@@ -188,7 +188,7 @@ def test_reward_scores_the_tracking_controllers_walk_high(demo_run_1p5s) -> None
 
     motion = load_checkpoint("checkpoints/tracking_walk.pkl").motion()
     roll = demo_run_1p5s.rollout  # 1.5 s: one stride (1.14 s) and part of the next, looped reference
-    env = ImitationEnv(EnvConfig(model="myofullbody"), motion, 1)
+    env = ImitationEnv(EnvConfig(model="myofullbody", variant=motion.variant), motion, 1)
     assert env.loop and env.period == motion.n_frames - 1
     every = round(1.0 / (float(roll.time[1] - roll.time[0]) * env.cfg.control_hz))
     q, v = roll.qpos[::every], roll.qvel[::every]

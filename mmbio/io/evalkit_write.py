@@ -17,8 +17,10 @@ muscles (a tracking controller's root residual and reserves). Contact forces rec
 differ from the simulated ones for such a controller (the demo's right vertical GRF r against Schwartz: 0.765 from
 its archive, 0.678 from its own rollout); a policy's archive lacks only the velocities.
 
-Only MyoFullBody ``nofingers`` (the model mm-evalkit evaluates) can be written; another model is refused in one
-line. Episodes that diverged are written up to the divergence with ``traj_length`` the length they were meant to
+Only MyoFullBody ``nofingers`` (the model mm-evalkit evaluates) and mmbio's ``corrected`` variant of it (the same
+joints and muscles; only the eight shoulder phantom bodies' inertia differs, :mod:`mmbio.models.inertia_audit`) can
+be written; the touch sensors are evaluated on the rollout's own model. The format has no field for the variant, so
+an archive of a ``corrected`` rollout reads back as ``nofingers``. Another model is refused in one line. Episodes that diverged are written up to the divergence with ``traj_length`` the length they were meant to
 run (``target_s``), which mm-evalkit reads as an early termination.
 """
 
@@ -39,6 +41,8 @@ from mmbio.sim.rollout_data import Rollout
 __all__ = ["evalkit_arrays", "write_evalkit_archive"]
 
 _MODEL, _VARIANT = "myofullbody", "nofingers"
+#: Variants with the archive's layout (same joints and muscles as ``nofingers``)
+_LAYOUT_VARIANTS = ("nofingers", "corrected")
 _PHASES = ("pre_step", "post_step")
 
 
@@ -114,9 +118,10 @@ def evalkit_arrays(
         "activation_sample_phase": np.array(phase),
     }
     for i, r in enumerate(rollouts):
-        if (r.model_name, r.variant) != (_MODEL, _VARIANT):
+        if r.model_name != _MODEL or r.variant not in _LAYOUT_VARIANTS:
             raise MmbioError(
-                f"rollout {i}: model {r.model_name}/{r.variant}; mm-evalkit evaluates {_MODEL}/{_VARIANT} only"
+                f"rollout {i}: model {r.model_name}/{r.variant}; mm-evalkit evaluates {_MODEL}/{_VARIANT} only "
+                f"(or mmbio's {_MODEL}/corrected, the same layout)"
             )
         if r.qpos.shape[1] != model.nq or r.act.shape[1] != model.na:
             raise MmbioError(f"rollout {i}: qpos/act widths {r.qpos.shape[1]}/{r.act.shape[1]} are not the model's")
@@ -143,7 +148,7 @@ def evalkit_arrays(
         if len(states) > length:
             raise MmbioError(f"rollout {i}: {len(states)} frames, longer than its reference ({length})")
         p = f"episode_{i}"
-        touch, qfrc, hinges = _evaluate(model, r, rows)
+        touch, qfrc, hinges = _evaluate(load_model(_MODEL, r.variant).model, r, rows)
         kept = slice(0, len(states))  # rows[:len(states)] are the written states
         out |= {
             f"{p}_traj_id": np.array(int(traj_ids[i]) if traj_ids is not None else i),

@@ -535,7 +535,7 @@ PRESETS: dict[str, tuple[str, typing.Callable[[], TrainConfig]]] = {
                 init_log_std=math.log(0.05),
                 total_env_steps=2_000_000,
             ),
-            env=EnvConfig(variant="nofingers", control_hz=500, lookahead_stride=100, horizon=5000),
+            env=EnvConfig(variant="corrected", control_hz=500, lookahead_stride=100, horizon=5000),
             distill=DistillConfig(
                 teacher="checkpoints/tracking_walk.pkl",
                 iterations=8,
