@@ -36,6 +36,10 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
     part integrated implicitly (added to the simulated model's joint damping; the teacher plans without it, so
     the explicit term is ``I ω² e + 2 ζ I ω q̇_ref``). Explicit damping was unstable within 20 ms: the effective
     inertia of a foot falls 10× between stance and swing.
+``reserve-subsets``
+    The teacher's excitations with its reserves applied on a few dofs only (it plans them on every dof): none, the
+    toes, toes + subtalar, the feet (toes, subtalar, ankles), the feet + both hip rotations, and all of them; time
+    up and the three largest planned reserves (RMS, N·m; when it falls, the planned ones include the fall).
 ``free-moment``
     Where the hip-rotation reserve of static optimisation comes from: the walked cycle's largest hip_rotation_r
     reserve frame, the muscles crossing the dof there (capacity at full activation each way, the moment at the
@@ -44,7 +48,8 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
     0, 1, 100): the simulated free moments, its reserves, its excitations alone.
 
 Usage: ``python benchmarks/muscles_only_road.py [--part NAME] [--seconds 6]``. Results: benchmarks/RESULTS.md,
-"Muscles only: what stops the teacher (third pass)". The reserve-output student is ``benchmarks/reserve_student.py``.
+"Muscles only: what stops the teacher (third pass)" (the stock model's demo, committed then) and "Seventh pass"
+(``feasibility``, ``first-failure``, ``reserve-subsets`` on the corrected model's demo, committed since). The reserve-output student is ``benchmarks/reserve_student.py``.
 """
 
 from __future__ import annotations
@@ -215,6 +220,29 @@ def first_failure(su: Setup, seconds: float) -> None:
         _, res = run(su, seconds, hook)
         print(f"reserves applied on {label} only ({', '.join(keep)}): up {up_s(res):.2f} s")
         show(log, (0.1, 0.2))
+
+
+def reserve_subsets(su: Setup, seconds: float) -> None:
+    m = su.model
+    feet = ["mtp_angle_r", "mtp_angle_l", "subtalar_angle_r", "subtalar_angle_l", "ankle_angle_r", "ankle_angle_l"]
+    rows = [("all of them", None), ("none", []), ("toes (mtp)", feet[:2]), ("toes + subtalar", feet[:4]),
+            ("feet (mtp, subtalar, ankle)", feet), ("feet + hip rotation", [*feet, "hip_rotation_r", "hip_rotation_l"])]  # fmt: skip
+    print(f"\n| reserves applied on | up (s, of {seconds:g}) | planned reserves, largest RMS N·m |\n|---|---:|---|")
+    for label, keep in rows:
+        sel = None if keep is None else [int(m.jnt_dofadr[m.joint(n).id]) for n in keep]
+
+        def hook(_c: Any, _t: float, _q: Any, _v: Any, _a: Any, _u: Any, qfrc: np.ndarray, _i: dict,
+                 sel: list[int] | None = sel) -> np.ndarray:  # fmt: skip
+            if sel is None:
+                return qfrc
+            out = np.zeros_like(qfrc)
+            out[sel] = qfrc[sel]
+            return out
+
+        _, res = run(su, seconds, hook)
+        rms = np.sqrt(np.mean(np.asarray(res.reserves) ** 2, 0))
+        top = ", ".join(f"{res.reserve_names[j]} {rms[j]:.1f}" for j in np.argsort(-rms)[:3])
+        print(f"| {label} | {up_s(res):.2f} | {top} |", flush=True)
 
 
 def feasibility(_su: Setup, _seconds: float) -> None:
@@ -556,7 +584,7 @@ def joint_ilc(su: Setup, seconds: float, iterations: int = 2, gamma: float = 0.0
 
 PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,
          "rate-bounds": rate_bounds, "planners": planners, "joint-ilc": joint_ilc, "servo": servo,
-         "free-moment": free_moment}  # fmt: skip
+         "reserve-subsets": reserve_subsets, "free-moment": free_moment}  # fmt: skip
 
 
 def main() -> None:
