@@ -7,6 +7,8 @@ OUT.pkl`` rolls it out. When the file name says which subject of a shipped refer
 ``schreiber2019:c4/2014001``) or ``--reference`` names one, the checkpoint records it, and ``mmbio validate`` compares
 the simulation with *that subject's* curves and EMG by default (subject-specific; its kinematics are flagged as by
 construction). ``--motion`` also writes the stride for ``mmbio train --motion`` (the imitation environment).
+The model is MyoFullBody's ``'corrected'`` variant (the shoulder phantom bodies' inertia lowered,
+:mod:`mmbio.models.inertia_audit`), as for the committed demos; ``--variant nofingers`` tracks on the stock model.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def add_track_parser(sub: Any) -> None:
     )
     p.add_argument("--motion", help="also write the periodic stride (Motion .npz) for mmbio train --motion")
     p.add_argument(
+        "--variant",
+        choices=["corrected", "nofingers"],
+        default="corrected",
+        help="MyoFullBody variant (default corrected: the shoulder phantoms' inertia lowered; nofingers: as shipped)",
+    )
+    p.add_argument(
         "--touchdown",
         type=_float_in(0.0, 0.1, "m"),
         default=MEASURED_TOUCHDOWN_M,
@@ -78,7 +86,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             raise MmbioError(f"{args.trial}: an OpenSim IK file needs --grf (the trial's force plates, .mot)")
         from mmbio.sim.measured_stride import stride_from_opensim
 
-        motion = stride_from_opensim(trial, args.grf, variant="nofingers")
+        motion = stride_from_opensim(trial, args.grf, variant=args.variant)
     elif suffix == ".trc":
         raise DataFileError(args.trial, "a .trc holds markers but no gait events or force plates; mmbio track needs "
                             "a .c3d with Foot Strike/Foot Off events, or an OpenSim IK .mot/.sto with --grf")  # fmt: skip
@@ -87,7 +95,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             raise MmbioError(f"{args.trial}: --grf is for OpenSim IK input; a {suffix} trial has its own events")
         from mmbio.sim.measured_stride import stride_from_c3d
 
-        motion = stride_from_c3d(trial, static=args.static, mass_kg=args.mass, variant="nofingers")
+        motion = stride_from_c3d(trial, static=args.static, mass_kg=args.mass, variant=args.variant)
     else:
         raise DataFileError(args.trial, "not a .c3d, .mot or .sto file")
     ref = args.reference or find_subject_reference(trial.name)

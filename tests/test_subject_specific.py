@@ -142,7 +142,8 @@ def test_track_a_subjects_own_c3d_and_validate_against_that_subject(shared: Path
     from mmbio.train.config import EnvConfig
     from mmbio.train.imitation_env import ImitationEnv
 
-    env = ImitationEnv(EnvConfig(model="myofullbody"), motion, 1)
+    assert motion.variant == "corrected"  # mmbio track's default model
+    env = ImitationEnv(EnvConfig(model="myofullbody", variant=motion.variant), motion, 1)
     assert env.loop and env.period == motion.n_frames - 1
     state, _ = env.reset(jax.random.key(0))
     _, obs2, reward, *_ = env.step(state, np.full((1, env.mj_model.nu), 0.05, np.float32))
