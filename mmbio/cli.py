@@ -289,10 +289,14 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
               f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(printable(p) for p in paths)}",
               file=sys.stderr)  # fmt: skip
         return 1
-    sources = None
+    sources: dict[str, ActivationSource] | None = None
     if so is not None:  # the static optimisation of the simulated motion: one named activation source
         desc = "static optimisation of the simulated motion with its GRF: " + so.summary()
         sources = {STATIC_OPT_NAME: ActivationSource(so.activation_channels(), desc)}
+    if args.source:
+        from mmbio.analysis.activation_sources import sources_from_files
+
+        sources = {**(sources or {}), **sources_from_files(args.source, set(sources or ()))}
     result = validate(
         trial,
         f"{name}:{condition}",
@@ -605,6 +609,14 @@ def build_parser() -> argparse.ArgumentParser:
         "100 Hz, e.g. from its AMASS cache; default: the cached motion its config names)",
     )
     _trial_options(v)
+    v.add_argument(
+        "--source",
+        action="append",
+        metavar="NAME=FILE.sto",
+        help="another named activation source on the trial's clock (OpenSim .sto of activations: a teacher's, "
+        "OpenSim static optimisation's or CMC's), compared with the same EMG beside the trial's own and static "
+        "optimisation's, on the redundancy page and in metrics.json; repeatable",
+    )
     v.add_argument(
         "--speed", type=_float_in(*SPEED_RANGE_M_S, "m/s"), help="walking/running speed in m/s when the file has none"
     )

@@ -252,3 +252,39 @@ def test_static_optimisation_activations_are_on_the_trial_clock() -> None:
     ch = so.activation_channels()
     np.testing.assert_allclose(ch.time, 0.45 + t)
     assert ch.names == ["tibant_r", "soleus_r"] and ch.units == ["1", "1"]
+
+
+def test_cli_sources_from_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mmbio validate ... --source NAME=FILE.sto``: a source read from the same file as the trial's own
+    activations gets exactly the trial's numbers, under its own key, with its file in the provenance; a malformed,
+    repeated or missing source is one line, exit 2."""
+    from test_hostile_opensim import gait
+
+    from mmbio.cli import main
+
+    f = gait(tmp_path)
+    base = ["validate", str(f["kin"]), "--grf", str(f["grf"]), "--activations", str(f["act"]), "--mass", "72.7",
+            "--no-spm", "--no-pdf"]  # fmt: skip
+    out = tmp_path / "o"
+    assert main([*base, "--source", f"teacher={f['act']}", "--output", str(out)]) in (0, 1)
+    doc = json.loads((out / "metrics.json").read_text())
+    own, teacher = doc["activation_sources"]["trial"], doc["activation_sources"]["sources"]["teacher"]
+    r_own, r_teacher = own["sides"]["right"]["r"], teacher["sides"]["right"]["r"]
+    assert r_own["soleus"] is not None and r_teacher == r_own
+    assert doc["emg_teacher"]["right"]["soleus"]["r"]["value"] == doc["emg"]["right"]["soleus"]["r"]["value"]
+    assert doc["provenance"]["activation_sources"]["teacher"]["source"] == "activations read from act.sto (--source)"
+    capsys.readouterr()
+    bad = {
+        "teacher": "expected NAME=FILE.sto",
+        f"={f['act']}": "expected NAME=FILE.sto",
+        f"a={tmp_path / 'none.sto'}": "no such file (--source a)",
+        f"a={f['act']} --source a={f['act']}": "named twice",
+        f"Teacher={f['act']} --source teacher={f['act']}": "share the key 'teacher'",
+    }
+    for i, (spec, message) in enumerate(bad.items()):
+        argv = [*base, "--output", str(tmp_path / f"bad{i}")]
+        for s in spec.split(" --source "):
+            argv += ["--source", s]
+        assert main(argv) == 2, spec
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (spec, err)

@@ -125,6 +125,30 @@ def resolve_sources(
     return out
 
 
+def sources_from_files(specs: list[str], taken: set[str] | frozenset[str] = frozenset()) -> dict[str, ActivationSource]:
+    """``NAME=FILE.sto`` values (``mmbio validate --source``) → named sources read as OpenSim activations
+    (:func:`mmbio.io.opensim.read_opensim_activations`). A malformed value, a name given twice or already in
+    ``taken``, or a missing file is one line (:class:`MmbioError` / :class:`~mmbio.errors.DataFileError`)."""
+    from pathlib import Path
+
+    from mmbio.errors import DataFileError
+    from mmbio.io.opensim import read_opensim_activations
+
+    out: dict[str, ActivationSource] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
+            raise MmbioError(f"--source {spec!r}: expected NAME=FILE.sto (e.g. teacher=teacher_activations.sto)")
+        if name in taken or name in out:
+            raise MmbioError(f"--source {name!r}: that source is named twice")
+        p = Path(path)
+        if not p.is_file():
+            raise DataFileError(p, f"no such file (--source {name})")
+        out[name] = ActivationSource(read_opensim_activations(p), f"activations read from {p.name} (--source)")
+    return out
+
+
 def trial_span(trial: Trial) -> tuple[float, float] | None:
     """First and last sample time (s) over the trial's signal groups, ``None`` when it has none."""
     times = [g.time for g in (trial.angles, trial.activations, trial.emg) if g is not None and g.time.size]
