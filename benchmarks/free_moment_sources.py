@@ -1,0 +1,106 @@
+"""Where a simulated foot's free-moment peaks come from (issue 14, seventh pass): roll a tracking checkpoint out
+(3 cycles + 1, as ``mmbio validate``), take each foot's five largest |free moment| frames while it carries ≥ 10 % BW
+(the ``free_moment_peak`` credibility check's frames), and print their phase of stance and every floor contact point
+of that foot: its vertical and horizontal force (N, lab frame of MuJoCo: x mediolateral, y the walking direction),
+its position relative to the COP (cm) and its share of the free moment (N·m).
+
+Usage: ``python benchmarks/free_moment_sources.py [CHECKPOINT]`` (default ``checkpoints/tracking_walk.pkl``;
+≈ 80 s). Results: benchmarks/RESULTS.md, issue 14, "Seventh pass".
+"""
+
+import sys
+
+import mujoco
+import numpy as np
+
+from mmbio.analysis.grf import FREE_MOMENT_MIN_BW
+from mmbio.control.run import run_checkpoint
+from mmbio.models.registry import load_model
+from mmbio.trial import GRAVITY
+
+
+def main(ck: str) -> None:
+    run = run_checkpoint(ck, cycles=3, static_opt=False)
+    tr, r = run.trial, run.rollout
+    mass = tr.subject.mass_kg
+    m = load_model(r.model_name, r.variant).model
+    d = mujoco.MjData(m)
+    for s, g in tr.grf.items():
+        t = g.time
+        fz = g.vertical
+        tz = np.asarray(g.free_moment)
+        sel = fz >= FREE_MOMENT_MIN_BW * mass * GRAVITY
+        hs = tr.events.heel_strike[s]
+        to = tr.events.toe_off[s]
+        order = np.argsort(-np.abs(np.where(sel, tz, 0)))[:5]
+        print(f"== {s}: heel strikes {np.round(hs, 2)}, toe offs {np.round(to, 2)}")
+        for k in order:
+            tk = t[k]
+            prev = hs[hs <= tk].max() if np.any(hs <= tk) else np.nan
+            nxt = to[to > prev].min() if np.any(to > prev) else np.nan
+            ph = 100 * (tk - prev) / (nxt - prev) if np.isfinite(prev) and np.isfinite(nxt) else np.nan
+            i = int(np.argmin(np.abs(r.time - tk)))
+            d.qpos[:] = r.qpos[i]
+            d.qvel[:] = r.qvel[i]
+            d.act[:] = r.act[i]
+            d.ctrl[:] = r.ctrl[i]
+            if r.qfrc_applied is not None:
+                d.qfrc_applied[:] = r.qfrc_applied[i]
+            mujoco.mj_forward(m, d)
+            pts = []
+            f6 = np.zeros(6)
+            for ci in range(d.ncon):
+                c = d.contact[ci]
+                if 0 not in (m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]):
+                    continue
+                gg = c.geom2 if m.geom_bodyid[c.geom1] == 0 else c.geom1
+                mujoco.mj_contactForce(m, d, ci, f6)
+                fw = c.frame.reshape(3, 3).T @ f6[:3]
+                fon = fw if c.geom2 == gg else -fw
+                bname = m.body(m.geom_bodyid[gg]).name
+                if not bname.endswith("_" + s):
+                    continue
+                pts.append((m.geom(gg).name or f"g{gg}", bname, c.pos.copy(), fon))
+            if not pts:
+                continue
+            p = np.array([x[2] for x in pts])
+            f = np.array([x[3] for x in pts])
+            w = np.clip(f[:, 2], 0, None)
+            cop = (w[:, None] * p).sum(0) / max(w.sum(), 1e-9)
+            tzk = np.cross(p - cop, f)[:, 2]
+            print(
+                f"  t {tk:.3f} ({ph:.0f} % stance) Tz {tz[k]:+.1f} N m ({tz[k] / mass:+.3f}/kg) Fz {fz[k]:.0f} N; "
+                f"{len(pts)} points:"
+            )
+            for (gn, bn, pp, ff), z in zip(pts, tzk, strict=True):
+                print(
+                    f"     {bn:10s} {gn:18s} Fz {ff[2]:7.1f} Fxy ({ff[0]:+6.1f},{ff[1]:+6.1f}) "
+                    f"r-cop ({100 * (pp - cop)[0]:+5.1f},{100 * (pp - cop)[1]:+5.1f}) cm  Tz {z:+6.1f}"
+                )
+
+
+def reference_foot_yaw(ck: str) -> None:
+    """The reference stride's calcaneus yaw (deg about the vertical) and height (cm) every 5 frames, S = planned
+    stance."""
+    from mmbio.control.checkpoint import load_checkpoint
+
+    mo = load_checkpoint(ck).motion()
+    m = mo.mj_model()
+    d = mujoco.MjData(m)
+    for side in "rl":
+        b = m.body(f"calcn_{side}").id
+        st = np.asarray(mo.stance[side], bool)
+        rows = []
+        for k in range(0, len(mo.qpos), 5):
+            d.qpos[:] = mo.qpos[k]
+            mujoco.mj_kinematics(m, d)
+            rot = d.xmat[b].reshape(3, 3)
+            yaw = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
+            rows.append(f"{k}:{'S' if st[k] else '-'}{yaw:.1f}°/{100 * d.xpos[b][2]:.0f}cm")
+        print(f"reference calcn_{side} yaw/height: " + " ".join(rows))
+
+
+if __name__ == "__main__":
+    path = sys.argv[1] if len(sys.argv) > 1 else "checkpoints/tracking_walk.pkl"
+    reference_foot_yaw(path)
+    main(path)
