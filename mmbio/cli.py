@@ -197,6 +197,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if is_cohort(args.trial):
         from mmbio.cli_cohort import cmd_cohort
 
+        if args.source:
+            raise MmbioError("--source names activations on one trial's clock; it does not apply to a cohort")
+
         return cmd_cohort(args)
     if args.workers or args.scheduler:
         raise MmbioError("--workers/--scheduler apply to a cohort (several inputs, a folder, a glob or a manifest)")

@@ -288,3 +288,6 @@ def test_cli_sources_from_files(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert main(argv) == 2, spec
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (spec, err)
+    cohort = ["validate", str(f["kin"]), str(f["kin"]), "--source", f"t={f['act']}", "--output", str(tmp_path / "c")]
+    assert main(cohort) == 2
+    assert "does not apply to a cohort" in capsys.readouterr().err

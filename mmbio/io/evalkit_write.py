@@ -20,8 +20,9 @@ its archive, 0.678 from its own rollout); a policy's archive lacks only the velo
 Only MyoFullBody ``nofingers`` (the model mm-evalkit evaluates) and mmbio's ``corrected`` variant of it (the same
 joints and muscles; only the eight shoulder phantom bodies' inertia differs, :mod:`mmbio.models.inertia_audit`) can
 be written; the touch sensors are evaluated on the rollout's own model. The format has no field for the variant, so
-an archive of a ``corrected`` rollout reads back as ``nofingers``. Another model is refused in one line. Episodes that diverged are written up to the divergence with ``traj_length`` the length they were meant to
-run (``target_s``), which mm-evalkit reads as an early termination.
+an archive of a ``corrected`` rollout reads back as ``nofingers``. Another model is refused in one line. Episodes
+that diverged are written up to the divergence with ``traj_length`` the length they were meant to run
+(``target_s``), which mm-evalkit reads as an early termination.
 """
 
 from __future__ import annotations
