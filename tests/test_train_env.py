@@ -271,7 +271,7 @@ def test_ppo_learns_arm_tracking(arm_motion: Motion) -> None:
     tc = get_config(
         "smoke",
         ["ppo.n_envs=32", "ppo.n_steps=32", "ppo.n_minibatches=4", "ppo.actor_hidden=128,128",
-         "ppo.critic_hidden=128,128", "ppo.init_log_std=-1.6", "ppo.lr=1e-3", "ppo.total_env_steps=163840"],
+         "ppo.critic_hidden=128,128", "ppo.init_log_std=-1.6", "ppo.lr=1e-3", "ppo.total_env_steps=98304"],
     )  # fmt: skip
     env = ImitationEnv(arm_cfg(), arm_motion, tc.ppo.n_envs)
     best = env.max_reward * env.cfg.horizon
