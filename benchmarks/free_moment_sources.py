@@ -2,7 +2,8 @@
 (3 cycles + 1, as ``mmbio validate``), take each foot's five largest |free moment| frames while it carries ≥ 10 % BW
 (the ``free_moment_peak`` credibility check's frames), and print their phase of stance and every floor contact point
 of that foot: its vertical and horizontal force (N, lab frame of MuJoCo: x mediolateral, y the walking direction),
-its position relative to the COP (cm) and its share of the free moment (N·m).
+its position relative to the COP (cm) and its share of the free moment (N·m); and the stance leg's hip rotation,
+subtalar, ankle and toe moments there (muscles and reserve, N·m, with the joint axis's vertical component).
 
 Usage: ``python benchmarks/free_moment_sources.py [CHECKPOINT]`` (default ``checkpoints/tracking_walk.pkl``;
 ≈ 80 s). Results: benchmarks/RESULTS.md, issue 14, "Seventh pass".
@@ -72,6 +73,13 @@ def main(ck: str) -> None:
                 f"  t {tk:.3f} ({ph:.0f} % stance) Tz {tz[k]:+.1f} N m ({tz[k] / mass:+.3f}/kg) Fz {fz[k]:.0f} N; "
                 f"{len(pts)} points:"
             )
+            dofs = []
+            for n in (f"hip_rotation_{s}", f"subtalar_angle_{s}", f"ankle_angle_{s}", f"mtp_angle_{s}"):
+                j = m.joint(n).id
+                a = int(m.jnt_dofadr[j])
+                dofs.append(f"{n} muscles {d.qfrc_actuator[a]:+.1f} reserve {d.qfrc_applied[a]:+.1f} "
+                            f"(axis {d.xaxis[j][2]:+.2f} vertical)")  # fmt: skip
+            print("     joint moments, N·m: " + "; ".join(dofs))
             for (gn, bn, pp, ff), z in zip(pts, tzk, strict=True):
                 print(
                     f"     {bn:10s} {gn:18s} Fz {ff[2]:7.1f} Fxy ({ff[0]:+6.1f},{ff[1]:+6.1f}) "
