@@ -1,9 +1,9 @@
 """Build the demo checkpoint ``checkpoints/tracking_walk.pkl``: the contact-consistent muscle tracking controller
 (:mod:`mmbio.control.tracking`) on MyoFullBody (no fingers, ``'corrected'``: the eight shoulder phantom bodies'
-32-m radius of gyration lowered, :mod:`mmbio.models.inertia_audit`) along one *measured* adult stride, looped: the Rajagopal
-et al. (2016) overground walk (OpenSim IK ``coordinates.sto`` and force plates ``grf_walk.mot``, Apache-2.0), made
-periodic with a stance plan from the plates by :func:`mmbio.sim.measured_stride.stride_from_opensim` (its notes
-say what was done: window, closure per joint, clock, foot-lock corrections, the GRF the result implies against the
+32-m radius of gyration lowered, :mod:`mmbio.models.inertia_audit`) along one *measured* adult stride, looped: the
+Rajagopal et al. (2016) overground walk (OpenSim IK ``coordinates.sto`` and force plates ``grf_walk.mot``,
+Apache-2.0), made periodic with a stance plan from the plates by
+:func:`mmbio.sim.measured_stride.stride_from_opensim` (its notes say what was done: window, closure per joint, clock, foot-lock corrections, the GRF the result implies against the
 plates). The validation references (``schwartz2008:free``, ``schreiber2019:c4``) are then independent of the
 motion's source.
 
@@ -23,14 +23,16 @@ inside the thorax), 0.03 m let one toe-off in the fourth cycle sink 19 mm into t
 toe-off failure, 0.035 0.049 BW (peak 179 N): the controller is that sensitive to this
 setting. (These settings were chosen on the stock ``'nofingers'`` model; on ``'corrected'``, the committed demo
 since issue 14's seventh pass, they walk the validation's 4.6 s with a root residual of 0.030 BW RMS, against 0.046
-on stock, ``benchmarks/RESULTS.md``.) Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4 cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by 8 s; it did not fall).
+on stock, ``benchmarks/RESULTS.md``.) Limits (measured with qpos0 arms and 0.03 m): the gait holds ≈ 5 s (4
+cycles); beyond, the pelvis pitches forward and falls behind the reference (≈ 12 cm, residual force 0.2 BW RMS by
+8 s; it did not fall).
 
 ``python checkpoints/build.py --root-free`` builds ``checkpoints/tracking_walk_rootfree.pkl``: the same stride and
 controller with no force ever on the pelvis (``root_residual='none'``), the reference's root path corrected for
 dynamic consistency (4 iterations, stored in the checkpoint; ≈ 3 min), joint and trunk weights of 100 and root
 weights of 1000 (issue 14 §1; ``benchmarks/RESULTS.md``, "A root-free teacher, second pass" and "Sixth pass": on
-the stock model root weights of 100 held the pelvis, whose trunk carried the phantoms' 8 kg·m²). It walks on its contacts and muscles
-plus reserves; ``mmbio validate`` shows the comparison with the demo.
+the stock model root weights of 100 held the pelvis, whose trunk carried the phantoms' 8 kg·m²). It walks on its
+contacts and muscles plus reserves; ``mmbio validate`` shows the comparison with the demo.
 
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
@@ -72,6 +74,8 @@ ROOT_FREE_SETTINGS = replace(
 #: drifts sideways and turns away at root weights of 100 (even ideal torques fall at 4.3 s); 1000 holds it
 #: (benchmarks/RESULTS.md, "Sixth pass")
 ROOT_FREE_CORRECTED_SETTINGS = replace(ROOT_FREE_SETTINGS, w_root_pos=1000.0, w_root_rot=1000.0)
+#: ``--root-free`` settings per variant
+ROOT_FREE_BY_VARIANT = {"nofingers": ROOT_FREE_SETTINGS, "corrected": ROOT_FREE_CORRECTED_SETTINGS}
 
 
 #: The committed demos' MyoFullBody variant
@@ -104,9 +108,7 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
     speed = -(motion.qpos[-1, 1] - motion.qpos[0, 1]) / motion.duration
     ckpt = tracking_checkpoint(
         motion,
-        (ROOT_FREE_CORRECTED_SETTINGS if variant == "corrected" else ROOT_FREE_SETTINGS)
-        if root_free
-        else MEASURED_SETTINGS,
+        ROOT_FREE_BY_VARIANT[variant] if root_free else MEASURED_SETTINGS,
         metadata={
             "description": f"demo: contact-consistent muscle tracking of a measured adult walk at {speed:.2f} m/s "
             "(one stride of the Rajagopal 2016 overground walk, IK + force plates, made periodic, looped)"
@@ -130,7 +132,7 @@ if __name__ == "__main__":
     ap.add_argument(
         "--variant",
         default=VARIANT,
-        choices=["nofingers", "corrected"],
+        choices=sorted(ROOT_FREE_BY_VARIANT),
         help="MyoFullBody variant of the measured stride (default corrected: shoulder phantom inertia fixed; "
         "nofingers: the stock model)",
     )
