@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmbio.analysis.grf import FREE_MOMENT_MIN_BW
+from mmbio.analysis.grf import free_moment_peak
 from mmbio.gait.events import contact_intervals
 from mmbio.io.c3d import read_c3d
 from mmbio.reference.build.schreiber import SCHREIBER_CONDITIONS, plate_stance, schreiber_subjects
@@ -47,10 +47,10 @@ def stance_peaks(g: object, stances: list[tuple[float, float]], mass_kg: float) 
     tz = np.asarray(g.free_moment, float)  # type: ignore[attr-defined]
     out: dict[str, list[float]] = {c: [] for c in CHECKS}
     for a, b in stances:
+        fm = free_moment_peak(t, fz, tz, mass_kg, (a, b))  # the reference builder's per-stance statistic
+        if np.isfinite(fm):
+            out["free_moment_peak"].append(fm)
         w = (t >= a) & (t <= b)
-        loaded = w & (fz >= FREE_MOMENT_MIN_BW * mass_kg * GRAVITY) & np.isfinite(tz)
-        if loaded.any():
-            out["free_moment_peak"].append(float(np.max(np.abs(tz[loaded]))) / mass_kg)
         if w.any():
             out["grf_vertical_max"].append(float(np.nanmax(fz[w])) / (mass_kg * GRAVITY))
     return out

@@ -17,6 +17,7 @@ import numpy as np
 from mmbio.analysis.grf import FREE_MOMENT_MIN_BW
 from mmbio.control.run import run_checkpoint
 from mmbio.models.registry import load_model
+from mmbio.sim.extract import floor_contacts, foot_geoms
 from mmbio.trial import GRAVITY
 
 
@@ -26,6 +27,7 @@ def main(ck: str) -> None:
     mass = tr.subject.mass_kg
     m = load_model(r.model_name, r.variant).model
     d = mujoco.MjData(m)
+    floor, sides = foot_geoms(m)
     for s, g in tr.grf.items():
         t = g.time
         fz = g.vertical
@@ -48,20 +50,8 @@ def main(ck: str) -> None:
             if r.qfrc_applied is not None:
                 d.qfrc_applied[:] = r.qfrc_applied[i]
             mujoco.mj_forward(m, d)
-            pts = []
-            f6 = np.zeros(6)
-            for ci in range(d.ncon):
-                c = d.contact[ci]
-                if 0 not in (m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]):
-                    continue
-                gg = c.geom2 if m.geom_bodyid[c.geom1] == 0 else c.geom1
-                mujoco.mj_contactForce(m, d, ci, f6)
-                fw = c.frame.reshape(3, 3).T @ f6[:3]
-                fon = fw if c.geom2 == gg else -fw
-                bname = m.body(m.geom_bodyid[gg]).name
-                if not bname.endswith("_" + s):
-                    continue
-                pts.append((m.geom(gg).name or f"g{gg}", bname, c.pos.copy(), fon))
+            pts = [(m.geom(g).name or f"g{g}", m.body(m.geom_bodyid[g]).name, pos, f)
+                   for g, pos, f in floor_contacts(m, d, floor) if sides.get(g) == s]  # fmt: skip
             if not pts:
                 continue
             p = np.array([x[2] for x in pts])

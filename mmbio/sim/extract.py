@@ -285,6 +285,29 @@ def _ids(m: mujoco.MjModel, obj: mujoco.mjtObj, names: tuple[str, ...] | list[st
     return out
 
 
+def foot_geoms(m: mujoco.MjModel) -> tuple[int, dict[int, str]]:
+    """The floor geom's id and the foot geoms' ids → side (``'r'``/``'l'``) of MyoFullBody (``anatomy`` names)."""
+    floor = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, [anatomy.FLOOR_GEOM])[0]
+    sides = {g: s for s in SIDES for g in _ids(m, mujoco.mjtObj.mjOBJ_GEOM, list(anatomy.FOOT_GEOMS[s]))}
+    return floor, sides
+
+
+def floor_contacts(m: mujoco.MjModel, d: mujoco.MjData, floor: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Every contact of geom ``floor`` in ``d`` (after ``mj_forward``): (the other geom, the contact point (3,) m,
+    the force on that geom (3,) N), world frame; the sign convention is the module docs' (GRF)."""
+    out = []
+    f6 = np.zeros(6)
+    for ci in range(d.ncon):
+        c = d.contact[ci]
+        if c.geom1 != floor and c.geom2 != floor:
+            continue
+        g = c.geom2 if c.geom1 == floor else c.geom1
+        mujoco.mj_contactForce(m, d, ci, f6)
+        f_world = c.frame.reshape(3, 3).T @ f6[:3]  # geom1 on geom2
+        out.append((int(g), c.pos.copy(), f_world if c.geom2 == g else -f_world))
+    return out
+
+
 def _couplings_by_indep(m: mujoco.MjModel) -> dict[int, list[tuple[int, int, np.ndarray, float]]]:
     """independent dof → [(dependent dof, independent qpos adr, derivative coefs, x0)] (chains resolved)."""
     direct: dict[int, list[Any]] = {}
@@ -380,11 +403,7 @@ def extract_signals(
     angles = _channels(t, np.column_stack(cols), names, "deg")
 
     # --- model ids
-    floor = _ids(m, mujoco.mjtObj.mjOBJ_GEOM, [anatomy.FLOOR_GEOM])[0]
-    foot_side: dict[int, str] = {}
-    for s in SIDES:
-        for g in _ids(m, mujoco.mjtObj.mjOBJ_GEOM, list(anatomy.FOOT_GEOMS[s])):
-            foot_side[g] = s
+    floor, foot_side = foot_geoms(m)
     touch_adr: dict[str, list[int]] = {}
     for s in SIDES:
         sids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, n_) for n_ in anatomy.TOUCH_SENSORS[s]]
@@ -416,7 +435,6 @@ def extract_signals(
     resid = np.zeros((n, 6)) if do_moments else None
     clearance = {s: np.full(n, np.inf) for s in SIDES}
     other_floor = 0
-    f6 = np.zeros(6)
     rne = np.zeros(m.nv)
     qext = np.zeros(m.nv)
     for i in range(n):
@@ -437,21 +455,14 @@ def extract_signals(
         if grf_source == "contacts":
             qext[:] = 0.0
             pts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {s: [] for s in SIDES}
-            for ci in range(d.ncon):
-                c = d.contact[ci]
-                if c.geom1 != floor and c.geom2 != floor:
-                    continue
-                g = c.geom2 if c.geom1 == floor else c.geom1
-                mujoco.mj_contactForce(m, d, ci, f6)
-                f_world = c.frame.reshape(3, 3).T @ f6[:3]  # geom1 on geom2
-                f_on = f_world if c.geom2 == g else -f_world
+            for g, pos, f_on in floor_contacts(m, d, floor):
                 if do_moments:
-                    mujoco.mj_applyFT(m, d, f_on, np.zeros(3), c.pos, int(m.geom_bodyid[g]), qext)
+                    mujoco.mj_applyFT(m, d, f_on, np.zeros(3), pos, int(m.geom_bodyid[g]), qext)
                 s = foot_side.get(g)
                 if s is None:
                     other_floor += 1
                 else:
-                    pts[s].append((c.pos.copy(), f_on))
+                    pts[s].append((pos, f_on))
             for s in SIDES:
                 if not pts[s]:
                     continue
