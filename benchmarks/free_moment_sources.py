@@ -3,7 +3,8 @@
 (the ``free_moment_peak`` credibility check's frames), and print their phase of stance and every floor contact point
 of that foot: its vertical and horizontal force (N, lab frame of MuJoCo: x mediolateral, y the walking direction),
 its position relative to the COP (cm) and its share of the free moment (N·m); and the stance leg's hip rotation,
-subtalar, ankle and toe moments there (muscles and reserve, N·m, with the joint axis's vertical component).
+subtalar, ankle and toe moments there (muscles and reserve, N·m, with the joint axis's vertical component), and
+the muscles that make the hip-rotation moment (force × moment arm each; the internal and external sums).
 
 Usage: ``python benchmarks/free_moment_sources.py [CHECKPOINT]`` (default ``checkpoints/tracking_walk.pkl``;
 ≈ 80 s). Results: benchmarks/RESULTS.md, issue 14, "Seventh pass".
@@ -70,11 +71,24 @@ def main(ck: str) -> None:
                 dofs.append(f"{n} muscles {d.qfrc_actuator[a]:+.1f} reserve {d.qfrc_applied[a]:+.1f} "
                             f"(axis {d.xaxis[j][2]:+.2f} vertical)")  # fmt: skip
             print("     joint moments, N·m: " + "; ".join(dofs))
+            print("     " + hip_rotation_sources(m, d, s))
             for (gn, bn, pp, ff), z in zip(pts, tzk, strict=True):
                 print(
                     f"     {bn:10s} {gn:18s} Fz {ff[2]:7.1f} Fxy ({ff[0]:+6.1f},{ff[1]:+6.1f}) "
                     f"r-cop ({100 * (pp - cop)[0]:+5.1f},{100 * (pp - cop)[1]:+5.1f}) cm  Tz {z:+6.1f}"
                 )
+
+
+def hip_rotation_sources(m: mujoco.MjModel, d: mujoco.MjData, side: str, top: int = 6) -> str:
+    """Each muscle's share of the hip-rotation moment at the current (forwarded) state: the largest ``top``
+    (force × moment arm, N·m, + internal rotation), and the sums of the internal and external parts."""
+    dof = int(m.jnt_dofadr[m.joint(f"hip_rotation_{side}").id])
+    dense = np.zeros((m.nu, m.nv))
+    mujoco.mju_sparse2dense(dense, d.actuator_moment, d.moment_rownnz, d.moment_rowadr, d.moment_colind)
+    share = dense[:, dof] * d.actuator_force
+    order = np.argsort(-np.abs(share))[:top]
+    names = ", ".join(f"{m.actuator(i).name} {share[i]:+.1f} (a {d.act[m.actuator_actadr[i]]:.2f})" for i in order)
+    return f"hip rotation by muscle: {names}; internal +{share[share > 0].sum():.1f}, external {share[share < 0].sum():.1f}"
 
 
 def reference_foot_yaw(ck: str) -> None:

@@ -40,6 +40,14 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
     The teacher's excitations with its reserves applied on a few dofs only (it plans them on every dof): none, the
     toes, toes + subtalar, the feet (toes, subtalar, ankles), the feet + both hip rotations, and all of them; time
     up and the three largest planned reserves (RMS, N·m; when it falls, the planned ones include the fall).
+``cocontraction``
+    A co-contraction floor: every muscle's activation kept at or above 0.02–0.2 (as fast as activation dynamics
+    allow), so the muscles' force-length-velocity curves stiffen and damp each joint without delay; the excitations
+    alone, with the tracking gains at 6 and 10 Hz; time up, mean activation, mean horizontal speed.
+``mtp-spring``
+    A passive spring on both mtp joints (k = 10, 30, 100 N·m/rad toward 0 rad; plantar fascia and intrinsic foot
+    muscles, which MyoFullBody lacks), a declared model change the teacher plans with: the excitations alone and
+    with all the planned reserves.
 ``free-moment``
     Where the hip-rotation reserve of static optimisation comes from: the walked cycle's largest hip_rotation_r
     reserve frame, the muscles crossing the dof there (capacity at full activation each way, the moment at the
@@ -49,7 +57,8 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
 
 Usage: ``python benchmarks/muscles_only_road.py [--part NAME] [--seconds 6]``. Results: benchmarks/RESULTS.md,
 "Muscles only: what stops the teacher (third pass)" (the stock model's demo, committed then) and "Seventh pass"
-(``feasibility``, ``first-failure``, ``reserve-subsets`` on the corrected model's demo, committed since). The reserve-output student is ``benchmarks/reserve_student.py``.
+(``feasibility``, ``first-failure``, ``reserve-subsets`` on the corrected model's demo, committed since) and "Eighth
+pass" (``cocontraction``, ``mtp-spring``). The reserve-output student is ``benchmarks/reserve_student.py``.
 """
 
 from __future__ import annotations
@@ -582,9 +591,62 @@ def joint_ilc(su: Setup, seconds: float, iterations: int = 2, gamma: float = 0.0
             dq[:, c] = np.clip(dq[:, c] + np.fft.irfft(x, n=period), -clamp, clamp)
 
 
+def cocontraction(su: Setup, seconds: float) -> None:
+    """Does a co-contraction floor give the muscles-only loop the fast feedback its reserves gave? Every muscle's
+    activation is kept at or above ``floor`` (as fast as activation dynamics allow), so antagonists stay loaded and
+    the muscles' force-length-velocity curves stiffen and damp every joint without delay; the excitations alone act
+    (no reserves). Also with the tracking gains raised (``joint_hz``)."""
+    orig = T.activation_bounds
+
+    def floored(floor: float) -> Callable:
+        def bounds(a: np.ndarray, tau_act: np.ndarray, tau_deact: np.ndarray, h: float) -> tuple:
+            lo, hi = orig(a, tau_act, tau_deact, h)
+            return np.maximum(lo, np.minimum(floor, hi)), hi
+
+        return bounds
+
+    print(
+        f"\n| activation floor | joint_hz | up (s, of {seconds:g}) | mean activation | horizontal speed m/s |\n|---:|---:|---:|---:|---:|"
+    )
+    for floor, hz in [(0.0, 6.0), (0.02, 6.0), (0.05, 6.0), (0.1, 6.0), (0.2, 6.0), (0.05, 10.0), (0.1, 10.0)]:
+        T.activation_bounds = floored(floor)  # type: ignore[assignment]
+        try:
+            ro, res = run(su, seconds, lambda *a: np.zeros_like(a[6]), settings=replace(su.settings, joint_hz=hz))
+        finally:
+            T.activation_bounds = orig  # type: ignore[assignment]
+        up = up_s(res)
+        keep = ro.time <= up
+        speed = float(np.hypot(*(ro.qpos[keep][-1, :2] - ro.qpos[0, :2]))) / max(float(ro.time[keep][-1]), 1e-9)
+        print(f"| {floor:g} | {hz:g} | {up:.2f} | {float(np.mean(ro.act[keep])):.3f} | {speed:.2f} |", flush=True)
+
+
+def mtp_spring(su: Setup, seconds: float) -> None:
+    """The toes are the one place the muscles lack capacity (4 muscles, 6-7 N·m; the stride asks 25 N·m peaks at
+    push-off). Real feet carry that moment passively (plantar fascia, windlass; intrinsic foot muscles MyoFullBody
+    lacks), and OpenSim gait models often lock the joint. Here both mtp joints get a passive spring of stiffness k
+    (N·m/rad) toward 0 rad, declared as a model change (the teacher plans with it): the excitations alone, and with
+    all the planned reserves applied (the largest planned reserves, RMS N·m)."""
+    print(
+        f"\n| mtp stiffness N·m/rad | reserves applied | up (s, of {seconds:g}) | planned reserves, largest RMS N·m |"
+        "\n|---:|---|---:|---|"
+    )
+    for k in (0.0, 10.0, 30.0, 100.0):
+        m = copy.deepcopy(su.model)
+        for n in ("mtp_angle_r", "mtp_angle_l"):
+            j = m.joint(n).id
+            m.jnt_stiffness[j] = k
+            m.qpos_spring[m.jnt_qposadr[j]] = 0.0
+        for label, hook in (("none", lambda *a: np.zeros_like(a[6])), ("all", lambda *a: a[6])):
+            _, res = run(su, seconds, hook, model=m)
+            rms = np.sqrt(np.mean(np.asarray(res.reserves) ** 2, 0))
+            top = ", ".join(f"{res.reserve_names[i]} {rms[i]:.1f}" for i in np.argsort(-rms)[:3])
+            print(f"| {k:g} | {label} | {up_s(res):.2f} | {top} |", flush=True)
+
+
 PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,
          "rate-bounds": rate_bounds, "planners": planners, "joint-ilc": joint_ilc, "servo": servo,
-         "reserve-subsets": reserve_subsets, "free-moment": free_moment}  # fmt: skip
+         "reserve-subsets": reserve_subsets, "free-moment": free_moment, "cocontraction": cocontraction,
+         "mtp-spring": mtp_spring}  # fmt: skip
 
 
 def main() -> None:
