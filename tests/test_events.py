@@ -155,3 +155,23 @@ def test_property_every_contact_found_once(durations: list[tuple[float, float]],
         assert on is not None and off is not None
         assert a - 0.002 <= on <= a + 0.02
         assert b - 0.02 <= off <= b + 0.002
+
+
+def test_a_heel_impact_that_bounces_starts_the_stance() -> None:
+    """A simulated heel strike that peaks at 780 N, leaves the floor after 55 ms for 35 ms, then lands for a
+    0.55 s stance (what `mmbio track` of subject 2014001 did at each right heel strike): the stance starts at the
+    first touch. An isolated 50 ms toe scuff of 300 N in mid-swing is still no contact, and a 40 N blip 35 ms
+    before the heel strike still does not pull it early."""
+    t = np.arange(0, 2.0, 1e-3)
+    f = np.zeros_like(t)
+    f[(t >= 0.400) & (t < 0.455)] = 780.0  # the impact
+    f[(t >= 0.490) & (t < 1.040)] = 700.0  # the stance after the bounce
+    f[(t >= 1.400) & (t < 1.450)] = 300.0  # a scuff in swing, far from any stance
+    iv = contact_intervals(t, f)
+    assert len(iv) == 1
+    assert abs(iv[0][0] - 0.400) < 2e-3 and abs(iv[0][1] - 1.040) < 2e-3
+    g = np.zeros_like(t)
+    g[(t >= 0.420) & (t < 0.445)] = 40.0  # a blip near the threshold, noise
+    g[(t >= 0.480) & (t < 1.040)] = 700.0
+    iv = contact_intervals(t, g)
+    assert len(iv) == 1 and abs(iv[0][0] - 0.480) < 2e-3

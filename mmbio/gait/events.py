@@ -6,7 +6,10 @@ Two detectors:
   treadmills, simulated contact forces). A contact starts when the vertical force rises above
   ``threshold_n`` and ends when it falls below ``threshold_n - hysteresis_n`` (hysteresis makes noise
   around the threshold harmless); contacts shorter than ``min_contact_s`` and gaps shorter than
-  ``min_gap_s`` are discarded as noise. Event times are interpolated between samples where the force
+  ``min_gap_s`` are discarded as noise. A short contact whose force peaks above ``bounce_n`` is not
+  noise but an impact that bounced (a simulated heel strike that leaves the floor for a few tens of ms
+  before the foot lands): it is merged with a contact that follows or precedes it within ``min_gap_s``,
+  so the heel strike is the first touch; left alone it is dropped like a blip. Event times are interpolated between samples where the force
   crosses ``threshold_n`` itself, so that heel strike and toe off use the same force level.
 * :func:`detect_events_combined` — both feet on one plate or belt. With a flight phase (running) each
   contact is one foot and the side comes from the centre of pressure's medio-lateral position; without
@@ -49,11 +52,14 @@ def contact_intervals(
     hysteresis_n: float | None = None,
     min_contact_s: float = 0.08,
     min_gap_s: float = 0.05,
+    bounce_n: float = 100.0,
 ) -> list[tuple[float | None, float | None]]:
     """Contact intervals ``(t_on, t_off)`` of one vertical force signal.
 
     time: (n,) s; fz: (n,) N (NaN counts as unloaded). ``t_on`` is ``None`` when the signal starts
     loaded, ``t_off`` is ``None`` when it ends loaded. Hysteresis defaults to half the threshold.
+    bounce_n (N): a contact shorter than ``min_contact_s`` that peaks above it is an impact, merged with a
+    neighbouring contact within ``min_gap_s`` (see the module docs).
     """
     t = np.asarray(time, dtype=float)
     f = np.nan_to_num(np.asarray(fz, dtype=float), nan=0.0)
@@ -75,7 +81,9 @@ def contact_intervals(
     starts += ons
     ends: list[int | None] = list(offs) + ([None] if state[-1] else [])
     raw: list[list[float | None]] = []
+    peaks: list[float] = []
     for i0, i1 in zip(starts, ends, strict=True):
+        peaks.append(float(f[(i0 or 0) : (i1 if i1 is not None else n)].max()))
         # event times at the threshold itself (hysteresis only decides the state): heel strike where
         # the force rose through threshold_n, toe off where it last fell through it before release
         t_on = None if i0 is None else _crossing_time(t, f, i0, threshold_n)
@@ -86,17 +94,22 @@ def contact_intervals(
                 j -= 1
             t_off = _crossing_time(t, f, j, threshold_n)
         raw.append([t_on, t_off])
-    # drop blips first (contacts shorter than min_contact_s whose both ends were observed: noise crossing
-    # the threshold), then merge what remains across gaps shorter than min_gap_s (brief dropouts); the
-    # other order would let a blip just before heel strike pull the heel strike early
-    kept = [iv for iv in raw if iv[0] is None or iv[1] is None or iv[1] - iv[0] >= min_contact_s]
+
+    # drop blips first (contacts shorter than min_contact_s whose both ends were observed and whose force
+    # stays below bounce_n: noise crossing the threshold), then merge what remains across gaps shorter than
+    # min_gap_s (brief dropouts, bounces); the other order would let a blip just before heel strike pull the
+    # heel strike early. A short impact that found no neighbour to merge with is dropped last.
+    def short(iv: list[float | None]) -> bool:
+        return iv[0] is not None and iv[1] is not None and iv[1] - iv[0] < min_contact_s
+
+    kept = [iv for iv, pk in zip(raw, peaks, strict=True) if not short(iv) or pk > bounce_n]
     out: list[list[float | None]] = []
     for iv in kept:
         if out and out[-1][1] is not None and iv[0] is not None and iv[0] - out[-1][1] < min_gap_s:
             out[-1][1] = iv[1]
         else:
-            out.append(iv)
-    return [(on, off) for on, off in out]
+            out.append(list(iv))
+    return [(on, off) for on, off in out if not short([on, off])]
 
 
 def detect_events(
@@ -106,6 +119,7 @@ def detect_events(
     hysteresis_n: float | None = None,
     min_contact_s: float = 0.08,
     min_gap_s: float = 0.05,
+    bounce_n: float = 100.0,
 ) -> Events:
     """Heel strikes and toe offs of each foot from its own vertical GRF (keys ``'r'``/``'l'``)."""
     hs: dict[str, list[float]] = {s: [] for s in SIDES}
@@ -120,6 +134,7 @@ def detect_events(
             hysteresis_n=hysteresis_n,
             min_contact_s=min_contact_s,
             min_gap_s=min_gap_s,
+            bounce_n=bounce_n,
         ):
             if on is not None:
                 hs[side].append(on)
