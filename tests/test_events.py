@@ -175,3 +175,20 @@ def test_a_heel_impact_that_bounces_starts_the_stance() -> None:
     g[(t >= 0.480) & (t < 1.040)] = 700.0
     iv = contact_intervals(t, g)
     assert len(iv) == 1 and abs(iv[0][0] - 0.480) < 2e-3
+
+
+def test_an_impact_starts_the_contact_after_it_and_only_that_one() -> None:
+    """The impact belongs to the contact that follows it: a foot in contact to 0.217 s, off 24 ms, an impact of
+    300 N for 47 ms, off 4 ms, then a stance (what an untrained MuscleMimic policy's shuffling foot did) gives two
+    contacts, the second starting at the impact, not one bridged contact; an impact 30 ms after a toe off with
+    nothing after it does not extend that stance."""
+    t = np.arange(0, 1.5, 1e-3)
+    f = np.zeros_like(t)
+    f[(t >= 0.061) & (t < 0.217)] = 500.0
+    f[(t >= 0.241) & (t < 0.288)] = 300.0
+    f[(t >= 0.292) & (t < 0.929)] = 600.0
+    f[(t >= 0.960) & (t < 1.010)] = 400.0  # after the toe off at 0.929, then swing to the end
+    iv = contact_intervals(t, f)
+    assert len(iv) == 2
+    assert abs(iv[0][0] - 0.061) < 2e-3 and abs(iv[0][1] - 0.217) < 2e-3
+    assert abs(iv[1][0] - 0.241) < 2e-3 and abs(iv[1][1] - 0.929) < 2e-3

@@ -7,9 +7,9 @@ Two detectors:
   ``threshold_n`` and ends when it falls below ``threshold_n - hysteresis_n`` (hysteresis makes noise
   around the threshold harmless); contacts shorter than ``min_contact_s`` and gaps shorter than
   ``min_gap_s`` are discarded as noise. A short contact whose force peaks above ``bounce_n`` is not
-  noise but an impact that bounced (a simulated heel strike that leaves the floor for a few tens of ms
-  before the foot lands): it is merged with a contact that follows or precedes it within ``min_gap_s``,
-  so the heel strike is the first touch; left alone it is dropped like a blip. Event times are interpolated between samples where the force
+  noise but an impact: when the next contact begins within ``min_gap_s`` of its end it is that contact's
+  heel strike, bounced (a simulated foot that strikes, leaves the floor for a few tens of ms and lands),
+  so the heel strike is the first touch; otherwise (a scuff) it is dropped like a blip. Event times are interpolated between samples where the force
   crosses ``threshold_n`` itself, so that heel strike and toe off use the same force level.
 * :func:`detect_events_combined` — both feet on one plate or belt. With a flight phase (running) each
   contact is one foot and the side comes from the centre of pressure's medio-lateral position; without
@@ -58,8 +58,8 @@ def contact_intervals(
 
     time: (n,) s; fz: (n,) N (NaN counts as unloaded). ``t_on`` is ``None`` when the signal starts
     loaded, ``t_off`` is ``None`` when it ends loaded. Hysteresis defaults to half the threshold.
-    bounce_n (N): a contact shorter than ``min_contact_s`` that peaks above it is an impact, merged with a
-    neighbouring contact within ``min_gap_s`` (see the module docs).
+    bounce_n (N): a contact shorter than ``min_contact_s`` that peaks above it is an impact, the start of the
+    contact that follows it within ``min_gap_s`` (see the module docs).
     """
     t = np.asarray(time, dtype=float)
     f = np.nan_to_num(np.asarray(fz, dtype=float), nan=0.0)
@@ -97,19 +97,29 @@ def contact_intervals(
 
     # drop blips first (contacts shorter than min_contact_s whose both ends were observed and whose force
     # stays below bounce_n: noise crossing the threshold), then merge what remains across gaps shorter than
-    # min_gap_s (brief dropouts, bounces); the other order would let a blip just before heel strike pull the
-    # heel strike early. A short impact that found no neighbour to merge with is dropped last.
+    # min_gap_s (brief dropouts); the other order would let a blip just before heel strike pull the heel strike
+    # early. A short contact above bounce_n is an impact: it starts the next contact when that one begins within
+    # min_gap_s of its end (a heel strike that bounced), and is dropped otherwise (a scuff).
     def short(iv: list[float | None]) -> bool:
         return iv[0] is not None and iv[1] is not None and iv[1] - iv[0] < min_contact_s
 
-    kept = [iv for iv, pk in zip(raw, peaks, strict=True) if not short(iv) or pk > bounce_n]
     out: list[list[float | None]] = []
-    for iv in kept:
-        if out and out[-1][1] is not None and iv[0] is not None and iv[0] - out[-1][1] < min_gap_s:
+    impact: list[float | None] | None = None
+    for iv, pk in zip(raw, peaks, strict=True):
+        if short(iv):
+            if pk > bounce_n:  # an impact (consecutive ones within min_gap_s chain into one)
+                chained = impact is not None and impact[1] is not None and iv[0] - impact[1] < min_gap_s  # type: ignore[operator]
+                impact = [impact[0], iv[1]] if chained else list(iv)  # type: ignore[index]
+            continue
+        on = iv[0]
+        if out and out[-1][1] is not None and on is not None and on - out[-1][1] < min_gap_s:
             out[-1][1] = iv[1]
         else:
-            out.append(list(iv))
-    return [(on, off) for on, off in out if not short([on, off])]
+            if impact is not None and on is not None and on - impact[1] < min_gap_s:  # type: ignore[operator]
+                on = impact[0]
+            out.append([on, iv[1]])
+        impact = None
+    return [(on, off) for on, off in out]
 
 
 def detect_events(
