@@ -611,7 +611,7 @@ def cocontraction(su: Setup, seconds: float) -> None:
     for floor, hz in [(0.0, 6.0), (0.02, 6.0), (0.05, 6.0), (0.1, 6.0), (0.2, 6.0), (0.05, 10.0), (0.1, 10.0)]:
         T.activation_bounds = floored(floor)  # type: ignore[assignment]
         try:
-            ro, res = run(su, seconds, lambda *a: np.zeros_like(a[6]), settings=replace(su.settings, joint_hz=hz))
+            ro, res = run(su, seconds, scaled(0.0), settings=replace(su.settings, joint_hz=hz))
         finally:
             T.activation_bounds = orig  # type: ignore[assignment]
         up = up_s(res)
@@ -636,7 +636,7 @@ def mtp_spring(su: Setup, seconds: float) -> None:
             j = m.joint(n).id
             m.jnt_stiffness[j] = k
             m.qpos_spring[m.jnt_qposadr[j]] = 0.0
-        for label, hook in (("none", lambda *a: np.zeros_like(a[6])), ("all", lambda *a: a[6])):
+        for label, hook in (("none", scaled(0.0)), ("all", scaled(1.0))):
             _, res = run(su, seconds, hook, model=m)
             rms = np.sqrt(np.mean(np.asarray(res.reserves) ** 2, 0))
             top = ", ".join(f"{res.reserve_names[i]} {rms[i]:.1f}" for i in np.argsort(-rms)[:3])

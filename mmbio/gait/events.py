@@ -9,8 +9,9 @@ Two detectors:
   ``min_gap_s`` are discarded as noise. A short contact whose force peaks above ``bounce_n`` is not
   noise but an impact: when the next contact begins within ``min_gap_s`` of its end it is that contact's
   heel strike, bounced (a simulated foot that strikes, leaves the floor for a few tens of ms and lands),
-  so the heel strike is the first touch; otherwise (a scuff) it is dropped like a blip. Event times are interpolated between samples where the force
-  crosses ``threshold_n`` itself, so that heel strike and toe off use the same force level.
+  so the heel strike is the first touch; otherwise (a scuff) it is dropped like a blip. Event times are
+  interpolated between samples where the force crosses ``threshold_n`` itself, so that heel strike and
+  toe off use the same force level.
 * :func:`detect_events_combined` — both feet on one plate or belt. With a flight phase (running) each
   contact is one foot and the side comes from the centre of pressure's medio-lateral position; without
   one (walking) single-support phases are the stretches where the COP sits under one foot (left or right
@@ -100,24 +101,19 @@ def contact_intervals(
     # min_gap_s (brief dropouts); the other order would let a blip just before heel strike pull the heel strike
     # early. A short contact above bounce_n is an impact: it starts the next contact when that one begins within
     # min_gap_s of its end (a heel strike that bounced), and is dropped otherwise (a scuff).
-    def short(iv: list[float | None]) -> bool:
-        return iv[0] is not None and iv[1] is not None and iv[1] - iv[0] < min_contact_s
-
     out: list[list[float | None]] = []
-    impact: list[float | None] | None = None
-    for iv, pk in zip(raw, peaks, strict=True):
-        if short(iv):
-            if pk > bounce_n:  # an impact (consecutive ones within min_gap_s chain into one)
-                chained = impact is not None and impact[1] is not None and iv[0] - impact[1] < min_gap_s  # type: ignore[operator]
-                impact = [impact[0], iv[1]] if chained else list(iv)  # type: ignore[index]
+    impact: tuple[float, float] | None = None  # the pending impact (start, end); consecutive ones chain
+    for (on, off), pk in zip(raw, peaks, strict=True):
+        if on is not None and off is not None and off - on < min_contact_s:
+            if pk > bounce_n:
+                impact = (impact[0], off) if impact is not None and on - impact[1] < min_gap_s else (on, off)
             continue
-        on = iv[0]
         if out and out[-1][1] is not None and on is not None and on - out[-1][1] < min_gap_s:
-            out[-1][1] = iv[1]
+            out[-1][1] = off
         else:
-            if impact is not None and on is not None and on - impact[1] < min_gap_s:  # type: ignore[operator]
+            if impact is not None and on is not None and on - impact[1] < min_gap_s:
                 on = impact[0]
-            out.append([on, iv[1]])
+            out.append([on, off])
         impact = None
     return [(on, off) for on, off in out]
 
