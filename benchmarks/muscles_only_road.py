@@ -48,6 +48,10 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
     A passive spring on both mtp joints (k = 10, 30, 100 N·m/rad toward 0 rad; plantar fascia and intrinsic foot
     muscles, which MyoFullBody lacks), a declared model change the teacher plans with: the excitations alone and
     with all the planned reserves.
+``raise-cost``
+    Does pricing a raise by what it costs to lower stop the co-contraction runaway? Each step the muscle QP is solved,
+    then again with ``w (a − a_now)²`` on the muscles the first solve raised (w = 0, 3, 10, 30; 10 ≈ τ_deact / 2h):
+    time up and mean activation at 0.5 / 1 / 2 s, excitations alone and (w = 10) with the reserves.
 ``free-moment``
     Where the hip-rotation reserve of static optimisation comes from: the walked cycle's largest hip_rotation_r
     reserve frame, the muscles crossing the dof there (capacity at full activation each way, the moment at the
@@ -58,7 +62,7 @@ physics, reserve weight 100 unless a part says otherwise). Parts (``--part``, de
 Usage: ``python benchmarks/muscles_only_road.py [--part NAME] [--seconds 6]``. Results: benchmarks/RESULTS.md,
 "Muscles only: what stops the teacher (third pass)" (the stock model's demo, committed then) and "Seventh pass"
 (``feasibility``, ``first-failure``, ``reserve-subsets`` on the corrected model's demo, committed since) and "Eighth
-pass" (``cocontraction``, ``mtp-spring``). The reserve-output student is ``benchmarks/reserve_student.py``.
+pass" (``cocontraction``, ``mtp-spring``), "Ninth pass" (``raise-cost``). The reserve-output student is ``benchmarks/reserve_student.py``.
 """
 
 from __future__ import annotations
@@ -643,10 +647,70 @@ def mtp_spring(su: Setup, seconds: float) -> None:
             print(f"| {k:g} | {label} | {up_s(res):.2f} | {top} |", flush=True)
 
 
+def raise_cost(su: Setup, seconds: float) -> None:
+    """Does a plan that prices raising an activation by what it costs to lower it stop the co-contraction runaway?
+    Deactivation is slow (τ_deact ≈ 40 ms against a 2 ms step), so an activation raised by δ stays near δ for
+    ≈ τ_deact / h steps: its future effort is ≈ δ² τ_deact / (2 h) (≈ 10 δ² here) while the one-step plan charges
+    δ² once. Each control step solves the muscle QP, then again with ``w (a − a_now)²`` added for the muscles the
+    first solve raised (an asymmetric cost, by one reweighting pass; the eighth pass's symmetric change cost also
+    slowed lowering). Excitations alone (and, for w = 10, with the reserves applied)."""
+    orig_solve = SO.StaticOptimiser.solve
+    orig_control = T.TrackingController.control
+    state: dict[str, Any] = {}
+
+    def solve_for(w: float) -> Callable:
+        def solve(self: Any, *a: Any, **kw: Any) -> Any:
+            a_now = state.get("a")
+            x, st, sec = orig_solve(self, *a, **kw)
+            if a_now is None or w == 0:
+                return x, st, sec
+            nm = self.n_mus
+            up = np.asarray(x[:nm]) > a_now + 1e-4
+            p0, q0 = self._pdiag[:nm].copy(), self._q[:nm].copy()
+            self._pdiag[:nm] = p0 + 2 * w * up
+            self._q[:nm] = q0 - 2 * w * a_now * up
+            self.solver.update(Px=self._pdiag, q=self._q)
+            try:
+                x2, st2, sec2 = orig_solve(self, *a, **kw)
+            finally:
+                self._pdiag[:nm], self._q[:nm] = p0, q0
+                self.solver.update(Px=self._pdiag, q=self._q)
+            return x2, st2, sec + sec2
+
+        return solve
+
+    def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
+        state["a"] = None if kw.get("free_activations") else np.clip(act[self.so._act_adr], 0, 1)
+        try:
+            return orig_control(self, t, qpos, qvel, act, **kw)
+        finally:
+            state["a"] = None
+
+    print(
+        f"\n| raise cost w | reserves applied | up (s, of {seconds:g}) | mean activation at 0.5 / 1 / 2 s | mean "
+        "activation over the run |\n|---:|---|---:|---|---:|"
+    )
+    for w, hook, label in ((0.0, scaled(0.0), "none"), (3.0, scaled(0.0), "none"), (10.0, scaled(0.0), "none"),
+                           (30.0, scaled(0.0), "none"), (10.0, scaled(1.0), "all")):  # fmt: skip
+        SO.StaticOptimiser.solve = solve_for(w)  # type: ignore[method-assign]
+        T.TrackingController.control = control  # type: ignore[method-assign]
+        try:
+            ro, res = run(su, seconds, hook)
+        finally:
+            SO.StaticOptimiser.solve = orig_solve  # type: ignore[method-assign]
+            T.TrackingController.control = orig_control  # type: ignore[method-assign]
+        up = up_s(res)
+        at = " / ".join(
+            f"{float(np.mean(ro.act[int(np.argmin(np.abs(ro.time - t)))])):.3f}" if t <= up else "-"
+            for t in (0.5, 1, 2)
+        )
+        print(f"| {w:g} | {label} | {up:.2f} | {at} | {float(np.mean(ro.act[ro.time <= up])):.3f} |", flush=True)
+
+
 PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,
          "rate-bounds": rate_bounds, "planners": planners, "joint-ilc": joint_ilc, "servo": servo,
          "reserve-subsets": reserve_subsets, "free-moment": free_moment, "cocontraction": cocontraction,
-         "mtp-spring": mtp_spring}  # fmt: skip
+         "mtp-spring": mtp_spring, "raise-cost": raise_cost}  # fmt: skip
 
 
 def main() -> None:

@@ -212,6 +212,20 @@ def test_bad_input() -> None:
         Motion(qpos=np.zeros((3, 5)), qvel=np.zeros((2, 4)))
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [{"swing_clearance_m": -0.01}, {"swing_clearance_m": float("nan")}, {"swing_ramp": 0.0},
+     {"foot_flat_stance": 0.9}, {"foot_flat_stance": float("inf")}, {"heel_slip_sd_m": 0.0}],
+)  # fmt: skip
+def test_foot_lock_refuses_bad_options(walk: Motion, bad: dict[str, float]) -> None:
+    from mmbio.sim.synthesis import _foot_lock
+
+    n = 8
+    phase = {"r": np.linspace(0, 90, n), "l": np.linspace(50, 140, n) % 100}
+    with pytest.raises(MmbioError, match=f"foot lock: {next(iter(bad))} must lie in"):
+        _foot_lock(walk.mj_model(), walk.qpos[:n], phase, 60.0, 0.0, 100.0, [], **bad)
+
+
 # --------------------------------------------------------------------------------------------------
 # per-frame floor placement
 

@@ -277,7 +277,7 @@ def stride_from_opensim(
     smallest end-to-start mismatch. foot_lock: correct the stride so that the feet follow the measured stance plan
     (default). lock_options: overrides of the foot-lock smoothness/margin keywords of
     :func:`mmbio.sim.synthesis._foot_lock` (``smooth_sd_deg``, ``root_rot_smooth_sd_deg``, ``root_acc_sd_m``,
-    ``root_smooth``, ``range_margin_rad``).
+    ``root_smooth``, ``range_margin_rad``, ``swing_clearance_m``, ``swing_ramp``, ``foot_flat_stance``, ``heel_slip_sd_m``).
 
     Returns a :class:`~mmbio.sim.motion.Motion` of ``N + 1`` frames (the last is the first advanced by one stride
     length), ``stance`` per side from the measured GRF, 0 % = right heel strike.
@@ -337,7 +337,7 @@ def _periodic_stride(
     whole window), or None when the plates do not cover the stride (noted).
     """
     from mmbio.sim.motion import Motion
-    from mmbio.sim.synthesis import _foot_lock
+    from mmbio.sim.synthesis import FOOT_FLAT_STANCE, SWING_CLEARANCE_M, SWING_RAMP, _foot_lock
 
     if not (np.isfinite(rate_hz) and 10.0 <= rate_hz <= 1000.0):
         raise MmbioError(f"stride: rate_hz must lie in [10, 1000], got {rate_hz}")
@@ -455,6 +455,10 @@ def _periodic_stride(
             "root_acc_sd_m": COM_ACC_SD_M,
             "root_smooth": "com",
             "range_margin_rad": RANGE_MARGIN_RAD,
+            "swing_clearance_m": SWING_CLEARANCE_M,
+            "swing_ramp": SWING_RAMP,
+            "foot_flat_stance": FOOT_FLAT_STANCE,
+            "heel_slip_sd_m": 1e-4,
         }
         unknown = set(lock_options or {}) - set(opts)
         if unknown:

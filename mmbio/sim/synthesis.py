@@ -239,6 +239,10 @@ def _foot_lock(
     root_acc_sd_m: float = _LOCK_ROOT_ACC_SD_M,
     root_smooth: Literal["position", "correction", "com"] = "position",
     range_margin_rad: float = 0.0,
+    swing_clearance_m: float = SWING_CLEARANCE_M,
+    swing_ramp: float = SWING_RAMP,
+    foot_flat_stance: float = FOOT_FLAT_STANCE,
+    heel_slip_sd_m: float = _LOCK_TOL_M,
 ) -> np.ndarray:
     """One periodic cycle (n, nq) corrected so that the feet follow the planned stance.
 
@@ -262,6 +266,10 @@ def _foot_lock(
     frame², whichever joints and root corrections the lock makes (the root correction itself then only gets
     the weak default smoothness).
     range_margin_rad: the corrected joints are kept this far inside their ranges (at most a tenth of a range).
+    swing_clearance_m, swing_ramp, foot_flat_stance: the swing clearance, its lift-off/landing ramp and the foot-flat
+    fraction of the stance (defaults :data:`SWING_CLEARANCE_M`, :data:`SWING_RAMP`, :data:`FOOT_FLAT_STANCE`).
+    heel_slip_sd_m: SD (m per frame) of the loaded heel's slip from heel strike to foot flat (default: as every
+    loaded point, no slip).
     """
     import mujoco
     from scipy import sparse
@@ -304,12 +312,17 @@ def _foot_lock(
     g_bix = np.array([bix[int(m.geom_bodyid[g])] for g in all_g])
 
     # masks per side
+    for key, val, lo_, hi_ in (("swing_clearance_m", swing_clearance_m, 0.0, 0.2), ("swing_ramp", swing_ramp, 0.01, 0.5),
+                               ("foot_flat_stance", foot_flat_stance, 0.0, HEEL_OFF_STANCE),
+                               ("heel_slip_sd_m", heel_slip_sd_m, _LOCK_TOL_M, 0.05)):  # fmt: skip
+        if not (np.isfinite(val) and lo_ <= val <= hi_):
+            raise MmbioError(f"foot lock: {key} must lie in [{lo_:g}, {hi_:g}], got {val}")
     to = {s: float(toe_off[s]) for s in SIDES} if isinstance(toe_off, dict) else {s: float(toe_off) for s in SIDES}
     sw = {s: (phase[s] - to[s]) / (100.0 - to[s]) for s in SIDES}
     heel = {s: phase[s] < HEEL_OFF_STANCE * to[s] for s in SIDES}
-    flat = {s: phase[s] >= FOOT_FLAT_STANCE * to[s] for s in SIDES}
+    flat = {s: phase[s] >= foot_flat_stance * to[s] for s in SIDES}
     loaded = {s: (heel[s], flat[s] & (phase[s] < MTP_OFF_STANCE * to[s]), flat[s] & (phase[s] < to[s])) for s in SIDES}
-    clear = {s: SWING_CLEARANCE_M * np.clip(np.minimum(sw[s], 1.0 - sw[s]) / SWING_RAMP, 0.0, 1.0) for s in SIDES}
+    clear = {s: swing_clearance_m * np.clip(np.minimum(sw[s], 1.0 - sw[s]) / swing_ramp, 0.0, 1.0) for s in SIDES}
     c_geom = np.stack([clear[s] for s in g_side], axis=1)  # (n, G)
     flight = ~np.any([phase[s] < to[s] for s in SIDES], axis=0)
     if root_smooth not in ("position", "correction", "com"):
@@ -410,10 +423,12 @@ def _foot_lock(
                     loc = np.einsum("tji,tj->ti", xm[f0, k], p[f0] - xp[f0, k])
                     p1 = xp[f1, k] + np.einsum("tij,tj->ti", xm[f1, k], loc)
                     wrap = (f1 == 0)[:, None] * shift
-                    res = (p1 + wrap - p[f0])[:, :2] / _LOCK_TOL_M
+                    # slip SD per frame pair: the heel before foot flat may move by heel_slip_sd_m per frame
+                    tol = np.where((part == 0) & ~flat[s][f0], heel_slip_sd_m, _LOCK_TOL_M)[:, None]
+                    res = (p1 + wrap - p[f0])[:, :2] / tol
                     if want_jac:
-                        j1 = point_jac(f1, np.full(f1.size, k), p1)[:, :2] / _LOCK_TOL_M
-                        j0 = -point_jac(f0, np.full(f0.size, k), p[f0])[:, :2] / _LOCK_TOL_M
+                        j1 = point_jac(f1, np.full(f1.size, k), p1)[:, :2] / tol[:, :, None]
+                        j0 = -point_jac(f0, np.full(f0.size, k), p[f0])[:, :2] / tol[:, :, None]
                         ids = add(res.ravel())
                         blocks.append((ids, np.repeat(f1, 2), j1.reshape(-1, kk), True))
                         blocks.append((ids, np.repeat(f0, 2), j0.reshape(-1, kk), True))
