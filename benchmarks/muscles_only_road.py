@@ -355,6 +355,35 @@ def _lookahead(h_steps: int, w2: float) -> Callable:
     return step
 
 
+def _solve_with_change_cost(orig_solve: Callable, opt: Any, args: tuple, kw: dict, a_now: np.ndarray,
+                            w: np.ndarray) -> Any:  # fmt: skip
+    """``orig_solve`` of the muscle QP with ``Σ w_i (a_i − a_now_i)²`` added (w: (n_mus,)); the cost is restored."""
+    nm = opt.n_mus
+    p0, q0 = opt._pdiag[:nm].copy(), opt._q[:nm].copy()
+    opt._pdiag[:nm] = p0 + 2 * w
+    opt._q[:nm] = q0 - 2 * w * a_now
+    opt.solver.update(Px=opt._pdiag, q=opt._q)
+    try:
+        return orig_solve(opt, *args, **kw)
+    finally:
+        opt._pdiag[:nm], opt._q[:nm] = p0, q0
+        opt.solver.update(Px=opt._pdiag, q=opt._q)
+
+
+def _remembering_activations(orig_control: Callable, state: dict[str, Any]) -> Callable:
+    """``TrackingController.control`` that leaves the current activations in ``state['a']`` for the solve (None
+    during the initial free-activation solve)."""
+
+    def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
+        state["a"] = None if kw.get("free_activations") else np.clip(act[self.so._act_adr], 0, 1)
+        try:
+            return orig_control(self, t, qpos, qvel, act, **kw)
+        finally:
+            state["a"] = None
+
+    return control
+
+
 def planners(su: Setup, seconds: float) -> None:
     aware = replace(su.settings, planner="muscle_aware", reserve_weight=1.0)
     print(f"\n| planner (excitations alone) | up (s, of {seconds:g}) |\n|---|---:|")
@@ -381,26 +410,10 @@ def planners(su: Setup, seconds: float) -> None:
             a_now = state.get("a")
             if a_now is None:
                 return orig_solve(self, *a, **kw)
-            nm = self.n_mus
-            p0, q0 = self._pdiag[:nm].copy(), self._q[:nm].copy()
-            self._pdiag[:nm] = p0 + 2 * w
-            self._q[:nm] = q0 - 2 * w * a_now
-            self.solver.update(Px=self._pdiag, q=self._q)
-            try:
-                return orig_solve(self, *a, **kw)
-            finally:
-                self._pdiag[:nm], self._q[:nm] = p0, q0
-                self.solver.update(Px=self._pdiag, q=self._q)
-
-        def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
-            state["a"] = None if kw.get("free_activations") else np.clip(act[self.so._act_adr], 0, 1)
-            try:
-                return orig_control(self, t, qpos, qvel, act, **kw)
-            finally:
-                state["a"] = None
+            return _solve_with_change_cost(orig_solve, self, a, kw, a_now, np.full(self.n_mus, w))
 
         SO.StaticOptimiser.solve = solve  # type: ignore[method-assign]
-        T.TrackingController.control = control  # type: ignore[method-assign]
+        T.TrackingController.control = _remembering_activations(orig_control, state)  # type: ignore[method-assign]
         try:
             _, res = run(su, seconds, none)
             _, res1 = run(su, seconds, scaled(1.0))
@@ -664,27 +677,11 @@ def raise_cost(su: Setup, seconds: float) -> None:
             x, st, sec = orig_solve(self, *a, **kw)
             if a_now is None or w == 0:
                 return x, st, sec
-            nm = self.n_mus
-            up = np.asarray(x[:nm]) > a_now + 1e-4
-            p0, q0 = self._pdiag[:nm].copy(), self._q[:nm].copy()
-            self._pdiag[:nm] = p0 + 2 * w * up
-            self._q[:nm] = q0 - 2 * w * a_now * up
-            self.solver.update(Px=self._pdiag, q=self._q)
-            try:
-                x2, st2, sec2 = orig_solve(self, *a, **kw)
-            finally:
-                self._pdiag[:nm], self._q[:nm] = p0, q0
-                self.solver.update(Px=self._pdiag, q=self._q)
+            raised = np.asarray(x[: self.n_mus]) > a_now + 1e-4
+            x2, st2, sec2 = _solve_with_change_cost(orig_solve, self, a, kw, a_now, w * raised)
             return x2, st2, sec + sec2
 
         return solve
-
-    def control(self: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, act: np.ndarray, **kw: Any) -> tuple:
-        state["a"] = None if kw.get("free_activations") else np.clip(act[self.so._act_adr], 0, 1)
-        try:
-            return orig_control(self, t, qpos, qvel, act, **kw)
-        finally:
-            state["a"] = None
 
     print(
         f"\n| raise cost w | reserves applied | up (s, of {seconds:g}) | mean activation at 0.5 / 1 / 2 s | mean "
@@ -693,7 +690,7 @@ def raise_cost(su: Setup, seconds: float) -> None:
     for w, hook, label in ((0.0, scaled(0.0), "none"), (3.0, scaled(0.0), "none"), (10.0, scaled(0.0), "none"),
                            (30.0, scaled(0.0), "none"), (10.0, scaled(1.0), "all")):  # fmt: skip
         SO.StaticOptimiser.solve = solve_for(w)  # type: ignore[method-assign]
-        T.TrackingController.control = control  # type: ignore[method-assign]
+        T.TrackingController.control = _remembering_activations(orig_control, state)  # type: ignore[method-assign]
         try:
             ro, res = run(su, seconds, hook)
         finally:
