@@ -16,15 +16,16 @@ Usage: ``python benchmarks/foot_lock_heel_strike.py [--trade | --ablate | --reac
 ≈ 8 min, ``--reach`` ≈ 5 min). Results: benchmarks/RESULTS.md, issue 14, "Eighth pass" and "Ninth pass".
 """
 
-import csv
-
 import mujoco
 import numpy as np
 
+from mmbio.io.opensim import read_opensim_grf
 from mmbio.io.opensim_table import read_trc
 from mmbio.sim.extract import foot_geoms
 from mmbio.sim.foot_geometry import _load_model
-from mmbio.sim.measured_stride import stride_from_opensim
+from mmbio.sim.ik import MarkerIK, marker_sets
+from mmbio.sim.measured_stride import stride_events, stride_from_opensim
+from mmbio.sim.motion import Motion
 from mmbio.sim.synthesis import _contact_points
 
 REF = "../shared/reference/rajagopal2016_walk/"
@@ -50,29 +51,29 @@ def show(label: str, **kw: object) -> None:
     print(f"{label}\n  " + "\n  ".join(cells) + f"\n  {grf}", flush=True)
 
 
-def heel_track(mo: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def heel_track(mo: Motion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The right heel contact point (lowest of the lock's heel spheres) at frames HS + 0 / 2 / 4 / 6 / 10 / 20 / 30:
     height above its flat-foot height and fore-aft place relative to HS + 30 (m, + = ahead), and the ankle (deg)."""
-    m = mo.mj_model()  # type: ignore[attr-defined]
+    m = mo.mj_model()
     d = mujoco.MjData(m)
     heel = _contact_points(m)["r"][0]
-    n = len(mo.qpos) - 1  # type: ignore[attr-defined]
-    st = mo.stance["r"][:-1]  # type: ignore[attr-defined]
+    n = len(mo.qpos) - 1
+    st = mo.stance["r"][:-1]
     hs = int(np.flatnonzero(st & ~np.roll(st, 1))[0])
     p = np.empty((n, 3))
     for k in range(n):
-        d.qpos[:] = mo.qpos[k]  # type: ignore[attr-defined]
+        d.qpos[:] = mo.qpos[k]
         mujoco.mj_kinematics(m, d)
         p[k] = min((d.xpos[b] + d.xmat[b].reshape(3, 3) @ c - [0, 0, r] for b, c, r in heel), key=lambda v: v[2])
     idx = np.flatnonzero(st)
     flat = np.median(p[idx[(idx - hs) % n < 0.4 * idx.size], 2])
     ks = (hs + np.array([0, 2, 4, 6, 10, 20, 30])) % n
     ahead = -(p[ks, 1] - p[ks[-1], 1])  # MuJoCo world: forward is −y
-    ankle = np.degrees(mo.qpos[ks, m.jnt_qposadr[m.joint("ankle_angle_r").id]])  # type: ignore[attr-defined]
+    ankle = np.degrees(mo.qpos[ks, m.jnt_qposadr[m.joint("ankle_angle_r").id]])
     return p[ks, 2] - flat, ahead, ankle
 
 
-def heel_path(mo: object, label: str) -> None:
+def heel_path(mo: Motion, label: str) -> None:
     """One row of ``--reach``'s table (:func:`heel_track`, cm and deg)."""
     up, ahead, ankle = heel_track(mo)
     print(f"| {label} | {' / '.join(f'{100 * v:+.1f}' for v in up)} | {' / '.join(f'{100 * v:+.1f}' for v in ahead)} | "
@@ -94,28 +95,27 @@ def reach() -> None:
                                       foot_lock=lock), f"Rajagopal walk, {name}")  # fmt: skip
         heel_path(stride_from_c3d(sub + "2014001_C4_05.c3d", static=sub + "2014001_ST.c3d", variant="corrected",
                                   foot_lock=lock), f"Schreiber 2014001 C4, {name}")  # fmt: skip
-    rows = {r["marker"]: r for r in csv.DictReader(open("mmbio/models/data/markers_rajagopal2016_walk.csv"))}
-    mk = read_trc(REF + "markers_walk.trc")
+    # the same markers on MyoFullBody at qpos0 (the marker set's offsets) and the subject's, median over the trial
+    ms = marker_sets()["rajagopal2016_walk"]
     m = _load_model("myofullbody", "corrected")
-    d = mujoco.MjData(m)
-    mujoco.mj_kinematics(m, d)
+    on_model = MarkerIK(m, np.array([m.body(b).id for b in ms.bodies]), ms.offsets).positions(m.qpos0)
+    mk = read_trc(REF + "markers_walk.trc")
 
-    def on_model(name: str) -> np.ndarray:
-        r = rows[name]
-        b = m.body(r["body"]).id
-        return d.xpos[b] + d.xmat[b].reshape(3, 3) @ np.array([float(r[k]) for k in "xyz"])
+    def subject(name: str) -> np.ndarray:
+        return mk.positions[:, mk.names.index(name)]
 
     print("\n| markers | subject (median over the trial), cm | MyoFullBody, cm |\n|---|---:|---:|")
     for a, b in (("R.ASIS", "R.Knee"), ("R.Knee", "R.Ankle"), ("R.Ankle", "R.Heel"), ("R.Heel", "R.Toe"),
                  ("R.ASIS", "R.Heel")):  # fmt: skip
-        dist = np.linalg.norm(mk.positions[:, mk.names.index(a)] - mk.positions[:, mk.names.index(b)], axis=1)
-        print(f"| {a}–{b} | {100 * np.nanmedian(dist):.1f} | {100 * np.linalg.norm(on_model(a) - on_model(b)):.1f} |")
-    h = mk.positions[:, mk.names.index("R.Heel")]
-    t = mk.time
-    k0 = int(np.argmin(np.abs(t - 1.4115)))  # the plates' second right heel strike
-    k1 = int(np.argmin(np.abs(t - 1.6115)))
-    print(f"\nmeasured R.Heel marker from the plates' heel strike (1.41 s) to 200 ms later: {100 * (h[k1, 0] - h[k0, 0]):+.1f} "
-          f"cm forward, {100 * (h[k1, 2] - h[k0, 2]):+.1f} cm up")  # fmt: skip
+        dist = np.linalg.norm(subject(a) - subject(b), axis=1)
+        model = np.linalg.norm(on_model[ms.markers.index(a)] - on_model[ms.markers.index(b)])
+        print(f"| {a}–{b} | {100 * np.nanmedian(dist):.1f} | {100 * model:.1f} |")
+    # the heel marker's travel over the 200 ms after the plates' last complete right heel strike
+    hs = max(on for on, _ in stride_events(read_opensim_grf(REF + "grf_walk.mot")).contacts["r"])
+    k0, k1 = (int(np.argmin(np.abs(mk.time - t))) for t in (hs, hs + 0.2))
+    h = subject("R.Heel")
+    print(f"\nmeasured R.Heel marker from the plates' heel strike ({hs:.2f} s) to 200 ms later: "
+          f"{100 * (h[k1, 0] - h[k0, 0]):+.1f} cm forward, {100 * (h[k1, 2] - h[k0, 2]):+.1f} cm up")  # fmt: skip
 
 
 def table(rows: list[tuple[str, dict]]) -> None:

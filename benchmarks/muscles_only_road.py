@@ -687,21 +687,21 @@ def raise_cost(su: Setup, seconds: float) -> None:
         f"\n| raise cost w | reserves applied | up (s, of {seconds:g}) | mean activation at 0.5 / 1 / 2 s | mean "
         "activation over the run |\n|---:|---|---:|---|---:|"
     )
-    for w, hook, label in ((0.0, scaled(0.0), "none"), (3.0, scaled(0.0), "none"), (10.0, scaled(0.0), "none"),
-                           (30.0, scaled(0.0), "none"), (10.0, scaled(1.0), "all")):  # fmt: skip
-        SO.StaticOptimiser.solve = solve_for(w)  # type: ignore[method-assign]
-        T.TrackingController.control = _remembering_activations(orig_control, state)  # type: ignore[method-assign]
-        try:
+    T.TrackingController.control = _remembering_activations(orig_control, state)  # type: ignore[method-assign]
+    try:
+        for w, hook, label in ((0.0, scaled(0.0), "none"), (3.0, scaled(0.0), "none"), (10.0, scaled(0.0), "none"),
+                               (30.0, scaled(0.0), "none"), (10.0, scaled(1.0), "all")):  # fmt: skip
+            SO.StaticOptimiser.solve = solve_for(w)  # type: ignore[method-assign]
             ro, res = run(su, seconds, hook)
-        finally:
-            SO.StaticOptimiser.solve = orig_solve  # type: ignore[method-assign]
-            T.TrackingController.control = orig_control  # type: ignore[method-assign]
-        up = up_s(res)
-        at = " / ".join(
-            f"{float(np.mean(ro.act[int(np.argmin(np.abs(ro.time - t)))])):.3f}" if t <= up else "-"
-            for t in (0.5, 1, 2)
-        )
-        print(f"| {w:g} | {label} | {up:.2f} | {at} | {float(np.mean(ro.act[ro.time <= up])):.3f} |", flush=True)
+            up = up_s(res)
+            at = " / ".join(
+                f"{float(np.mean(ro.act[int(np.argmin(np.abs(ro.time - t)))])):.3f}" if t <= up else "-"
+                for t in (0.5, 1, 2)
+            )
+            print(f"| {w:g} | {label} | {up:.2f} | {at} | {float(np.mean(ro.act[ro.time <= up])):.3f} |", flush=True)
+    finally:
+        SO.StaticOptimiser.solve = orig_solve  # type: ignore[method-assign]
+        T.TrackingController.control = orig_control  # type: ignore[method-assign]
 
 
 PARTS = {"sensitivity": sensitivity, "first-failure": first_failure, "feasibility": feasibility,

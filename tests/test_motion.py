@@ -215,7 +215,8 @@ def test_bad_input() -> None:
 @pytest.mark.parametrize(
     "bad",
     [{"swing_clearance_m": -0.01}, {"swing_clearance_m": float("nan")}, {"swing_ramp": 0.0},
-     {"foot_flat_stance": 0.9}, {"foot_flat_stance": float("inf")}, {"heel_slip_sd_m": 0.0}],
+     {"foot_flat_stance": 0.9}, {"foot_flat_stance": float("inf")}, {"heel_slip_sd_m": 0.0},
+     {"swing_ramp": "0.1"}, {"iterations": 0}, {"iterations": 10**9}, {"iterations": 2.5}],
 )  # fmt: skip
 def test_foot_lock_refuses_bad_options(walk: Motion, bad: dict[str, float]) -> None:
     from mmbio.sim.synthesis import _foot_lock

@@ -60,6 +60,7 @@ hip rotation 13 / 5°, knee 10 / 4°, ankle 25 / 8° (a constant +4° included),
 
 from __future__ import annotations
 
+from inspect import Parameter, signature
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,9 +276,9 @@ def stride_from_opensim(
     base. rate_hz: frames per second of the result (the stride gets ``round(T · rate_hz)`` frames and its clock is
     scaled to fit, noted). window_start_s: force the window's start (nearest frame-grid point); default: the
     smallest end-to-start mismatch. foot_lock: correct the stride so that the feet follow the measured stance plan
-    (default). lock_options: overrides of the foot-lock smoothness/margin keywords of
-    :func:`mmbio.sim.synthesis._foot_lock` (``smooth_sd_deg``, ``root_rot_smooth_sd_deg``, ``root_acc_sd_m``,
-    ``root_smooth``, ``range_margin_rad``, ``swing_clearance_m``, ``swing_ramp``, ``foot_flat_stance``, ``heel_slip_sd_m``).
+    (default). lock_options: overrides of any keyword option of :func:`mmbio.sim.synthesis._foot_lock`
+    (``smooth_sd_deg``, ``root_rot_smooth_sd_deg``, ``root_acc_sd_m``, ``root_smooth``, ``range_margin_rad``,
+    ``swing_clearance_m``, ``swing_ramp``, ``foot_flat_stance``, ``heel_slip_sd_m``, ``iterations``).
 
     Returns a :class:`~mmbio.sim.motion.Motion` of ``N + 1`` frames (the last is the first advanced by one stride
     length), ``stance`` per side from the measured GRF, 0 % = right heel strike.
@@ -337,7 +338,7 @@ def _periodic_stride(
     whole window), or None when the plates do not cover the stride (noted).
     """
     from mmbio.sim.motion import Motion
-    from mmbio.sim.synthesis import FOOT_FLAT_STANCE, SWING_CLEARANCE_M, SWING_RAMP, _foot_lock
+    from mmbio.sim.synthesis import _foot_lock
 
     if not (np.isfinite(rate_hz) and 10.0 <= rate_hz <= 1000.0):
         raise MmbioError(f"stride: rate_hz must lie in [10, 1000], got {rate_hz}")
@@ -449,17 +450,12 @@ def _periodic_stride(
     shift = np.zeros(m.nq)
     shift[root + 1] = advance
     if foot_lock:
-        opts = {
-            "smooth_sd_deg": JOINT_CORRECTION_SMOOTH_SD_DEG,
-            "root_rot_smooth_sd_deg": PELVIS_CORRECTION_SMOOTH_SD_DEG,
-            "root_acc_sd_m": COM_ACC_SD_M,
-            "root_smooth": "com",
-            "range_margin_rad": RANGE_MARGIN_RAD,
-            "swing_clearance_m": SWING_CLEARANCE_M,
-            "swing_ramp": SWING_RAMP,
-            "foot_flat_stance": FOOT_FLAT_STANCE,
-            "heel_slip_sd_m": 1e-4,
-        }
+        # every keyword option of the lock, with the lock's defaults except where the measured stride sets its own
+        opts = {k: p.default for k, p in signature(_foot_lock).parameters.items() if p.kind is Parameter.KEYWORD_ONLY}
+        opts.update(
+            smooth_sd_deg=JOINT_CORRECTION_SMOOTH_SD_DEG, root_rot_smooth_sd_deg=PELVIS_CORRECTION_SMOOTH_SD_DEG,
+            root_acc_sd_m=COM_ACC_SD_M, root_smooth="com", range_margin_rad=RANGE_MARGIN_RAD,
+        )  # fmt: skip
         unknown = set(lock_options or {}) - set(opts)
         if unknown:
             raise MmbioError(f"stride: unknown foot-lock options {sorted(unknown)}")

@@ -277,6 +277,15 @@ def _foot_lock(
 
     from mmbio.models.anatomy import joint_couplings
 
+    for key, val, lo_, hi_ in (("swing_clearance_m", swing_clearance_m, 0.0, 0.2), ("swing_ramp", swing_ramp, 0.01, 0.5),
+                               ("foot_flat_stance", foot_flat_stance, 0.0, HEEL_OFF_STANCE),
+                               ("heel_slip_sd_m", heel_slip_sd_m, _LOCK_TOL_M, 0.05), ("iterations", iterations, 1, 1000)):  # fmt: skip
+        number = (
+            isinstance(val, int | float) and not isinstance(val, bool) and (key != "iterations" or isinstance(val, int))
+        )
+        if not (number and np.isfinite(val) and lo_ <= val <= hi_):
+            raise MmbioError(f"foot lock: {key} must lie in [{lo_:g}, {hi_:g}], got {val!r}")
+
     n = qpos.shape[0]
     idx = _qpos_index(m)
     root = _root_adr(m)
@@ -312,11 +321,6 @@ def _foot_lock(
     g_bix = np.array([bix[int(m.geom_bodyid[g])] for g in all_g])
 
     # masks per side
-    for key, val, lo_, hi_ in (("swing_clearance_m", swing_clearance_m, 0.0, 0.2), ("swing_ramp", swing_ramp, 0.01, 0.5),
-                               ("foot_flat_stance", foot_flat_stance, 0.0, HEEL_OFF_STANCE),
-                               ("heel_slip_sd_m", heel_slip_sd_m, _LOCK_TOL_M, 0.05)):  # fmt: skip
-        if not (np.isfinite(val) and lo_ <= val <= hi_):
-            raise MmbioError(f"foot lock: {key} must lie in [{lo_:g}, {hi_:g}], got {val}")
     to = {s: float(toe_off[s]) for s in SIDES} if isinstance(toe_off, dict) else {s: float(toe_off) for s in SIDES}
     sw = {s: (phase[s] - to[s]) / (100.0 - to[s]) for s in SIDES}
     heel = {s: phase[s] < HEEL_OFF_STANCE * to[s] for s in SIDES}
