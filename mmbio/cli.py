@@ -281,17 +281,19 @@ def _validate_into(args: argparse.Namespace, od: object) -> int:
         act = activity(name, condition)
         protocol = "running" if act and act[0] == "running" else "walking"
     so = run.static_opt if run is not None else None
-    if run is not None and run.fell and not _has_cycle(trial):
-        from mmbio.report.fall import write_fall_report
+    if run is not None and not _has_cycle(trial):  # fell first, or stayed up without a stride: metrics are n/a
+        from mmbio.report.no_cycle import no_cycle_reason, write_no_cycle_report
 
         ctl = _controller_summary(run)
         ctl["root_height"] = {"time": run.rollout.time, "value": run.rollout.qpos[:, 2], "units": "m"}
-        write_fall_report(trial, ctl, Path(args.output), pdf=not args.no_pdf, stage=stage)
-        paths = od.commit()  # type: ignore[attr-defined]
-        print(f"mmbio: {printable(args.trial)}: the controller fell at {run.rollout.diverged_at_s:.2f} s "
-              f"({run.rollout.reason}) before completing a gait cycle; wrote {', '.join(printable(p) for p in paths)}",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        write_no_cycle_report(trial, ctl, Path(args.output), pdf=not args.no_pdf, stage=stage)
+        wrote = ", ".join(printable(p) for p in od.commit())  # type: ignore[attr-defined]
+        if run.fell:
+            print(f"mmbio: {printable(args.trial)}: the controller fell at {run.rollout.diverged_at_s:.2f} s "
+                  f"({run.rollout.reason}) before completing a gait cycle; wrote {wrote}", file=sys.stderr)  # fmt: skip
+            return 1
+        print(f"mmbio: {printable(args.trial)}: {no_cycle_reason(ctl)}; wrote {wrote}", file=sys.stderr)
+        return 0
     sources: dict[str, ActivationSource] | None = None
     if so is not None:  # the static optimisation of the simulated motion: one named activation source
         desc = "static optimisation of the simulated motion with its GRF: " + so.summary()

@@ -1,7 +1,8 @@
 """``mmbio validate A B C …`` on a cohort (:mod:`mmbio.cohort`): the thin shell that runs it, shows progress and
 writes ``cohort.csv``, ``cohort.json`` and ``cohort.pdf`` beside the inputs' own folders.
 
-Exit status: 0 every input passed, 1 some failed its protocol or credibility or could not be validated, 2 bad
+Exit status: 0 no input failed (an input whose controller stayed up without a gait cycle is n/a, not a fail), 1 some
+failed its protocol or credibility or could not be validated, 2 bad
 cohort input (nothing validated), 130 interrupted (finished inputs are kept: rerun to resume).
 """
 
@@ -103,8 +104,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     n = len(res.rows)
     err = [r for r in res.rows if r["status"] == "error"]
     fail = [r for r in res.rows if r["status"] == "fail"]
+    na = [r for r in res.rows if r["status"] == "n/a"]
     skipped = sum(bool(r.get("skipped")) for r in res.rows)
-    print(f"cohort: {n} inputs, {n - len(err) - len(fail)} pass, {len(fail)} fail, {len(err)} could not be validated"
+    print(f"cohort: {n} inputs, {n - len(err) - len(fail) - len(na)} pass, {len(fail)} fail, "
+          + (f"{len(na)} n/a (no gait cycle), " if na else "") + f"{len(err)} could not be validated"
           + (f" ({skipped} resumed from an earlier run)" if skipped else ""))  # fmt: skip
     for r in err:
         print(f"  error: {printable(r['name'])}: {printable(r.get('error') or '', 300)}", file=sys.stderr)

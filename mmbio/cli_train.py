@@ -138,14 +138,14 @@ def _validate_hook(path: Path) -> None:
     from mmbio.analysis.validate import validate
     from mmbio.control.run import run_checkpoint
     from mmbio.io.atomic import atomic_path
-    from mmbio.report.fall import fall_summary
+    from mmbio.report.no_cycle import no_cycle_summary
     from mmbio.report.pdf import write_metrics_json
 
     run = run_checkpoint(str(path), cycles=1, static_opt=False)
     target = path.with_suffix(".metrics.json")
-    if run.fell and not _has_cycle(run.trial):
+    if not _has_cycle(run.trial):  # fell first, or stayed up without a stride
         with atomic_path(target) as tmp:
-            tmp.write_text(json.dumps(fall_summary(run.trial, _controller_summary(run)), indent=2, default=float))
+            tmp.write_text(json.dumps(no_cycle_summary(run.trial, _controller_summary(run)), indent=2, default=float))
     else:
         result = validate(run.trial, "schwartz2008:free", protocol="walking", spm=False)
         result.trial["controller"] = _controller_summary(run)

@@ -80,7 +80,7 @@ class CohortItem:
 
 @dataclass
 class CohortResult:
-    """Rows (one per input: name, input, status pass|fail|error, exit, error, wall_s, skipped, update) and the
+    """Rows (one per input: name, input, status pass|fail|n/a|error, exit, error, wall_s, skipped, update) and the
     output folder."""
 
     rows: list[dict[str, Any]]
@@ -223,6 +223,8 @@ def _status_of(out: Path) -> str:
         return "error"
     if doc.get("fell") or (doc.get("trial") or {}).get("fell"):  # a controller that fell never passes
         return "fail"
+    if doc.get("no_gait_cycle"):  # stayed up without a stride: its gait metrics are n/a, neither pass nor fail
+        return "n/a"
     proto = doc.get("protocol") or {}
     cred = doc.get("credibility") or {}
     ok = proto.get("passed", True) is not False and cred.get("passed", True) is not False

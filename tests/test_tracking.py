@@ -222,6 +222,36 @@ def test_a_controller_that_falls_gets_a_fall_report(tmp_path: Path, walk, capsys
     assert (out / "report.pdf").stat().st_size > 5_000
 
 
+def test_a_controller_that_stays_up_without_a_gait_cycle_is_na_not_a_fail(
+    tmp_path: Path, walk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.1 s of zero excitation from the walk's first frame: the model has not yet fallen and no foot has struck
+    twice. Its gait metrics are n/a (exit 0, one line saying why), not a fail and not bad input; a cohort counts it
+    n/a with the reason in its table."""
+    import pandas as pd
+
+    nu = walk.mj_model().nu
+    ckpt = make_checkpoint("open_loop", {"excitations": np.zeros((10, nu)), "rate_hz": 100.0},
+                           reference_motion=walk)  # fmt: skip
+    path = save_checkpoint(ckpt, tmp_path / "brief.pkl")
+    out = tmp_path / "out"
+    assert main(["validate", str(path), "--output", str(out), "--no-spm"]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("mmbio:")]
+    assert len(err) == 1 and "brief.pkl" in err[0] and "no complete gait cycle in 0.10 s" in err[0]
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["fell"] is False and doc["no_gait_cycle"] is True and doc["metrics"] == {}
+    assert "n/a" in doc["notes"][0] and "fell_at" not in doc["trial"]["controller"]
+    assert doc["trial"]["controller"]["simulated"]["value"] == pytest.approx(0.1)
+    assert (out / "report.pdf").stat().st_size > 5_000
+    cohort = tmp_path / "cohort"
+    assert main(["validate", str(path), str(path), "--output", str(cohort), "--no-pdf", "--no-spm"]) == 0
+    rows = json.loads((cohort / "cohort.json").read_text())["inputs"]
+    assert [r["status"] for r in rows] == ["n/a", "n/a"]
+    tab = pd.read_csv(cohort / "cohort.csv")
+    assert len(tab) == 2 and tab.error.str.contains("no complete gait cycle").all()
+    assert "0 pass, 0 fail, 2 n/a (no gait cycle)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(b"\x80\x05\x95", "truncated"), (b"", "empty file")],

@@ -71,7 +71,8 @@ def cohort_table(rows: Sequence[dict[str, Any]], out: Path) -> pd.DataFrame:
             recs += [(*base, dom, s, v, m, val, u, c, "", "") for s, v, m, val, u, c in _leaves(doc, dom)]
         if len(recs) == n_before:  # e.g. a policy that fell before its first gait cycle: one row saying so
             fell = (doc.get("trial") or {}).get("controller", {}).get("fell_at") or {}
-            why = f"fell at {fell['value']:.2f} s, before a gait cycle" if doc.get("fell") and fell else "no metrics"
+            notes = doc.get("notes") or ["no metrics"]
+            why = f"fell at {fell['value']:.2f} s, before a gait cycle" if doc.get("fell") and fell else notes[0]
             recs.append((*base, "", "", "", "", None, "", None, "", why))
         cred = doc.get("credibility") or {}
         for c in cred.get("checks") or []:
@@ -101,10 +102,13 @@ def _summary_page(rows: Sequence[dict[str, Any]], table: pd.DataFrame, title: st
     n = len(rows)
     n_err = sum(r["status"] == "error" for r in rows)
     n_pass = sum(r["status"] == "pass" for r in rows)
+    n_na = sum(r["status"] == "n/a" for r in rows)
     n_skip = sum(bool(r.get("skipped")) for r in rows)
     fig.text(0.06, 0.955, title, fontsize=15, fontweight="bold", va="top")
-    fig.text(0.06, 0.925, f"{n} inputs: {n - n_err} validated ({n_pass} pass, {n - n_err - n_pass} fail), {n_err} "
-             f"could not be validated; {n_skip} taken from an earlier run (resumed)", fontsize=9, va="top")  # fmt: skip
+    na = f", {n_na} n/a: no gait cycle" if n_na else ""
+    fig.text(0.06, 0.925, f"{n} inputs: {n - n_err} validated ({n_pass} pass, {n - n_err - n_pass - n_na} fail{na}), "
+             f"{n_err} could not be validated; {n_skip} taken from an earlier run (resumed)", fontsize=9,
+             va="top")  # fmt: skip
     prot = table[table.domain == "protocol"]
     y0 = 0.89
     if len(prot):

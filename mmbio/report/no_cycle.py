@@ -1,13 +1,16 @@
-"""The report of a controller that fell before completing a gait cycle: what was simulated up to the fall.
+"""The report of a controller run that completed no gait cycle: it fell first, or it stayed up (standing,
+shuffling) without two heel strikes on either side.
 
-No gait-cycle metric exists for such a run, so none is invented: the page states the fall (time and
-reason) and plots the raw time series up to it — pelvis height, the sagittal joint angles and the vertical
-GRF per foot — with the controller's own numbers. ``metrics.json`` holds the same facts.
+No gait-cycle metric exists for such a run, so none is invented: the page states the fall (time and reason) or
+that the gait metrics are n/a and why, and plots the raw time series — pelvis height, the sagittal joint angles and
+the vertical GRF per foot — with the controller's own numbers. ``metrics.json`` holds the same facts
+(``no_gait_cycle: true``; ``fell`` says which case).
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,21 @@ def _plain(o: Any) -> Any:
     return o.tolist() if hasattr(o, "tolist") else float(o)
 
 
-def fall_summary(trial: Trial, controller: dict[str, Any]) -> dict[str, Any]:
-    """metrics.json content for a run with no complete gait cycle."""
+def no_cycle_reason(controller: dict[str, Any]) -> str:
+    """Why no gait metric exists for a run with no complete gait cycle (``controller``: the CLI's summary of the
+    run, with ``fell`` and ``simulated``)."""
+    if controller.get("fell", True):
+        return "no complete gait cycle before the fall: no gait metric is computed"
+    sim = (controller.get("simulated") or {}).get("value")
+    span = f"in {sim:.2f} s simulated" if sim is not None else "in the simulation"
+    return (
+        f"no complete gait cycle {span}: the controller stayed up but no foot struck the floor twice, so the "
+        "gait metrics are n/a"
+    )
+
+
+def no_cycle_summary(trial: Trial, controller: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json content for a run with no complete gait cycle (fell or not: ``controller['fell']``)."""
     return {
         "trial": {
             "name": trial.name,
@@ -39,14 +55,15 @@ def fall_summary(trial: Trial, controller: dict[str, Any]) -> dict[str, Any]:
             "notes": list(trial.notes),
             "controller": controller,
         },
-        "fell": True,
+        "fell": bool(controller.get("fell", True)),
+        "no_gait_cycle": True,
         "metrics": {},
-        "notes": ["no complete gait cycle before the fall: no gait metric is computed"],
+        "notes": [no_cycle_reason(controller)],
         "provenance": {"mmbio_version": mmbio.__version__, "git_revision": git_revision()},
     }
 
 
-def write_fall_report(
+def write_no_cycle_report(
     trial: Trial,
     controller: dict[str, Any],
     out_dir: Path,
@@ -54,7 +71,8 @@ def write_fall_report(
     pdf: bool = True,
     stage: Callable[[str], Path] | None = None,
 ) -> list[Path]:
-    """Write ``metrics.json`` (and ``report.pdf``) for a fallen run, each atomically; returns the paths written.
+    """Write ``metrics.json`` (and ``report.pdf``) for a run with no complete gait cycle, each atomically; returns the
+    paths written.
 
     stage: where to write each file name (e.g. :meth:`mmbio.report.output_dir.OutputDir.stage`); default
     ``out_dir / name``.
@@ -62,20 +80,31 @@ def write_fall_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "metrics.json"]
     with atomic_path(stage("metrics.json") if stage else paths[0]) as tmp:
-        tmp.write_text(json.dumps(fall_summary(trial, controller), indent=2, default=_plain))
+        tmp.write_text(json.dumps(no_cycle_summary(trial, controller), indent=2, default=_plain))
     if not pdf:
         return paths
     fig = Figure(figsize=A4)
     fell_at = controller.get("fell_at", {}).get("value")
     reason = controller.get("fall_reason", "")
-    fig.text(0.08, 0.95, "mmbio validation: the controller FELL", fontsize=16, weight="bold", color="#b00020")
-    lines = [
-        f"Trial: {trial.name}",
-        f"Fell at {fell_at:.2f} s ({reason})." if fell_at is not None else f"Fell ({reason}).",
-        "No complete gait cycle was simulated before the fall, so no gait metric is computed: the plots show",
-        "the raw signals up to the fall.",
-    ]
-    for k, ln in enumerate(lines):
+    fell = bool(controller.get("fell", True))
+    if fell:
+        fig.text(0.08, 0.95, "mmbio validation: the controller FELL", fontsize=16, weight="bold", color="#b00020")
+        lines = [
+            f"Trial: {trial.name}",
+            f"Fell at {fell_at:.2f} s ({reason})." if fell_at is not None else f"Fell ({reason}).",
+            "No complete gait cycle was simulated before the fall, so no gait metric is computed: the plots show",
+            "the raw signals up to the fall.",
+        ]
+    else:
+        fig.text(0.08, 0.95, "mmbio validation: no gait cycle (metrics n/a)", fontsize=16, weight="bold",
+                 color="#555555")  # fmt: skip
+        why = no_cycle_reason(controller)
+        lines = [
+            f"Trial: {trial.name}",
+            why[0].upper() + why[1:] + ".",
+            "A gait metric needs two heel strikes on one side; the plots show the raw signals of the whole run.",
+        ]
+    for k, ln in enumerate(ln for text in lines for ln in textwrap.wrap(text, 105)):
         fig.text(0.08, 0.92 - 0.018 * k, ln, fontsize=9)
     axes = [fig.add_axes((0.1, 0.62 - 0.2 * i, 0.82, 0.15)) for i in range(3)]
     ang = trial.angles
