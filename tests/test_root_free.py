@@ -191,3 +191,67 @@ def test_root_free_result_reports_its_drift(walk, model_2ms) -> None:
     assert res.root_residual == "none" and res.path_drift_m is not None and 0.0 <= res.path_drift_m < 0.05
     _, res_on = track(walk, duration_s=0.05, settings=TrackingSettings(actuation="torques"), model=model_2ms)
     assert res_on.root_residual == "applied" and res_on.path_drift_m is None
+
+
+def test_mpc_planner_and_reserve_settings_are_checked() -> None:
+    s = TrackingSettings(planner="muscle_mpc", mpc_stages=4, mpc_stage_s=0.02, reserves="none")
+    assert TrackingSettings.from_dict(s.to_dict()) == s
+    assert TrackingSettings().reserves == "applied"  # stored checkpoints keep their reserves
+    for bad, match in (
+        ({"mpc_stages": 1}, "mpc_stages = 1 is out of range"),
+        ({"mpc_stages": 21}, "mpc_stages = 21 is out of range"),
+        ({"mpc_stages": 2.5}, "mpc_stages must be an integer"),
+        ({"mpc_stage_s": 0.0}, "mpc_stage_s = 0.0 is out of range"),
+        ({"mpc_stage_s": float("nan")}, "mpc_stage_s = nan is out of range"),
+        ({"reserves": "planned"}, "reserves must be one of applied, none"),
+        ({"planner": "muscle_mpc", "actuation": "torques"}, "planner 'muscle_mpc' plans muscles on simulated contacts"),
+    ):
+        with pytest.raises(MmbioError, match=match):
+            TrackingSettings(**bad)
+
+
+def test_reserves_none_plans_them_but_never_applies_them(walk, model_2ms) -> None:
+    st = TrackingSettings(root_residual="none", reserves="none", planner="muscle_aware")
+    roll, res = track(walk, duration_s=0.05, settings=st, model=model_2ms, record_every=1)
+    assert np.abs(roll.qfrc_applied).max() == 0.0  # neither the root nor any joint gets a newton
+    assert not np.any(res.reserves) and "no reserve applied" in res.summary()
+    note = next(n for n in res.notes if n.startswith("no reserve applied"))
+    assert "the muscles alone actuate the joints" in note and "N·m RMS" in note
+
+
+def test_mpc_plan_follows_activation_dynamics_and_its_own_predicted_errors(walk, model_2ms) -> None:
+    """One receding-horizon plan from the walk's start: each stage's activations are reachable from the previous
+    stage's in its length (MuJoCo's time constants), and the predicted velocity and position errors are the
+    semi-implicit Euler integrals of the planned accelerations against the reference's."""
+    import mujoco
+
+    st = TrackingSettings(root_residual="none", reserves="none", planner="muscle_mpc", mpc_stages=3,
+                          mpc_stage_s=0.01)  # fmt: skip
+    ref = LoopedReference(walk, model_2ms, 1.0, cutoff_hz=st.reference_cutoff_hz)
+    ctl = TrackingController(model_2ms, ref, st)
+    q0, v0, _ = ref.at(0.0)
+    act = np.zeros(model_2ms.na)
+    act[ctl.so._act_adr] = 0.2
+    ctl.control(0.0, q0.copy(), v0.copy(), act)
+    x = ctl._muscle_mpc_x
+    n, nm, so = ctl.n_ind, ctl.so.n_mus, ctl.so
+    size = n + ctl.n_beta + 6 + 3 * len(ctl.points) + nm + so.n_res
+    at = n + ctl.n_beta + 6 + 3 * len(ctl.points)
+    a = [x[k * size + at : k * size + at + nm] for k in range(3)]
+    f = 0.5 + 1.5 * 0.2
+    h = [ctl.dt, 0.01]
+    for k in (1, 2):
+        lo = a[k - 1] * (1 - h[k - 1] * f / ctl.tau_deact)
+        hi = a[k - 1] + (1 - a[k - 1]) * h[k - 1] / (ctl.tau_act * f)
+        assert np.all(a[k] >= lo - 1e-3) and np.all(a[k] <= hi + 1e-3)
+    assert np.ptp(np.concatenate(a)) > 0.05  # the plan does move the activations
+    # predicted errors: Y_1 = [p_1, v_1, d_1] right after the three stages
+    p1, v1, d1 = (x[3 * size + i * n : 3 * size + (i + 1) * n] for i in range(3))
+    err = np.zeros(model_2ms.nv)
+    q_r, v_r, a_r = ref.at(0.0)
+    mujoco.mj_differentiatePos(model_2ms, err, 1.0, q0, q_r)
+    ind = so.indep_dofs
+    qdd0 = x[:n]
+    np.testing.assert_allclose(v1, (v_r - v0)[ind] + ctl.dt * (a_r[ind] - qdd0), atol=2e-3)
+    np.testing.assert_allclose(p1, err[ind] + ctl.dt * v1, atol=2e-5)
+    np.testing.assert_allclose(d1, x[size : size + n] - ctl.kp * p1 - ctl.kd * v1, rtol=1e-3, atol=1e-2)

@@ -25,7 +25,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["RESERVE_PRICE", "MuscleAwareQP", "muscle_aware_step", "plan_output", "qp_terms", "solve_qp"]
+__all__ = [
+    "RESERVE_PRICE", "MuscleAwareQP", "StateTerms", "muscle_aware_step", "plan_output", "qp_terms", "solve_qp",
+    "stage_qp", "state_terms",
+]  # fmt: skip
 
 #: reserve cost per (N·m)² relative to one muscle's a², times ``reserve_weight``
 RESERVE_PRICE = 1e3
@@ -43,22 +46,37 @@ class MuscleAwareQP(NamedTuple):
     act_at: int
 
 
-def qp_terms(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, mfull: np.ndarray,
-             lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:  # fmt: skip
-    """The QP of :func:`muscle_aware_step` at the simulated state (``ctl.d`` already at ``qpos, qvel``), reference
-    time ``t`` (s) and activation bounds ``lo, hi`` (n_mus,)."""
+class StateTerms(NamedTuple):
+    """The dynamics of one simulated state, shared by every stage of a plan made there: ``k_mat = Nᵀ(M + h D)N``
+    (n_ind, n_ind), the muscles' ``a_mat`` (n_ind, n_mus) N·m per unit activation and ``b0`` (n_ind,) the dynamics at
+    zero acceleration with the muscles' passive forces."""
+
+    k_mat: np.ndarray
+    a_mat: np.ndarray
+    b0: np.ndarray
+
+
+def state_terms(ctl: Any, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, mfull: np.ndarray) -> StateTerms:
+    """:class:`StateTerms` at the simulated state (``ctl.d`` already at ``qpos, qvel``)."""
+    so = ctl.so
+    k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)  # Euler's implicit damping included
+    a_mat, b0, _gain, _bias = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(ctl.n_ind), [])
+    return StateTerms(k_mat, a_mat, b0)
+
+
+def stage_qp(ctl: Any, rows: Any, st: StateTerms, lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:
+    """The QP of one plan stage (see the module docs) with contact rows ``rows``
+    (:meth:`~mmbio.control.tracking.TrackingController._contact_rows`), dynamics ``st`` and activation bounds
+    ``lo, hi`` (n_mus,)."""
     from mmbio.control.tracking import ROOT_FREE_PRICE
 
     s, so = ctl.s, ctl.so
     n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
-    rows = ctl._contact_rows(t, qpos, qvel, nmat)
     ne = len(rows.rhs)
-    k_mat = nmat.T @ mfull @ nmat + nmat.T @ (ctl._hd[:, None] * nmat)  # Euler's implicit damping included
-    a_mat, b0, _gain, _bias = so.frame_terms(qpos, qvel[so.indep_dofs], np.zeros(n), [])
     root = sp.csr_matrix((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
     res = sp.csr_matrix((np.ones(nr), (np.arange(6, n), np.arange(nr))), shape=(n, nr))
     z = sp.csr_matrix
-    dyn = sp.hstack([z(k_mat), z(-rows.force_map), -root, z((n, ne)), z(-a_mat), -res])
+    dyn = sp.hstack([z(st.k_mat), z(-rows.force_map), -root, z((n, ne)), z(-st.a_mat), -res])
     con = sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))])
     bet = sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))])
     acts = sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))])
@@ -69,11 +87,19 @@ def qp_terms(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.nd
     ]  # fmt: skip
     return MuscleAwareQP(
         sp.vstack([dyn, con, bet, acts]).tocsc(),
-        np.r_[-b0, rows.rhs, np.zeros(nb), lo],
-        np.r_[-b0, rows.rhs, np.minimum(rows.cap, 1e7), hi],
+        np.r_[-st.b0, rows.rhs, np.zeros(nb), lo],
+        np.r_[-st.b0, rows.rhs, np.minimum(rows.cap, 1e7), hi],
         pdiag,
         n + nb + 6 + ne,
     )
+
+
+def qp_terms(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, mfull: np.ndarray,
+             lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:  # fmt: skip
+    """The QP of :func:`muscle_aware_step` at the simulated state (``ctl.d`` already at ``qpos, qvel``), reference
+    time ``t`` (s) and activation bounds ``lo, hi`` (n_mus,)."""
+    rows = ctl._contact_rows(t, qpos, qvel, nmat)
+    return stage_qp(ctl, rows, state_terms(ctl, qpos, qvel, nmat, mfull), lo, hi)
 
 
 def solve_qp(ctl: Any, pdiag: np.ndarray, q: np.ndarray, a_mat: sp.csc_matrix, lower: np.ndarray,

@@ -142,12 +142,13 @@ class TrackingResult:
     def summary(self) -> str:
         res = self.reserve_rms_nm
         worst = max(res.items(), key=lambda kv: kv[1]) if res else ("-", 0.0)
+        reserve = f"largest reserve RMS {worst[1]:.1f} ({worst[0]})" if worst[1] > 0 else "no reserve applied"
         rmse = np.mean(list(self.tracking_rmse_deg.values())) if self.tracking_rmse_deg else float("nan")
         fall = f"FELL at {self.fell_at_s:.2f} s ({self.fall_reason}); " if self.fell else ""
         return (
             f"tracking ({'GRF prescribed' if self.mode == 'grf_prescribed' else 'MuJoCo contacts'}): {fall}"
             f"{self.sim_s:.2f} s simulated, root residual force RMS {self.residual_force_rms_bw:.3f} BW, moment RMS "
-            f"{self.residual_moment_rms_nm:.1f} N·m; largest reserve RMS {worst[1]:.1f} ({worst[0]}); "
+            f"{self.residual_moment_rms_nm:.1f} N·m; {reserve}; "
             f"mean joint RMSE {rmse:.2f} deg; real-time factor {self.real_time_factor:.3f}; {self.unsolved} unsolved QPs"
         )
 
@@ -357,7 +358,8 @@ class TrackingController:
         ind = so.indep_dofs
         qdd_des = a_r[ind] + self.kp * err[ind] + self.kd * (v_r[ind] - qvel[ind])
         nmat, mfull, h = self._state_terms(qpos, qvel)
-        if s.planner == "muscle_aware":
+        if s.planner != "two_qp":
+            from mmbio.control.muscle_mpc import mpc_step
             from mmbio.control.muscle_qp import muscle_aware_step
 
             a_now = np.clip(act[so._act_adr], 0.0, 1.0)
@@ -365,7 +367,8 @@ class TrackingController:
                 (np.zeros(so.n_mus), np.ones(so.n_mus)) if free_activations
                 else activation_bounds(a_now, self.tau_act, self.tau_deact, self.dt)
             )  # fmt: skip
-            return muscle_aware_step(self, t, qpos, qvel, act, qdd_des, nmat, mfull, *bounds, t0)
+            plan = mpc_step if s.planner == "muscle_mpc" and not free_activations else muscle_aware_step
+            return plan(self, t, qpos, qvel, act, qdd_des, nmat, mfull, *bounds, t0)
         qvel_ind = qvel[ind]
         m_root = nmat[:, :6].T @ mfull @ nmat  # root rows of Nᵀ M N (6, n_ind)
         h_root = (nmat.T @ h)[:6]
@@ -449,22 +452,25 @@ class TrackingController:
         contact: np.ndarray,
         t0: float,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """What :meth:`control` returns, from a plan: the generalised forces applied (reserves on the joint dofs; the
-        root residual only with ``root_residual='applied'``; the measured loads in the GRF-prescribed mode) and the
-        info dict (``residual`` applied, ``residual_planned``). ``t0``: the step's start (``perf_counter``)."""
+        """What :meth:`control` returns, from a plan: the generalised forces applied (reserves on the joint dofs only
+        with ``reserves='applied'``; the root residual only with ``root_residual='applied'``; the measured loads in the
+        GRF-prescribed mode) and the info dict (``residual`` and ``reserve`` applied, ``residual_planned`` and
+        ``reserve_planned``). ``t0``: the step's start (``perf_counter``)."""
         ind = self.so.indep_dofs
         applied = self.s.root_residual == "applied"
         qfrc = np.zeros(self.m.nv)
         if applied:
             qfrc[ind[:6]] = residual
-        qfrc[ind[6:]] = reserve
+        if self.s.reserves == "applied":
+            qfrc[ind[6:]] = reserve
         if not self.points:  # GRF prescribed: the measured loads act on the simulation too
             qfrc += self._fq_grf
         info = {
             "a_next": a_next,
             "residual": residual if applied else np.zeros(6),
             "residual_planned": residual,
-            "reserve": reserve,
+            "reserve": reserve if self.s.reserves == "applied" else np.zeros_like(reserve),
+            "reserve_planned": reserve,
             "contact": contact,
             "ms": 1e3 * (_time.perf_counter() - t0),
         }
@@ -610,7 +616,7 @@ def track(
     sub = int(settings.substeps)
     n_ctrl = round(dur / ctl.dt)
     rec: dict[str, list[np.ndarray]] = {k: [] for k in ("time", "qpos", "qvel", "act", "ctrl", "qfrc")}
-    residuals, reserves, contact, ms, times = [], [], [], [], []
+    residuals, reserves, planned, contact, ms, times = [], [], [], [], [], []
     err_sq = np.zeros(ctl.n_ind - 6)
     n_err = 0
     fell, fell_at, reason = False, None, ""
@@ -635,6 +641,7 @@ def track(
             step += 1
         residuals.append(info["residual"])
         reserves.append(info["reserve"])
+        planned.append(info["reserve_planned"])
         contact.append(info["contact"])
         ms.append(info["ms"])
         times.append(t)
@@ -667,6 +674,11 @@ def track(
     notes = list(ref.notes)
     if settings.root_residual == "none":
         notes.append("no root residual applied (root_residual 'none'): the contacts alone carry the body")
+    if settings.reserves == "none" and planned:
+        rms = np.sqrt(np.mean(np.asarray(planned) ** 2, axis=0))
+        worst = int(np.argmax(rms))
+        notes.append(f"no reserve applied (reserves 'none'): the muscles alone actuate the joints; the plan's own "
+                     f"reserves (never applied) reached {rms[worst]:.1f} N·m RMS ({so.reserve_names[worst]})")  # fmt: skip
     drift = None
     if settings.root_residual == "none":
         e = np.zeros(sim_model.nv)

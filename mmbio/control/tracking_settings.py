@@ -14,12 +14,13 @@ from typing import Any
 
 from mmbio.errors import MmbioError
 
-__all__ = ["MODES", "ROOT_RESIDUALS", "SETTING_RANGES", "TrackingSettings"]
+__all__ = ["MODES", "PLANNERS", "RESERVES", "ROOT_RESIDUALS", "SETTING_RANGES", "TrackingSettings"]
 
 MODES = ("contact", "grf_prescribed")
 ACTUATIONS = ("muscles", "torques")
 ROOT_RESIDUALS = ("applied", "none")
-PLANNERS = ("two_qp", "muscle_aware")
+PLANNERS = ("two_qp", "muscle_aware", "muscle_mpc")
+RESERVES = ("applied", "none")
 
 #: Allowed closed range of each numeric setting (units as in :class:`TrackingSettings`); a frequency or
 #: tolerance whose lower end is 0 must be > 0 where marked ``open_low``.
@@ -52,6 +53,8 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "phase_rate": (0.0, 1000.0),
     "consistency_iterations": (0, 20),
     "w_free_moment": (0.0, 1e9),
+    "mpc_stages": (2, 20),
+    "mpc_stage_s": (0.001, 0.1),
 }
 _OPEN_LOW = {"joint_hz", "root_pos_hz", "root_rot_hz", "damping", "foot_hz", "reference_cutoff_hz", "osqp_eps"}
 
@@ -98,7 +101,11 @@ class TrackingSettings:
     ``−F/m`` (a centimetre or two of lateral sway).
     planner: ``'two_qp'`` (accelerations and contacts, then muscles and reserves: the default) or
     ``'muscle_aware'`` (one QP with the activations reachable in one step as unknowns, so that the plan is one the
-    muscles can deliver; reserves are priced ×1000; :mod:`mmbio.control.muscle_qp`; 10× slower).
+    muscles can deliver; reserves are priced ×1000; :mod:`mmbio.control.muscle_qp`; 10× slower) or
+    ``'muscle_mpc'`` (the same over a receding horizon: ``mpc_stages`` stages, the first one control step, the
+    others ``mpc_stage_s`` s each, linked by activation dynamics; :mod:`mmbio.control.muscle_mpc`; ≈ 15× slower
+    than ``'muscle_aware'``). reserves: ``'applied'`` (the reserve torques act on the simulation) or ``'none'``
+    (planned and reported as planned, never applied: the muscles alone actuate the joints).
     w_free_moment: weight per (N·m)² of each foot's planned ground moment about the vertical through the centroid of
     its contact points (QP 1, two-QP planner; 0: off), a diagnostic of the stance feet's twist: the root-free demo's
     right foot takes a free moment of 23 N·m RMS (peak 49 N·m; walking humans: a few N·m), which its hip rotators
@@ -138,16 +145,19 @@ class TrackingSettings:
     consistency_iterations: int = 0
     planner: str = "two_qp"
     w_free_moment: float = 0.0
+    mpc_stages: int = 6
+    mpc_stage_s: float = 0.01
+    reserves: str = "applied"
 
     def __post_init__(self) -> None:
         for name, choices in (("mode", MODES), ("actuation", ACTUATIONS), ("root_residual", ROOT_RESIDUALS),
-                              ("planner", PLANNERS)):  # fmt: skip
+                              ("planner", PLANNERS), ("reserves", RESERVES)):  # fmt: skip
             v = getattr(self, name)
             if type(v) is not str or v not in choices:
                 raise MmbioError(f"tracking setting {name} must be one of {', '.join(choices)}, got {_show(v)}")
         for name, (lo, hi) in SETTING_RANGES.items():
             v = getattr(self, name)
-            integer = name in ("substeps", "consistency_iterations")
+            integer = name in ("substeps", "consistency_iterations", "mpc_stages")
             if isinstance(v, bool) or not isinstance(v, numbers.Integral if integer else numbers.Real):
                 kind = "an integer" if integer else "a number"
                 raise MmbioError(f"tracking setting {name} must be {kind}, got {_show(v)}")
@@ -155,8 +165,8 @@ class TrackingSettings:
             if not (math.isfinite(v) and low_ok and v <= hi):
                 low = f"> {lo:g}" if name in _OPEN_LOW else f">= {lo:g}"
                 raise MmbioError(f"tracking setting {name} = {_show(v)} is out of range (must be {low} and <= {hi:g})")
-        if self.planner == "muscle_aware" and (self.mode != "contact" or self.actuation != "muscles"):
-            raise MmbioError("tracking: planner 'muscle_aware' plans muscles on simulated contacts (mode 'contact', "
+        if self.planner != "two_qp" and (self.mode != "contact" or self.actuation != "muscles"):
+            raise MmbioError(f"tracking: planner {self.planner!r} plans muscles on simulated contacts (mode 'contact', "
                              "actuation 'muscles')")  # fmt: skip
         if self.mode == "grf_prescribed" and self.root_residual == "none":
             raise MmbioError("tracking: mode 'grf_prescribed' needs its root residual (the measured loads and the "
