@@ -66,6 +66,7 @@ def solve_interior(ctl: Any, pdiag: np.ndarray, q: np.ndarray, a_mat: sp.csc_mat
     solver = piqp.SparseSolver()
     solver.settings.eps_abs = 1e-6
     solver.settings.eps_rel = 1e-7
+    solver.settings.max_iter = 1000  # the default 250 stopped 1–3 % of the closed-loop steps (all its failures)
     solver.setup(
         sp.diags(2 * pdiag).tocsc(), q, a[eq].tocsc(), lower[eq], a[ineq].tocsc(),
         *(np.clip(v, -_BIG, _BIG) for v in (lower[ineq], upper[ineq], x_lo, x_hi)),
