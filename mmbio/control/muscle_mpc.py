@@ -21,7 +21,8 @@ over the activation time constants, in one QP:
   paid for while it decays;
 - each stage's cost is the one-step QP's cost times ``h_k / h_0`` (its share of the horizon's time).
 
-Only the first stage is applied (receding horizon). The QP is solved by PIQP (a proximal interior-point method,
+Only the first stage is applied (receding horizon); a run's initial activations come, as for the one-step planner,
+from one free-activation solve of the one-step QP. The QP is solved by PIQP (a proximal interior-point method,
 Schwan et al. 2023): OSQP, which the one-step planners use, needed 1,000–8,000 iterations on it and stopped
 "inaccurate" (5–6 s cold from the walk's start, 20,000 iterations), where PIQP converges in ≈ 30 iterations to
 1e-6 (≈ 0.2 s for 6 stages of MyoFullBody on the 2-core VM). Measured in ``benchmarks/RESULTS.md`` ("Tenth
