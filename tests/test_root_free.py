@@ -205,6 +205,7 @@ def test_mpc_planner_and_reserve_settings_are_checked() -> None:
         ({"mpc_stage_s": float("nan")}, "mpc_stage_s = nan is out of range"),
         ({"reserves": "planned"}, "reserves must be one of applied, none"),
         ({"planner": "muscle_mpc", "actuation": "torques"}, "planner 'muscle_mpc' plans muscles on simulated contacts"),
+        ({"actuation": "torques", "reserves": "none"}, "actuation 'torques' applies its joint torques as reserves"),
     ):
         with pytest.raises(MmbioError, match=match):
             TrackingSettings(**bad)

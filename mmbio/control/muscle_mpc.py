@@ -37,7 +37,7 @@ import mujoco
 import numpy as np
 import scipy.sparse as sp
 
-from mmbio.control.muscle_qp import plan_output, stage_qp, state_terms
+from mmbio.control.muscle_qp import plan_output, stage_qp, stage_vectors, state_terms
 
 __all__ = ["mpc_step", "solve_interior"]
 
@@ -104,10 +104,15 @@ def mpc_step(
     hs = np.r_[ctl.dt, np.full(n_st - 1, float(s.mpc_stage_s))]
     starts = np.r_[0.0, np.cumsum(hs)[:-1]]  # each stage's start, s after t
     st = state_terms(ctl, qpos, qvel, nmat, mfull)
-    ones, zeros = np.ones(nm), np.zeros(nm)
-    stages = [stage_qp(ctl, ctl._contact_rows(t + starts[k], qpos, qvel, nmat), st,
-                       lo if k == 0 else zeros, hi if k == 0 else ones) for k in range(n_st)]  # fmt: skip
-    offs = np.r_[0, np.cumsum([len(q.pdiag) for q in stages])]
+    first = stage_qp(ctl, ctl._contact_rows(t, qpos, qvel, nmat), st, lo, hi)
+    # later stages: the same matrix (one state), the reference's contact plan at their own time
+    later = [stage_vectors(ctl, ctl._contact_rows(t + tk, qpos, qvel, nmat), st, np.zeros(nm), np.ones(nm))
+             for tk in starts[1:]]  # fmt: skip
+    lower = [first.lower, *(v[0] for v in later)]
+    upper = [first.upper, *(v[1] for v in later)]
+    pdiags = [first.pdiag, *(v[2] for v in later)]
+    size, act_at = len(first.pdiag), first.act_at
+    offs = size * np.arange(n_st + 1)
     n_x = int(offs[-1])
 
     def pred(k: int) -> int:  # first column of Y_k = [p_k, v_k, d_k], k ≥ 1
@@ -121,9 +126,7 @@ def mpc_step(
     acc_ref = [ctl.ref.at(t + tk)[2][ind] for tk in starts]
 
     # the stages' own rows, block-diagonal
-    a_stages = sp.block_diag([q.a_mat for q in stages], format="coo")
-    lower = [q.lower for q in stages]
-    upper = [q.upper for q in stages]
+    a_stages = sp.block_diag([first.a_mat] * n_st, format="coo")
     # the coupling rows: every block is diagonal, (row, column, values) triplets
     r_at = a_stages.shape[0]
     tri_r, tri_c, tri_v = [a_stages.row], [a_stages.col], [a_stages.data]
@@ -169,7 +172,7 @@ def mpc_step(
         # activation dynamics over the stage: a_k − (1 − c_d) a_{k−1} ≥ 0,  a_k − (1 − c_a) a_{k−1} ≤ c_a
         cd = np.minimum(h * f / ctl.tau_deact, 1.0)
         ca = np.minimum(h / (ctl.tau_act * f), 1.0)
-        ak, ak1 = qk + stages[k].act_at, qk1 + stages[k - 1].act_at
+        ak, ak1 = qk + act_at, qk1 + act_at
         r = rows(nm, np.zeros(nm), np.full(nm, np.inf))
         diag(r, ak, np.ones(nm))
         diag(r, ak1, cd - 1.0)
@@ -179,9 +182,9 @@ def mpc_step(
     a_all = sp.csc_matrix((np.concatenate(tri_v), (np.concatenate(tri_r), np.concatenate(tri_c))), shape=(r_at, n_all))
     pdiag = np.zeros(n_all)
     lin = np.zeros(n_all)
-    for k, q in enumerate(stages):
+    for k, pd in enumerate(pdiags):
         c = float(hs[k] / hs[0])
-        pdiag[offs[k] : offs[k + 1]] = c * q.pdiag
+        pdiag[offs[k] : offs[k + 1]] = c * pd
         if k == 0:
             lin[:n] = -2 * ctl.wq * qdd_des
         else:
@@ -190,4 +193,4 @@ def mpc_step(
             pdiag[dk : dk + n] = c * ctl.wq
             lin[dk : dk + n] = -2 * c * ctl.wq * acc_ref[k]
     x = solve_interior(ctl, pdiag, lin, a_all, np.concatenate(lower), np.concatenate(upper))
-    return plan_output(ctl, x[: offs[1]], act, lo, hi, stages[0].act_at, t0)
+    return plan_output(ctl, x[: offs[1]], act, lo, hi, act_at, t0)

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "RESERVE_PRICE", "MuscleAwareQP", "StateTerms", "muscle_aware_step", "plan_output", "qp_terms", "solve_qp",
-    "stage_qp", "state_terms",
+    "stage_qp", "stage_vectors", "state_terms",
 ]  # fmt: skip
 
 #: reserve cost per (N·m)² relative to one muscle's a², times ``reserve_weight``
@@ -64,13 +64,30 @@ def state_terms(ctl: Any, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, 
     return StateTerms(k_mat, a_mat, b0)
 
 
-def stage_qp(ctl: Any, rows: Any, st: StateTerms, lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:
-    """The QP of one plan stage (see the module docs) with contact rows ``rows``
-    (:meth:`~mmbio.control.tracking.TrackingController._contact_rows`), dynamics ``st`` and activation bounds
-    ``lo, hi`` (n_mus,)."""
+def stage_vectors(ctl: Any, rows: Any, st: StateTerms, lo: np.ndarray, hi: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The bounds ``lower, upper`` and the cost diagonal ``pdiag`` of one plan stage (the parts that change with the
+    reference time; :func:`stage_qp` for the arguments)."""
     from mmbio.control.tracking import ROOT_FREE_PRICE
 
     s, so = ctl.s, ctl.so
+    nb, nm, nr = ctl.n_beta, so.n_mus, so.n_res
+    price = ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
+    pdiag = np.r_[
+        ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price), np.full(3, s.w_residual_moment * price),
+        rows.weight, np.ones(nm), np.full(nr, RESERVE_PRICE * s.reserve_weight),
+    ]  # fmt: skip
+    lower = np.r_[-st.b0, rows.rhs, np.zeros(nb), lo]
+    upper = np.r_[-st.b0, rows.rhs, np.minimum(rows.cap, 1e7), hi]
+    return lower, upper, pdiag
+
+
+def stage_qp(ctl: Any, rows: Any, st: StateTerms, lo: np.ndarray, hi: np.ndarray) -> MuscleAwareQP:
+    """The QP of one plan stage (see the module docs) with contact rows ``rows``
+    (:meth:`~mmbio.control.tracking.TrackingController._contact_rows`), dynamics ``st`` and activation bounds
+    ``lo, hi`` (n_mus,). Its matrix depends on the simulated state only (the contact Jacobians are the current
+    state's), so stages planned at one state share it."""
+    so = ctl.so
     n, nb, nm, nr = ctl.n_ind, ctl.n_beta, so.n_mus, so.n_res
     ne = len(rows.rhs)
     root = sp.csr_matrix((np.ones(6), (np.arange(6), np.arange(6))), shape=(n, 6))
@@ -80,18 +97,8 @@ def stage_qp(ctl: Any, rows: Any, st: StateTerms, lo: np.ndarray, hi: np.ndarray
     con = sp.hstack([z(rows.jac), z((ne, nb + 6)), -sp.eye(ne), z((ne, nm + nr))])
     bet = sp.hstack([z((nb, n)), sp.eye(nb), z((nb, 6 + ne + nm + nr))])
     acts = sp.hstack([z((nm, n + nb + 6 + ne)), sp.eye(nm), z((nm, nr))])
-    price = ROOT_FREE_PRICE if s.root_residual == "none" else 1.0
-    pdiag = np.r_[
-        ctl.wq, np.full(nb, s.w_force), np.full(3, s.w_residual * price), np.full(3, s.w_residual_moment * price),
-        rows.weight, np.ones(nm), np.full(nr, RESERVE_PRICE * s.reserve_weight),
-    ]  # fmt: skip
-    return MuscleAwareQP(
-        sp.vstack([dyn, con, bet, acts]).tocsc(),
-        np.r_[-st.b0, rows.rhs, np.zeros(nb), lo],
-        np.r_[-st.b0, rows.rhs, np.minimum(rows.cap, 1e7), hi],
-        pdiag,
-        n + nb + 6 + ne,
-    )
+    return MuscleAwareQP(sp.vstack([dyn, con, bet, acts]).tocsc(), *stage_vectors(ctl, rows, st, lo, hi),
+                         n + nb + 6 + ne)  # fmt: skip
 
 
 def qp_terms(ctl: Any, t: float, qpos: np.ndarray, qvel: np.ndarray, nmat: np.ndarray, mfull: np.ndarray,

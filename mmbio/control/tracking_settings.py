@@ -168,6 +168,9 @@ class TrackingSettings:
         if self.planner != "two_qp" and (self.mode != "contact" or self.actuation != "muscles"):
             raise MmbioError(f"tracking: planner {self.planner!r} plans muscles on simulated contacts (mode 'contact', "
                              "actuation 'muscles')")  # fmt: skip
+        if self.actuation == "torques" and self.reserves == "none":
+            raise MmbioError("tracking: actuation 'torques' applies its joint torques as reserves; reserves 'none' "
+                             "would apply none")  # fmt: skip
         if self.mode == "grf_prescribed" and self.root_residual == "none":
             raise MmbioError("tracking: mode 'grf_prescribed' needs its root residual (the measured loads and the "
                              "model's inertia disagree); root_residual 'none' is for mode 'contact'")  # fmt: skip
