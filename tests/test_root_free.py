@@ -256,3 +256,77 @@ def test_mpc_plan_follows_activation_dynamics_and_its_own_predicted_errors(walk,
     np.testing.assert_allclose(v1, (v_r - v0)[ind] + ctl.dt * (a_r[ind] - qdd0), atol=2e-3)
     np.testing.assert_allclose(p1, err[ind] + ctl.dt * v1, atol=2e-5)
     np.testing.assert_allclose(d1, x[size : size + n] - ctl.kp * p1 - ctl.kd * v1, rtol=1e-3, atol=1e-2)
+
+
+def test_foot_placement_settings_are_checked() -> None:
+    s = TrackingSettings(placement_kp=1.0, placement_kd=0.5, placement_tau_s=0.15, placement_clip_deg=20.0)
+    assert TrackingSettings.from_dict(s.to_dict()) == s and s.placement
+    assert not TrackingSettings().placement  # stored checkpoints keep their behaviour
+    for bad, match in (
+        ({"placement_kp": -1.0}, "placement_kp = -1.0 is out of range"),
+        ({"placement_kd": float("inf")}, "placement_kd = inf is out of range"),
+        ({"placement_tau_s": 0.0}, "placement_tau_s = 0.0 is out of range"),
+        ({"placement_clip_deg": 90.0}, "placement_clip_deg = 90.0 is out of range"),
+        ({"placement_kp": 1.0, "mode": "grf_prescribed"}, "foot placement steers simulated contacts"),
+    ):
+        with pytest.raises(MmbioError, match=match):
+            TrackingSettings(**bad)
+
+
+def test_foot_placement_moves_the_swing_heel_by_the_asked_distance(walk, model_2ms) -> None:
+    """Pelvis 2 cm off the reference line, drifting away at 0.1 m/s, in the right foot's mid-swing: the swing hip's
+    shift moves the simulated right heel sideways by k_p e + k_d ė (checked by forward kinematics, not by the rule's
+    Jacobian), the stance side's shift relaxes by exp(−dt/τ), the reference reads the shift, and a far-off pelvis is
+    clipped."""
+    import mujoco
+
+    st = TrackingSettings(placement_kp=1.0, placement_kd=0.5, placement_tau_s=0.15, placement_clip_deg=14.0)
+    ref = LoopedReference(walk, model_2ms, 1.0, cutoff_hz=st.reference_cutoff_hz)
+    ctl = TrackingController(model_2ms, ref, st)
+    pl = ctl.placement
+    m, d = model_2ms, mujoco.MjData(model_2ms)
+    heel = {s: m.body(f"calcn_{s}").id for s in "rl"}
+
+    def heel_at(q: np.ndarray, side: str) -> np.ndarray:
+        d.qpos[:] = q
+        mujoco.mj_kinematics(m, d)
+        return d.xpos[heel[side]].copy()
+
+    # right mid-swing of the reference: the right heel highest above the floor, the left one on it
+    ts = np.linspace(0.0, ref.period, 200, endpoint=False)
+    z = np.array([[heel_at(ref.at(t, placed=False)[0], s)[2] for s in "rl"] for t in ts])
+    t = float(ts[np.argmax(z[:, 0] - z[:, 1])])
+    q_r, v_r, _ = ref.at(t, placed=False)
+    lat = np.array([-v_r[1], v_r[0]]) / np.linalg.norm(v_r[:2])
+    q, v = q_r.copy(), v_r.copy()
+    q[:2] += 0.02 * lat
+    v[:2] += 0.1 * lat
+    add_l = m.jnt_dofadr[m.joint("hip_adduction_l").id]
+    pl.offset[add_l] = 0.1
+    pl.update(t, q, v)
+    shift = pl.shift_rad()
+    assert shift[1] == pytest.approx(0.1 * np.exp(-ctl.dt / 0.15), rel=1e-12)  # left in stance: relaxes
+    add_r = m.joint("hip_adduction_r")
+    qs = q.copy()
+    qs[m.jnt_qposadr[add_r.id]] += shift[0]
+    moved = (heel_at(qs, "r") - heel_at(q, "r"))[:2] @ lat
+    assert moved == pytest.approx(0.02 + 0.5 * 0.1, rel=0.05)  # 7 cm asked
+    # the tracked reference reads the shift; the unshifted one is still there
+    dq = np.zeros(m.nv)
+    mujoco.mj_differentiatePos(m, dq, 1.0, ref.at(t, placed=False)[0], ref.at(t)[0])
+    assert dq[m.jnt_dofadr[add_r.id]] == pytest.approx(shift[0]) and dq[add_l] == pytest.approx(shift[1])
+    assert np.count_nonzero(np.abs(dq) > 1e-12) == 2
+    # a pelvis a metre off: the shift stops at the clip, counted
+    q[:2] += 1.0 * lat
+    pl.update(t, q, v)
+    assert abs(pl.shift_rad()[0]) == pytest.approx(np.radians(14.0)) and pl.clipped == 1
+    ctl.reset_clock()
+    assert not np.any(pl.offset) and pl.clipped == 0
+
+
+def test_foot_placement_run_reports_its_shifts(walk, model_2ms) -> None:
+    st = TrackingSettings(root_residual="none", placement_kp=1.0, placement_kd=0.5)
+    _, res = track(walk, duration_s=0.1, settings=st, model=model_2ms, record_every=5)
+    note = next(n for n in res.notes if n.startswith("lateral foot placement"))
+    assert "swing hip adduction shifted up to" in note and "against the unshifted reference" in note
+    assert not res.fell

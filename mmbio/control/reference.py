@@ -90,6 +90,8 @@ class LoopedReference:
             self._trend = np.zeros(model.nv)
             self._trend_cycle = np.zeros(model.nv)
         self._q = np.zeros(model.nq)
+        #: tangent offset (nv,) added to the positions by :meth:`at` (foot placement, :mod:`mmbio.control.placement`)
+        self.offset: np.ndarray | None = None
         self._corr: CubicSpline | None = None
         if root_correction is not None:
             c = np.asarray(root_correction, float)
@@ -149,8 +151,9 @@ class LoopedReference:
             "and has no complete gait cycle to loop (not periodic, no stance plan with two right heel strikes)"
         )
 
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(qpos (nq,), qvel (nv,), qacc (nv,)) of the reference at time t (s)."""
+    def at(self, t: float, placed: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(qpos (nq,), qvel (nv,), qacc (nv,)) of the reference at time t (s); with ``placed`` (the default) the
+        tangent ``offset`` (nv,) of a foot-placement rule, when set, is added to the positions."""
         if self.period > 0:
             c = np.floor(t / self.period)
             tau = t - c * self.period
@@ -164,6 +167,8 @@ class LoopedReference:
             v[:3] += self._corr(tau)
             qd[:3] += self._corr(tau, 1)
             qdd[:3] += self._corr(tau, 2)
+        if placed and self.offset is not None:
+            v = v + self.offset
         q = self._q
         q[:] = self.base
         mujoco.mj_integratePos(self.model, q, v, 1.0)

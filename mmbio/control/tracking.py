@@ -49,6 +49,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mmbio.control.foot_loads import FootPoints, cop_loads, foot_bodies, grf_on_time
+from mmbio.control.placement import FootPlacement
 from mmbio.control.reference import LoopedReference
 from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser
 from mmbio.control.tracking_settings import MODES, TrackingSettings
@@ -225,6 +226,10 @@ class TrackingController:
             self.foot = {side: foot_bodies(m, side) for side in grf}
         npnt = len(self.points)
         self.n_beta = 4 * npnt
+        self.placement: FootPlacement | None = None
+        if settings.placement:
+            self.placement = FootPlacement(m, reference, self.points, settings, self.dt)
+            reference.offset = self.placement.offset  # the reference reads the rule's shifts (one shared array)
         self._side_points = [np.flatnonzero(np.array(self.points.side) == side) for side in SIDES]
         mu = settings.mu
         self.edges = np.array([[mu, 0, 1], [-mu, 0, 1], [0, mu, 1], [0, -mu, 1]], float).T  # (3, 4) world
@@ -292,8 +297,10 @@ class TrackingController:
         return t - self.clock_shift
 
     def reset_clock(self) -> None:
-        """Start a new run: the reference clock equals the simulation's again."""
+        """Start a new run: the reference clock equals the simulation's again, and no foot-placement shift."""
         self.clock_shift = 0.0
+        if self.placement is not None:
+            self.placement.reset()
 
     def _follow_pelvis(self, t: float, qpos: np.ndarray) -> None:
         """Move the reference clock so that the reference pelvis stays level with the simulated one along the
@@ -352,6 +359,8 @@ class TrackingController:
         if s.phase_rate > 0 and not free_activations:
             self._follow_pelvis(t, qpos)
         t = self.ref_time(t)  # from here on: reference time
+        if self.placement is not None and not free_activations:
+            self.placement.update(t, qpos, qvel)
         q_r, v_r, a_r = self.ref.at(t + self.dt)  # aim at the state one control step ahead
         err = np.zeros(m.nv)
         mujoco.mj_differentiatePos(m, err, 1.0, qpos, q_r)
@@ -645,7 +654,7 @@ def track(
         contact.append(info["contact"])
         ms.append(info["ms"])
         times.append(t)
-        q_r, _, _ = ref.at(ctl.ref_time(float(data.time)))
+        q_r, _, _ = ref.at(ctl.ref_time(float(data.time)), placed=False)
         e = np.zeros(sim_model.nv)
         mujoco.mj_differentiatePos(sim_model, e, 1.0, data.qpos, q_r)
         err_sq += e[so.indep_dofs[6:]] ** 2
@@ -685,6 +694,13 @@ def track(
         mujoco.mj_differentiatePos(sim_model, e, 1.0, data.qpos, ref.at(ctl.ref_time(float(data.time)))[0])
         drift = float(np.linalg.norm(e[:2]))
         notes.append(f"pelvis {drift:.2f} m from the reference path (horizontal) at the end")
+    if ctl.placement is not None:
+        pl = ctl.placement
+        notes.append(f"lateral foot placement (k_p {settings.placement_kp:g}, k_d {settings.placement_kd:g} s, τ "
+                     f"{settings.placement_tau_s:g} s): swing hip adduction shifted up to "
+                     f"{np.degrees(pl.peak[0]):.1f}° right, {np.degrees(pl.peak[1]):.1f}° left; at the "
+                     f"±{settings.placement_clip_deg:g}° clip in {pl.clipped} side-steps of {len(times)} control "
+                     "steps; joint errors are against the unshifted reference")  # fmt: skip
     if settings.phase_rate > 0:
         notes.append(f"reference clock follows the pelvis (phase_rate {settings.phase_rate:g}/s): it ended "
                      f"{ctl.clock_shift:+.3f} s behind the simulation's")  # fmt: skip

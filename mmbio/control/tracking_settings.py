@@ -55,8 +55,21 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "w_free_moment": (0.0, 1e9),
     "mpc_stages": (2, 20),
     "mpc_stage_s": (0.001, 0.1),
+    "placement_kp": (0.0, 10.0),
+    "placement_kd": (0.0, 5.0),
+    "placement_tau_s": (0.0, 10.0),
+    "placement_clip_deg": (0.0, 45.0),
 }
-_OPEN_LOW = {"joint_hz", "root_pos_hz", "root_rot_hz", "damping", "foot_hz", "reference_cutoff_hz", "osqp_eps"}
+_OPEN_LOW = {
+    "joint_hz",
+    "root_pos_hz",
+    "root_rot_hz",
+    "damping",
+    "foot_hz",
+    "reference_cutoff_hz",
+    "osqp_eps",
+    "placement_tau_s",
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,10 @@ class TrackingSettings:
     right foot takes a free moment of 23 N·m RMS (peak 49 N·m; walking humans: a few N·m), which its hip rotators
     must transmit. The stride needs it: at 100 the free moments fall to 4 N·m RMS but the reserves rise ten-fold
     (33 → 313 N·m RMS) and the teacher falls at 2 s (``benchmarks/muscles_only_road.py --part free-moment``).
+    placement_kp (m per m), placement_kd (s), placement_tau_s (s), placement_clip_deg (deg): lateral foot placement
+    (:mod:`mmbio.control.placement`; off while k_p = k_d = 0): the swing hip's adduction reference is shifted so that
+    the heel moves sideways by ``k_p e + k_d ė`` (e: the pelvis's lateral offset from the reference), at most
+    ± clip, relaxing with τ in stance (SIMBICON's swing rule, Yin et al. 2007).
     """
 
     mode: str = "contact"
@@ -148,6 +165,15 @@ class TrackingSettings:
     mpc_stages: int = 6
     mpc_stage_s: float = 0.01
     reserves: str = "applied"
+    placement_kp: float = 0.0
+    placement_kd: float = 0.0
+    placement_tau_s: float = 0.15
+    placement_clip_deg: float = 14.0
+
+    @property
+    def placement(self) -> bool:
+        """Lateral foot placement is on (k_p or k_d > 0)."""
+        return self.placement_kp > 0 or self.placement_kd > 0
 
     def __post_init__(self) -> None:
         for name, choices in (("mode", MODES), ("actuation", ACTUATIONS), ("root_residual", ROOT_RESIDUALS),
@@ -171,6 +197,8 @@ class TrackingSettings:
         if self.actuation == "torques" and self.reserves == "none":
             raise MmbioError("tracking: actuation 'torques' applies its joint torques as reserves; reserves 'none' "
                              "would apply none")  # fmt: skip
+        if self.placement and self.mode != "contact":
+            raise MmbioError("tracking: foot placement steers simulated contacts (mode 'contact')")
         if self.mode == "grf_prescribed" and self.root_residual == "none":
             raise MmbioError("tracking: mode 'grf_prescribed' needs its root residual (the measured loads and the "
                              "model's inertia disagree); root_residual 'none' is for mode 'contact'")  # fmt: skip
