@@ -26,14 +26,29 @@ from muscles_only_road import Setup
 
 import mmbio.control.tracking as T
 
-#: row name → (planner, stages, stage length s)
-ROWS = {
-    "1step": ("muscle_aware", 6, 0.01),
-    "4x10": ("muscle_mpc", 4, 0.01),
-    "6x10": ("muscle_mpc", 6, 0.01),
-    "6x20": ("muscle_mpc", 6, 0.02),
-    "8x10": ("muscle_mpc", 8, 0.01),
+#: lateral foot placement of the eleventh pass (:mod:`mmbio.control.placement`)
+PLACE = {"placement_kp": 1.0, "placement_kd": 0.5, "placement_tau_s": 0.15}
+#: row name → (planner, stages, stage length s, other settings)
+ROWS: dict[str, tuple[str, int, float, dict]] = {
+    "1step": ("muscle_aware", 6, 0.01, {}),
+    "4x10": ("muscle_mpc", 4, 0.01, {}),
+    "6x10": ("muscle_mpc", 6, 0.01, {}),
+    "6x20": ("muscle_mpc", 6, 0.02, {}),
+    "8x10": ("muscle_mpc", 8, 0.01, {}),
+    "6x10+place": ("muscle_mpc", 6, 0.01, PLACE),
+    "6x10+place@100Hz": ("muscle_mpc", 6, 0.01, {**PLACE, "substeps": 5}),
 }
+
+
+def row_label(planner: str, stages: int, h: float, extra: dict, physics_ms: float) -> str:
+    """The table's name of a row (``physics_ms``: the physics step, ms)."""
+    label = "one-step muscle-aware" if planner == "muscle_aware" else f"MPC {stages} stages × {1e3 * h:g} ms"
+    if extra.get("placement_kp", 0) or extra.get("placement_kd", 0):
+        label += (f", placement k_p {extra['placement_kp']:g} k_d {extra['placement_kd']:g} s τ "
+                  f"{extra['placement_tau_s']:g} s")  # fmt: skip
+    if extra.get("substeps", 1) > 1:
+        label += f", excitations held {physics_ms * extra['substeps']:g} ms"
+    return label
 
 
 def path_numbers(t: np.ndarray, q: np.ndarray, act: np.ndarray, up: float) -> tuple[str, str, str]:
@@ -52,14 +67,14 @@ def rows(names: list[str], seconds: float) -> None:
     print(f"\n| planner | up (s, of {seconds:g}) | speed m/s to 1 / 2 / 3 s | lateral drift cm at 1 / 2 / 3 s | mean "
           "activation to 1 / 2 s | ms per step |\n|---|---:|---|---|---|---:|")  # fmt: skip
     for name in names:
-        planner, stages, h = ROWS[name]
+        planner, stages, h, extra = ROWS[name]
         st = replace(su.settings, planner=planner, reserve_weight=1.0, reserves="none", mpc_stages=stages,
-                     mpc_stage_s=h)  # fmt: skip
+                     mpc_stage_s=h, **extra)  # fmt: skip
         ro, res = T.track(su.motion, duration_s=seconds, settings=st, model=su.model, root_correction=su.corr,
                           record_every=10)  # fmt: skip
         up = float(res.fell_at_s if res.fell else res.sim_s)
         speed, drift, mean_act = path_numbers(np.asarray(ro.time), np.asarray(ro.qpos), np.asarray(ro.act), up)
-        label = "one-step muscle-aware" if planner == "muscle_aware" else f"MPC {stages} stages × {1e3 * h:g} ms"
+        label = row_label(planner, stages, h, extra, 1e3 * float(su.model.opt.timestep))
         print(f"| {label} | {up:.2f} | {speed} | {drift} | {mean_act} | {np.mean(res.qp_ms):.0f} |", flush=True)
 
 

@@ -235,6 +235,7 @@ def test_mpc_plan_follows_activation_dynamics_and_its_own_predicted_errors(walk,
     act[ctl.so._act_adr] = 0.2
     ctl.control(0.0, q0.copy(), v0.copy(), act)
     x = ctl._muscle_mpc_x
+    assert x.base is None  # a copy: a view of PIQP's result kept every step's solver alive (≈ 5 MB a step)
     n, nm, so = ctl.n_ind, ctl.so.n_mus, ctl.so
     size = n + ctl.n_beta + 6 + 3 * len(ctl.points) + nm + so.n_res
     at = n + ctl.n_beta + 6 + 3 * len(ctl.points)

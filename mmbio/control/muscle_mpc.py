@@ -73,7 +73,7 @@ def solve_interior(ctl: Any, pdiag: np.ndarray, q: np.ndarray, a_mat: sp.csc_mat
         *(np.clip(v, -_BIG, _BIG) for v in (lower[ineq], upper[ineq], x_lo, x_hi)),
     )  # fmt: skip
     status = solver.solve()
-    x = np.asarray(solver.result.x, float)
+    x = np.array(solver.result.x, dtype=float)  # a copy: a view would keep the solver (its factorisation) alive
     if status != piqp.PIQP_SOLVED or not np.all(np.isfinite(x)):
         ctl.unsolved += 1
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
