@@ -331,3 +331,16 @@ def test_foot_placement_run_reports_its_shifts(walk, model_2ms) -> None:
     note = next(n for n in res.notes if n.startswith("lateral foot placement"))
     assert "swing hip adduction shifted up to" in note and "against the unshifted reference" in note
     assert not res.fell
+
+
+def test_foot_placement_refuses_a_model_without_hips_or_heels(walk) -> None:
+    import mujoco
+
+    from mmbio.control.foot_loads import FootPoints
+    from mmbio.control.placement import FootPlacement
+
+    m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><body name="a"><joint name="hip_adduction_r"/>'
+                                       '<geom size=".1"/></body></worldbody></mujoco>')  # fmt: skip
+    st = TrackingSettings(placement_kp=1.0)
+    with pytest.raises(MmbioError, match=r"this model has no hip_adduction_l, calcn_r, calcn_l$"):
+        FootPlacement(m, None, FootPoints.empty(), st, 0.002)

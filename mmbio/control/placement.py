@@ -22,6 +22,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from mmbio.errors import MmbioError
 from mmbio.trial import SIDES
 
 __all__ = ["FootPlacement"]
@@ -51,9 +52,14 @@ class FootPlacement:
         self.decay = float(np.exp(-dt / settings.placement_tau_s))
         self.clip = float(np.radians(settings.placement_clip_deg))
         self.height = float(settings.contact_height_m) + SWING_CLEARANCE_M
-        joints = {s: model.joint(f"hip_adduction_{s}") for s in SIDES}
-        self.dof = {s: int(model.jnt_dofadr[j.id]) for s, j in joints.items()}
-        self.heel = {s: int(model.body(f"calcn_{s}").id) for s in SIDES}
+        joint = {s: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"hip_adduction_{s}") for s in SIDES}
+        heel = {s: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"calcn_{s}") for s in SIDES}
+        missing = [f"hip_adduction_{s}" for s in SIDES if joint[s] < 0] + [f"calcn_{s}" for s in SIDES if heel[s] < 0]
+        if missing:
+            raise MmbioError(f"tracking: foot placement needs the joints hip_adduction_r/l and the bodies calcn_r/l; "
+                             f"this model has no {', '.join(missing)}")  # fmt: skip
+        self.dof = {s: int(model.jnt_dofadr[joint[s]]) for s in SIDES}
+        self.heel = heel
         self.side_points = {s: np.flatnonzero(np.array(points.side) == s) for s in SIDES}
         self.offset = np.zeros(model.nv)  # tangent offset of the reference (only the two hip adduction dofs)
         self.clipped = 0  # control steps in which a side's shift hit the clip
