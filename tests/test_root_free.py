@@ -344,3 +344,13 @@ def test_foot_placement_refuses_a_model_without_hips_or_heels(walk) -> None:
     st = TrackingSettings(placement_kp=1.0)
     with pytest.raises(MmbioError, match=r"this model has no hip_adduction_l, calcn_r, calcn_l$"):
         FootPlacement(m, None, FootPoints.empty(), st, 0.002)
+
+
+def test_physics_dt_setting_sets_the_simulated_step(walk, model_2ms) -> None:
+    st = TrackingSettings(physics_dt=0.002)
+    roll, res = track(walk, duration_s=0.02, settings=st, record_every=1)  # the motion's own 1 ms model
+    assert roll.physics_dt == 0.002 and len(res.time) == 10
+    with pytest.raises(MmbioError, match=r"settings ask for a 0\.001 s physics step, the model has 0\.002 s"):
+        TrackingController(model_2ms, LoopedReference(walk, model_2ms, 1.0), replace(st, physics_dt=0.001))
+    with pytest.raises(MmbioError, match=r"physics_dt = 0\.5 is out of range"):
+        TrackingSettings(physics_dt=0.5)

@@ -189,6 +189,9 @@ class TrackingController:
     ) -> None:
         import osqp
 
+        if settings.physics_dt > 0 and abs(float(model.opt.timestep) - settings.physics_dt) > 1e-12:
+            raise MmbioError(f"tracking: the settings ask for a {settings.physics_dt:g} s physics step, the model has "
+                             f"{float(model.opt.timestep):g} s")  # fmt: skip
         self.s = settings
         self.model = model
         self.ref = reference
@@ -601,6 +604,8 @@ def track(
     settings = settings or TrackingSettings()
     base = model if model is not None else motion.mj_model()
     sim_model = copy.deepcopy(base)
+    if settings.physics_dt > 0:
+        sim_model.opt.timestep = settings.physics_dt
     if settings.mode == "grf_prescribed":
         sim_model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
     dur = float(duration_s) if duration_s is not None else float(motion.duration)

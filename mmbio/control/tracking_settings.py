@@ -59,6 +59,7 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "placement_kd": (0.0, 5.0),
     "placement_tau_s": (0.0, 10.0),
     "placement_clip_deg": (0.0, 45.0),
+    "physics_dt": (0.0, 0.01),
 }
 _OPEN_LOW = {
     "joint_hz",
@@ -128,6 +129,8 @@ class TrackingSettings:
     (:mod:`mmbio.control.placement`; off while k_p = k_d = 0): the swing hip's adduction reference is shifted so that
     the heel moves sideways by ``k_p e + k_d ė`` (e: the pelvis's lateral offset from the reference), at most
     ± clip, relaxing with τ in stance (SIMBICON's swing rule, Yin et al. 2007).
+    physics_dt: the physics step (s) :func:`~mmbio.control.tracking.track` simulates with (0: the model's own, 1 ms
+    for MyoFullBody; the muscles-only teacher runs at the training environment's 2 ms).
     """
 
     mode: str = "contact"
@@ -169,6 +172,7 @@ class TrackingSettings:
     placement_kd: float = 0.0
     placement_tau_s: float = 0.15
     placement_clip_deg: float = 14.0
+    physics_dt: float = 0.0
 
     @property
     def placement(self) -> bool:

@@ -2,7 +2,7 @@
 (:mod:`mmbio.control.tracking`) asked for its action at any state a student visits.
 
 A :class:`Teacher` is built from a ``'tracking'`` checkpoint on the *environment's* MuJoCo model (its timestep
-is the environment's ``physics_dt``) and acts once per control step of the environment (``substeps`` = physics
+is the environment's ``physics_dt``; the checkpoint's own ``physics_dt`` setting is set aside) and acts once per control step of the environment (``substeps`` = physics
 steps per control step), so its excitation is exactly an action the student can take: held for one control
 step. At 500 Hz on 2 ms physics that is the controller's own scheme (one QP pair per physics step); at 100 Hz
 it holds each excitation for 10 ms, which the controller tolerates only with much more help (measured in
@@ -78,7 +78,7 @@ class Teacher:
                              f"this one is {settings.mode!r}")  # fmt: skip
         self.help_cost = float(help_cost)
         self.settings = replace(
-            settings, substeps=int(substeps), w_residual=settings.w_residual * help_cost,
+            settings, substeps=int(substeps), physics_dt=0.0, w_residual=settings.w_residual * help_cost,
             w_residual_moment=settings.w_residual_moment * help_cost, reserve_weight=settings.reserve_weight * help_cost,
         )  # fmt: skip
         self.model = copy.deepcopy(model)
