@@ -34,6 +34,14 @@ weights of 1000 (issue 14 §1; ``benchmarks/RESULTS.md``, "A root-free teacher, 
 the stock model root weights of 100 held the pelvis, whose trunk carried the phantoms' 8 kg·m²). It walks on its
 contacts and muscles plus reserves; ``mmbio validate`` shows the comparison with the demo.
 
+``python checkpoints/build.py --muscles-only`` builds ``checkpoints/tracking_walk_muscles.pkl``: the root-free
+teacher with nothing but its muscles (issue 14 §1): no root residual and no reserve torque ever applied, the
+receding-horizon muscle planner (6 stages, 20 ms; ``mmbio.control.muscle_mpc``), lateral foot placement
+(``mmbio.control.placement``) and the training environment's 2 ms physics step, with the root-free checkpoint's root
+correction (recomputed, ≈ 3 min). It walks 6.4 s at 1.25 m/s before its stance foot rolls over
+(``benchmarks/RESULTS.md``, "Eleventh pass"); it is the distillation teacher that needs no assistance, and at
+≈ 0.15–0.35 s per control step it is slow (``mmbio validate`` of it takes tens of minutes).
+
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
 default settings, needing no ``../shared``; it is scored against its own source by ``schwartz2008:free``.
@@ -76,6 +84,14 @@ ROOT_FREE_SETTINGS = replace(
 ROOT_FREE_CORRECTED_SETTINGS = replace(ROOT_FREE_SETTINGS, w_root_pos=1000.0, w_root_rot=1000.0)
 #: ``--root-free`` settings per variant
 ROOT_FREE_BY_VARIANT = {"nofingers": ROOT_FREE_SETTINGS, "corrected": ROOT_FREE_CORRECTED_SETTINGS}
+MUSCLES_ONLY_OUT = REPO / "checkpoints" / "tracking_walk_muscles.pkl"
+#: ``--muscles-only``: the root-free corrected teacher with nothing but its muscles: no reserve applied, the
+#: receding-horizon planner (6 stages, 20 ms), lateral foot placement, at the training environment's 2 ms physics
+#: step (benchmarks/RESULTS.md, issue 14 "Tenth pass" and "Eleventh pass")
+MUSCLES_ONLY_SETTINGS = replace(
+    ROOT_FREE_CORRECTED_SETTINGS, planner="muscle_mpc", mpc_stages=6, mpc_stage_s=0.02, reserves="none",
+    reserve_weight=1.0, placement_kp=1.0, placement_kd=0.5, placement_tau_s=0.15, physics_dt=0.002,
+)  # fmt: skip
 
 
 #: The committed demos' MyoFullBody variant
@@ -91,7 +107,7 @@ def measured_motion(shared: Path = SHARED, variant: str = VARIANT) -> Motion:
 
 
 def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, root_free: bool = False,
-          variant: str = VARIANT) -> Path:  # fmt: skip
+          variant: str = VARIANT, muscles_only: bool = False) -> Path:  # fmt: skip
     if synthesized:
         motion = synthesize_motion(speed_m_s=SPEED_M_S, gait="walk", n_cycles=1)
         ckpt = tracking_checkpoint(
@@ -106,6 +122,22 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
         return save_checkpoint(ckpt, out)
     motion = measured_motion(shared, variant)
     speed = -(motion.qpos[-1, 1] - motion.qpos[0, 1]) / motion.duration
+    if muscles_only:
+        from mmbio.control.consistency import root_correction
+
+        # the root-free teacher's correction (computed with its two-QP planner, ≈ 3 min; the MPC would take hours)
+        corr = root_correction(motion, motion.mj_model(), ROOT_FREE_CORRECTED_SETTINGS)
+        ckpt = tracking_checkpoint(
+            motion, MUSCLES_ONLY_SETTINGS, root_correction=corr,
+            metadata={
+                "description": f"muscles only: contact-consistent muscle tracking of a measured adult walk at "
+                f"{speed:.2f} m/s (one stride of the Rajagopal 2016 overground walk, looped) with no root residual "
+                "and no reserve applied: a receding-horizon muscle plan and lateral foot placement",
+                "built_by": "checkpoints/build.py --muscles-only", "speed_m_s": round(float(speed), 3),
+                "source": "Rajagopal et al. (2016) IEEE TBME 63:2068-2079, OpenSim example3DWalking (Apache-2.0)",
+            },
+        )  # fmt: skip
+        return save_checkpoint(ckpt, out)
     ckpt = tracking_checkpoint(
         motion,
         ROOT_FREE_BY_VARIANT[variant] if root_free else MEASURED_SETTINGS,
@@ -128,6 +160,8 @@ if __name__ == "__main__":
     ap.add_argument("--out", type=Path, help="default: checkpoints/tracking_walk.pkl (or …_rootfree.pkl)")
     ap.add_argument("--synthesized", action="store_true", help="the previous demo: the synthesised 1.25 m/s walk")
     ap.add_argument("--root-free", action="store_true", help="the same stride with no root residual")
+    ap.add_argument("--muscles-only", action="store_true",
+                    help="the same stride with no root residual and no reserve: muscles alone")  # fmt: skip
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared reference data folder")
     ap.add_argument(
         "--variant",
@@ -137,9 +171,12 @@ if __name__ == "__main__":
         "nofingers: the stock model)",
     )
     a = ap.parse_args()
-    if a.synthesized and (a.root_free or a.variant != VARIANT):
-        ap.error("--root-free and --variant apply to the measured stride")
+    if a.synthesized and (a.root_free or a.muscles_only or a.variant != VARIANT):
+        ap.error("--root-free, --muscles-only and --variant apply to the measured stride")
+    if a.muscles_only and (a.root_free or a.variant != VARIANT):
+        ap.error(f"--muscles-only is the root-free teacher on {VARIANT} with nothing but its muscles")
     if a.variant != VARIANT and a.out is None:
         ap.error(f"--variant {a.variant} needs --out (the committed checkpoints are on {VARIANT})")
-    out = a.out or (ROOT_FREE_OUT if a.root_free else OUT)
-    print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free, variant=a.variant))
+    out = a.out or (MUSCLES_ONLY_OUT if a.muscles_only else ROOT_FREE_OUT if a.root_free else OUT)
+    print(build(out, synthesized=a.synthesized, shared=a.shared, root_free=a.root_free, variant=a.variant,
+                muscles_only=a.muscles_only))  # fmt: skip

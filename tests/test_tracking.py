@@ -155,6 +155,25 @@ def test_the_root_free_demo_is_the_demo_without_root_help() -> None:
     assert not res.fell and np.abs(roll.qfrc_applied[:, :6]).max() == 0.0
 
 
+def test_the_muscles_only_teacher_is_the_root_free_demo_with_nothing_but_muscles() -> None:
+    """`python checkpoints/build.py --muscles-only`: the root-free demo's stride and correction, no reserve applied,
+    the receding-horizon planner and foot placement at 2 ms; its first 40 ms apply no generalised force at all."""
+    build = _demo_builder()
+    ckpt = load_checkpoint(REPO / "checkpoints" / "tracking_walk_muscles.pkl")
+    free = load_checkpoint(REPO / "checkpoints" / "tracking_walk_rootfree.pkl")
+    np.testing.assert_array_equal(ckpt.motion().qpos, free.motion().qpos)
+    np.testing.assert_array_equal(ckpt.controller["root_correction"], free.controller["root_correction"])
+    settings = TrackingSettings.from_dict(ckpt.controller["settings"])
+    assert settings == build.MUSCLES_ONLY_SETTINGS
+    assert (settings.reserves, settings.root_residual, settings.planner) == ("none", "none", "muscle_mpc")
+    assert settings.placement and settings.physics_dt == 0.002
+    roll, res = track(ckpt.motion(), duration_s=0.04, settings=settings, root_correction=ckpt.controller[
+        "root_correction"], record_every=1)  # fmt: skip
+    assert roll.physics_dt == 0.002 and len(res.time) == 20 and not res.fell
+    assert np.abs(roll.qfrc_applied).max() == 0.0 and res.unsolved == 0
+    assert any(n.startswith("lateral foot placement") for n in res.notes)
+
+
 def test_the_synthesized_demo_builder_is_kept(tmp_path: Path, walk) -> None:
     """`python checkpoints/build.py --synthesized`: the previous demo (synthesised walk, default settings)."""
     ckpt = load_checkpoint(_demo_builder().build(tmp_path / "synth.pkl", synthesized=True))
