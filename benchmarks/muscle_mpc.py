@@ -1,17 +1,19 @@
-"""Issue 14 §1, tenth pass: does a plan over the activation time constants let the muscles walk alone?
+"""Issue 14 §1, tenth and eleventh passes: does a plan over the activation time constants, with lateral foot
+placement, let the muscles walk alone?
 
 The root-free corrected demo (``checkpoints/tracking_walk_rootfree.pkl``: its settings and stored root correction,
 2 ms physics, reserve weight 1) tracked with no root residual and no reserve applied
 (``TrackingSettings(reserves='none')``: the muscles alone actuate the joints), by the one-step muscle-aware
 planner and by the receding-horizon planner (``planner='muscle_mpc'``, :mod:`mmbio.control.muscle_mpc`) at several
-horizons. Per row: seconds up (the height rule; a drift from the path does not end the run), forward speed and
+horizons; the ``+place`` rows add lateral foot placement (:mod:`mmbio.control.placement`), ``@100Hz`` holds each
+excitation for five physics steps (the policy's rate). Per row: seconds up (the height rule; a drift from the path does not end the run), forward speed and
 lateral drift of the pelvis at 1, 2 and 3 s, mean activation up to 1 and 2 s, wall ms per control step.
 
 ``--part solvers`` compares OSQP (the one-step planners' solver) with PIQP on the same 6-stage QP at the start of
 the synthesised walk (cold start): iterations, wall ms, objective.
 
 Usage: ``python benchmarks/muscle_mpc.py [--part rows|solvers] [--seconds 10] [--rows 1step,6x10]``. Results:
-benchmarks/RESULTS.md, "Tenth pass".
+benchmarks/RESULTS.md, "Tenth pass" and "Eleventh pass".
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ ROWS: dict[str, tuple[str, int, float, dict]] = {
     "6x10": ("muscle_mpc", 6, 0.01, {}),
     "6x20": ("muscle_mpc", 6, 0.02, {}),
     "8x10": ("muscle_mpc", 8, 0.01, {}),
-    "6x10+place": ("muscle_mpc", 6, 0.01, PLACE),
-    "6x10+place@100Hz": ("muscle_mpc", 6, 0.01, {**PLACE, "substeps": 5}),
+    "6x20+place": ("muscle_mpc", 6, 0.02, PLACE),
+    "6x20+place@100Hz": ("muscle_mpc", 6, 0.02, {**PLACE, "substeps": 5}),
 }
 
 
