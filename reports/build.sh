@@ -31,5 +31,9 @@ CK=s2014001.pkl   # in the working folder: the report names it
 mmbio track "$S/schreiber2019/2014001/2014001_C4_05.c3d" --static "$S/schreiber2019/2014001/2014001_ST.c3d" -o "$CK"
 mmbio validate "$CK" --output reports/subject_2014001_tracking_vs_own_emg --overwrite || test $? -eq 1
 rm -f "$CK"
+# 6. Muscles only: the same stride tracked with no root residual and no reserve (checkpoints/build.py --muscles-only:
+#    the receding-horizon muscle planner and lateral foot placement at 2 ms; ≈ 8 min on 2 cores)
+mmbio validate checkpoints/tracking_walk_muscles.pkl --output reports/example_muscles_only_walk --overwrite || test $? -eq 1
+mv reports/example_muscles_only_walk/report.pdf reports/example_muscles_only_walk.pdf
 # the run records (mmbio-run.json: this machine's absolute input paths) and locks are not part of the examples
 rm -f reports/*/mmbio-run.json reports/*/.mmbio.lock
