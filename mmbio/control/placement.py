@@ -12,7 +12,8 @@ reference's direction of travel) and ``ė`` its rate (m/s), the swing foot's hee
 ``k_p e + k_d ė``. The swing hip's adduction reference is shifted by that distance over the heel's lateral lever
 arm about the hip's adduction axis (``∂x_heel / ∂q_add`` from the heel's Jacobian), clipped to ± ``clip``. In
 stance the shift relaxes to 0 with time constant ``τ``. A side is in swing while every contact point of its
-reference foot is more than ``contact_height_m`` + 1 cm above the floor.
+reference foot is more than ``contact_height_m`` + 1 cm above the floor (the unshifted reference). The controller
+tracks the shifted reference everywhere, its contact plan's reference foot points included.
 """
 
 from __future__ import annotations
