@@ -6,10 +6,10 @@ is the environment's ``physics_dt``; the checkpoint's own ``physics_dt`` setting
 control step of the environment (``substeps`` = physics steps per control step), so its excitation is exactly an
 action the student can take: held for one control step. At 500 Hz on 2 ms physics that is the controller's own
 scheme (one QP pair per physics step); at 100 Hz it holds each excitation for 10 ms, which the controller
-tolerates only with much more help (measured in ``benchmarks/RESULTS.md``). Besides the excitations (``ctrl``, ``(nu,)`` in [0, 1]) the teacher returns the
-generalised forces it wants applied (``qfrc``, ``(nv,)``): the root residual (6 root dofs, N and N·m) and one
-reserve torque per independent joint dof (N·m). The student has no such forces; during distillation they act
-scaled by the assistance ``α`` (:mod:`mmbio.train.distill`).
+tolerates only with much more help (measured in ``benchmarks/RESULTS.md``). Besides the excitations (``ctrl``,
+``(nu,)`` in [0, 1]) the teacher returns the generalised forces it wants applied (``qfrc``, ``(nv,)``): the root
+residual (6 root dofs, N and N·m) and one reserve torque per independent joint dof (N·m). The student has no such
+forces; during distillation they act scaled by the assistance ``α`` (:mod:`mmbio.train.distill`).
 
 Time: the reference of the teacher and the environment's reference frames share one clock,
 ``t = frame / control_hz`` from the motion's first frame (a looped reference continues past its end).
