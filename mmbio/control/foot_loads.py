@@ -49,6 +49,10 @@ class FootPoints:
     def __len__(self) -> int:
         return len(self.body)
 
+    def of_side(self, side: str) -> np.ndarray:
+        """Indices (k,) of the side's (``'r'``/``'l'``) points."""
+        return np.flatnonzero(np.array(self.side) == side)
+
     def centres(self, d: mujoco.MjData) -> np.ndarray:
         """Sphere centres (n, 3) m, world frame, from ``d``'s kinematics."""
         rot = d.xmat[self.body].reshape(-1, 3, 3)

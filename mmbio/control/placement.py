@@ -61,7 +61,6 @@ class FootPlacement:
                              f"this model has no {', '.join(missing)}")  # fmt: skip
         self.dof = {s: int(model.jnt_dofadr[joint[s]]) for s in SIDES}
         self.heel = heel
-        self.side_points = {s: np.flatnonzero(np.array(points.side) == s) for s in SIDES}
         self.offset = np.zeros(model.nv)  # tangent offset of the reference (only the two hip adduction dofs)
         self.clipped = 0  # control steps in which a side's shift hit the clip
         self.peak = np.zeros(2)  # largest |shift| per side (rad)
@@ -80,31 +79,30 @@ class FootPlacement:
     def update(self, t: float, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Advance the rule by one control step at reference time ``t`` (s) and the simulated state."""
         q_r, v_r, _ = self.ref.at(t, placed=False)
+        dd = self.dref
+        dd.qpos[:] = q_r
+        mujoco.mj_kinematics(self.m, dd)
+        low = self.points.lowest(dd)[:, 2]
+        swing = [bool(np.all(low[self.points.of_side(s)] > self.height)) for s in SIDES]
         speed = float(np.linalg.norm(v_r[:2]))
-        steer = speed > 0.1  # no direction of travel (standing): the shifts only relax
+        steer = speed > 0.1 and any(swing)  # standing (no direction of travel) or no foot in swing: shifts only relax
         if steer:
             lat = np.array([-v_r[1], v_r[0]]) / speed  # horizontal, across the direction of travel
             e = float((qpos[:2] - q_r[:2]) @ lat)
             e_dot = float((qvel[:2] - v_r[:2]) @ lat)
             want = self.kp * e + self.kd * e_dot  # lateral heel displacement asked (m, along lat)
-            m, d = self.m, self.d
-            d.qpos[:] = qpos
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-        dd = self.dref
-        dd.qpos[:] = q_r
-        mujoco.mj_kinematics(self.m, dd)
-        low = self.points.lowest(dd)[:, 2]
+            self.d.qpos[:] = qpos
+            mujoco.mj_kinematics(self.m, self.d)
+            mujoco.mj_comPos(self.m, self.d)
         for k, s in enumerate(SIDES):
             dof = self.dof[s]
-            swing = bool(np.all(low[self.side_points[s]] > self.height))
-            if swing and steer:
+            if swing[k] and steer:
                 mujoco.mj_jac(self.m, self.d, self._jac, None, self.d.xpos[self.heel[s]], self.heel[s])
                 lever = float(self._jac[:2, dof] @ lat)
                 if abs(lever) > MIN_LEVER_M:
                     raw = want / lever
                     self.offset[dof] = float(np.clip(raw, -self.clip, self.clip))
                     self.clipped += int(abs(raw) > self.clip)
-            elif not swing:
+            elif not swing[k]:
                 self.offset[dof] *= self.decay
             self.peak[k] = max(self.peak[k], abs(self.offset[dof]))

@@ -233,7 +233,7 @@ class TrackingController:
         if settings.placement:
             self.placement = FootPlacement(m, reference, self.points, settings, self.dt)
             reference.offset = self.placement.offset  # the reference reads the rule's shifts (one shared array)
-        self._side_points = [np.flatnonzero(np.array(self.points.side) == side) for side in SIDES]
+        self._side_points = [self.points.of_side(side) for side in SIDES]
         mu = settings.mu
         self.edges = np.array([[mu, 0, 1], [-mu, 0, 1], [0, mu, 1], [0, -mu, 1]], float).T  # (3, 4) world
         # QP 1: x = [qacc (n), beta (nb), s (6), e (3 np), z (2: each foot's moment about the vertical, only with
