@@ -108,7 +108,7 @@ def _distill(args: argparse.Namespace, cfg: object, out: Path, Motion: type, Imi
         cfg = dataclasses.replace(cfg, distill=dataclasses.replace(dc, iterations=args.updates))  # type: ignore[type-var]
     env = ImitationEnv(cfg.env, motion, n_envs=cfg.ppo.n_envs)  # type: ignore[attr-defined]
     print(f"mmbio train {cfg.name} (distillation): teacher {dc.teacher}, {cfg.env.model} at {cfg.env.control_hz} Hz, "  # type: ignore[attr-defined]
-          f"{cfg.ppo.n_envs} worlds, obs {env.obs_size}, {env.action_size} muscles; checkpoints in {out}", flush=True)  # type: ignore[attr-defined]  # fmt: skip
+          f"{cfg.ppo.n_envs} worlds (teachers in {min(dc.workers, cfg.ppo.n_envs)} process(es)), obs {env.obs_size}, {env.action_size} muscles; checkpoints in {out}", flush=True)  # type: ignore[attr-defined]  # fmt: skip
     bar = _TrainBar()
 
     def progress(i: int, total: int, row: dict) -> None:

@@ -140,16 +140,64 @@ def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -
     from mmbio.train.distill import _collect, _student_fns
     from mmbio.train.host_worlds import HostWorlds
     from mmbio.train.teacher import Teacher
+    from mmbio.train.teacher_pool import TeacherPool
 
     cfg, env, teacher_ckpt, _motion = walk_env
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700,
                                                                start_noise_rad=0.1))  # fmt: skip
-    teachers = [Teacher(teacher_ckpt, env.mj_model, env.n_sub, 5.0) for _ in range(env.n_envs)]
+    teachers = TeacherPool.local([Teacher(teacher_ckpt, env.mj_model, env.n_sub, 5.0) for _ in range(env.n_envs)])
     o, y, c = _collect(env, HostWorlds(env, env.n_envs), teachers, None, None, cfg, beta=1.0, alpha=0.0, seed=3,
                        mean_fn=_student_fns(cfg)[0])  # fmt: skip
     assert c["teacher_falls"] >= 2 and c["falls"] == c["teacher_falls"] == c["episodes"]
     assert c["dropped"] > 0 and len(o) == len(y) == c["steps"] - c["dropped"]
     assert c["ep_len_sum"] / c["episodes"] < 0.5  # seconds per episode
+
+
+def test_teachers_in_two_processes_label_exactly_what_one_process_labels(walk_env) -> None:
+    """The same collection (2 worlds, DAgger with a student driving half the steps, random phases and joint noise so
+    that episodes end and restart) with the teachers in this process and in two workers: the same samples, bit for
+    bit, and the same counters."""
+    import dataclasses
+
+    from mmbio.train.distill import _collect, _student_fns
+    from mmbio.train.host_worlds import HostWorlds
+    from mmbio.train.teacher_pool import TeacherPool
+
+    cfg, env, teacher_ckpt, _motion = walk_env
+    cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=0.05, steps_per_iter=120,
+                                                               start_noise_rad=0.05))  # fmt: skip
+    mean_fn = _student_fns(cfg)[0]
+    trainer = make_trainer(cfg, env)
+    s0 = trainer.init(jax.random.key(1))
+    runs = []
+    for workers in (1, 2):
+        with TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 5.0, env.n_envs, workers=workers) as pool:
+            assert pool.workers == workers
+            runs.append(_collect(env, HostWorlds(env, env.n_envs), pool, s0.params, s0.norm, cfg, beta=0.5, alpha=1.0,
+                                 seed=5, mean_fn=mean_fn))  # fmt: skip
+    (o1, y1, c1), (o2, y2, c2) = runs
+    assert len(o1) > 100 and c1["episodes"] >= 2 and 0 < c1["student_actions"] < c1["steps"]
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(y1, y2)
+    timing = ("label_s", "labels_per_s")
+    assert {k: v for k, v in c1.items() if k not in timing} == {k: v for k, v in c2.items() if k not in timing}
+
+
+def test_a_teacher_worker_that_dies_stops_the_run_in_one_line(walk_env) -> None:
+    from mmbio.train.host_worlds import start_state
+    from mmbio.train.teacher_pool import TeacherPool
+
+    _cfg, env, teacher_ckpt, _motion = walk_env
+    with TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 2.0, 2, workers=2) as pool:
+        q, v = start_state(env, 0, 0.0, np.random.default_rng(0))
+        acts = pool.start_activation([(0, 0.0, q, v), (1, 0.0, q, v)])
+        assert set(acts) == {0, 1} and all(a.shape == (env.mj_model.na,) for a in acts.values())
+        pool._procs[1].kill()
+        with pytest.raises(MmbioError, match=r"teacher worker 2 of 2 died") as e:
+            pool.label([(0, 0.0, q, v, acts[0]), (1, 0.0, q, v, acts[1])])
+        assert "\n" not in str(e.value)
+    with pytest.raises(MmbioError, match="at least one world"):
+        TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 2.0, 0)
 
 
 def test_distillation_refusals(walk_env, tmp_path) -> None:
@@ -290,6 +338,7 @@ def dataclasses_replace(obj, **kw):
         ("distill.label=torque", "distill.label"),
         ("distill.assist_end=1.5", "distill.assist_end"),
         ("distill.min_help=0", "distill.min_help"),
+        ("distill.workers=0", "distill.workers"),
         ("ppo.anchor_coef=-1", "ppo.anchor_coef"),
         ("ppo.critic_warmup_updates=-3", "ppo.critic_warmup_updates"),
         ("algo=sac", "algo"),

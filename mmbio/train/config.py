@@ -395,6 +395,8 @@ class DistillConfig:
     (from the reference start, no assistance). ``label``: what the student learns to output, the teacher's
     excitation or its planned activation (see :mod:`mmbio.train.distill`). ``teacher_follows_assist``: the
     teacher's residual and reserves cost ``1 / max(α, min_help)²`` times more as the assistance ``α`` falls.
+    ``workers``: processes labelling in parallel (:class:`~mmbio.train.teacher_pool.TeacherPool`; capped at
+    ``ppo.n_envs``, one teacher per world): the samples do not depend on it.
     """
 
     teacher: str = ""
@@ -414,12 +416,13 @@ class DistillConfig:
     label: str = "excitation"
     teacher_follows_assist: bool = False
     min_help: float = 0.01
+    workers: int = 1
 
     def __post_init__(self) -> None:
         _check(self.label in ("excitation", "activation"), "distill.label", self.label,
                "choose 'excitation' or 'activation'")  # fmt: skip
         for k, lo, hi in (("iterations", 1, 10_000), ("steps_per_iter", 1, 10**8), ("epochs", 1, 10_000),
-                          ("minibatch", 1, 10**6), ("max_samples", 1, 10**8)):  # fmt: skip
+                          ("minibatch", 1, 10**6), ("max_samples", 1, 10**8), ("workers", 1, 1024)):  # fmt: skip
             _check(
                 lo <= getattr(self, k) <= hi, f"distill.{k}", getattr(self, k), f"must be an integer in [{lo}, {hi:,}]"
             )

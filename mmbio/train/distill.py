@@ -18,7 +18,9 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    starts at a reference frame (random with ``env.random_start``) with optional joint noise and the teacher's
    activations for that state, and ends when the environment's termination rules fire (a fall), after
    ``episode_s``, or when the physics fails (its last sample is dropped). An episode driven by the teacher
-   alone that falls is dropped whole and counted (``teacher_falls``).
+   alone that falls is dropped whole and counted (``teacher_falls``). Each control step the worlds' labels are
+   asked at once, one teacher per world in ``workers`` processes (:class:`~mmbio.train.teacher_pool.TeacherPool`);
+   the samples do not depend on ``workers``.
 2. **Aggregate** with every earlier iteration's data (the newest ``max_samples`` kept).
 3. **Fit** the actor's mean to the labels: the teacher's excitations (``label='excitation'``) or the
    activations it plans one control step ahead (``label='activation'``; at 2 ms the teacher's excitations are
@@ -57,7 +59,7 @@ from mmbio.train.host_worlds import HostWorlds, start_state
 from mmbio.train.imitation_env import ImitationEnv
 from mmbio.train.networks import actor_mean
 from mmbio.train.ppo import ObsNormaliser, make_trainer, normalise
-from mmbio.train.teacher import Teacher
+from mmbio.train.teacher_pool import TeacherPool
 from mmbio.train.vecenv import plain_obs_layout
 
 __all__ = ["DistillResult", "StudentTest", "distill", "test_student"]
@@ -157,7 +159,7 @@ def test_student(env: ImitationEnv, params: Any, norm: ObsNormaliser, cfg: Train
 # --------------------------------------------------------------------------------------------------
 
 
-def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: list[Teacher], params: Any, norm: ObsNormaliser | None,
+def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, params: Any, norm: ObsNormaliser | None,
              cfg: TrainConfig, beta: float, alpha: float, seed: int, mean_fn: Callable,
              stop: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:  # fmt: skip
     """One iteration's samples (obs, label) and counters (see the module docs)."""
@@ -175,12 +177,18 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: list[Teacher], par
     c = {"episodes": 0, "falls": 0, "teacher_falls": 0, "dropped": 0, "student_actions": 0, "steps": 0,
          "label_s": 0.0, "ep_len_sum": 0.0}  # fmt: skip
 
-    def start(i: int) -> None:
-        f = int(rng.integers(0, hi)) if env.cfg.random_start else 0
-        q, v = start_state(env, f, dc.start_noise_rad, rng)
-        a = teachers[i].start_activation(f / hz, q, v)
-        worlds.reset(i, f, q, v, a)
-        ep_obs[i], ep_lab[i], ep_student[i], ep_len[i] = [], [], False, 0
+    def start(worlds_: list[int]) -> None:
+        """New episodes in these worlds (their start frames and noise drawn in world order)."""
+        asks, frames = [], {}
+        for i in worlds_:
+            f = int(rng.integers(0, hi)) if env.cfg.random_start else 0
+            q, v = start_state(env, f, dc.start_noise_rad, rng)
+            asks.append((i, f / hz, q, v))
+            frames[i] = f
+        acts = teachers.start_activation(asks)
+        for i, _t, q, v in asks:
+            worlds.reset(i, frames[i], q, v, acts[i])
+            ep_obs[i], ep_lab[i], ep_student[i], ep_len[i] = [], [], False, 0
 
     def finish(i: int, fell: bool) -> None:
         c["episodes"] += 1
@@ -193,32 +201,35 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: list[Teacher], par
             keep_obs.extend(ep_obs[i])
             keep_lab.extend(ep_lab[i])
 
-    for i in range(n):
-        start(i)
+    start(list(range(n)))
     while c["steps"] < dc.steps_per_iter:
         obs, done, _ = worlds.observe()
         student = None
         if beta < 1.0 and params is not None:
             student = np.asarray(mean_fn(params, norm, jnp.asarray(obs)))
+        ended = []  # worlds whose episode ends here: they restart and act from the next round
         for i in range(n):
             if ep_len[i] > 0 and (bool(done[i]) or not np.all(np.isfinite(obs[i]))):
                 finish(i, True)
-                start(i)
-                continue
-            if ep_len[i] >= max_len:
+                ended.append(i)
+            elif ep_len[i] >= max_len:
                 finish(i, False)
-                start(i)
-                continue
-            d = worlds.datas[i]
-            t0 = time.perf_counter()
-            ctrl, qfrc, _info = teachers[i].label(worlds.frame[i] / hz, d.qpos, d.qvel, d.act)
-            c["label_s"] += time.perf_counter() - t0
+                ended.append(i)
+        if ended:
+            start(ended)
+        active = [i for i in range(n) if i not in ended]
+        t0 = time.perf_counter()
+        labels = teachers.label([(i, worlds.frame[i] / hz, worlds.datas[i].qpos, worlds.datas[i].qvel,
+                                  worlds.datas[i].act) for i in active])  # fmt: skip
+        c["label_s"] += time.perf_counter() - t0
+        for i in active:
+            ctrl, qfrc, target = labels[i]
             if not (np.all(np.isfinite(obs[i])) and np.all(np.isfinite(ctrl))):
                 finish(i, True)
-                start(i)
+                start([i])
                 continue
             ep_obs[i].append(obs[i].astype(np.float32))
-            lab = _info["activation_target"] if dc.label == "activation" else ctrl
+            lab = target if dc.label == "activation" else ctrl
             ep_lab[i].append(lab.astype(np.float32))
             use_student = student is not None and rng.random() >= beta
             act = np.clip(student[i], 0.0, 1.0) if use_student else ctrl
@@ -305,18 +316,27 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
                              "ask for more (distill.iterations=N)")  # fmt: skip
         if log:
             log(f"resumed from {latest} after iteration {first - 1}")
-    params = state.params
-    norm = state.norm if first > 0 else None
-    mean_fn, loss_fn = _student_fns(cfg)
     # the latest reference time an episode reaches: a start within the reference table plus one episode (s)
     horizon_s = env.n_frames / env.cfg.control_hz + dc.episode_s + 1.0
 
-    def make_teachers(alpha: float) -> list[Teacher]:
-        cost = 1.0 / max(alpha, dc.min_help) ** 2 if dc.teacher_follows_assist else 1.0
-        return [Teacher(teacher_ckpt, env.mj_model, env.n_sub, horizon_s, help_cost=cost)
-                for _ in range(env.n_envs)]  # fmt: skip
+    # the first iteration's teachers (rebuilt as the assistance falls, with teacher_follows_assist)
+    cost = 1.0 / max(_schedule(cfg, first)[1], dc.min_help) ** 2 if dc.teacher_follows_assist else 1.0
+    teachers = TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, horizon_s, env.n_envs, help_cost=cost,
+                           workers=dc.workers)  # fmt: skip
+    try:
+        return _iterate(cfg, env, teachers, out, first, trainer, state, result, counters, log, progress, motion)
+    finally:
+        teachers.close()
 
-    teachers = make_teachers(1.0)
+
+def _iterate(cfg: TrainConfig, env: ImitationEnv, teachers: TeacherPool, out: Path, first: int, trainer: Any,
+             state: Any, result: DistillResult, counters: dict[str, float], log: Log | None,
+             progress: Progress | None, motion: Any) -> DistillResult:  # fmt: skip
+    dc = cfg.distill
+    latest = out / "latest.pkl"
+    params = state.params
+    norm = state.norm if first > 0 else None
+    mean_fn, loss_fn = _student_fns(cfg)
     worlds = HostWorlds(env, env.n_envs)
     tester = worlds if env.n_envs == 1 else HostWorlds(env, 1)
     data_o, data_y = [], []
@@ -333,8 +353,8 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
     try:
         for i in range(first, dc.iterations):
             beta, alpha = _schedule(cfg, i)
-            if dc.teacher_follows_assist:
-                teachers = make_teachers(alpha)
+            if dc.teacher_follows_assist and i > first:
+                teachers.rebuild(1.0 / max(alpha, dc.min_help) ** 2)
             t0 = time.perf_counter()
 
             def tick(steps: int, i: int = i) -> None:
@@ -367,7 +387,7 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
                 "episodes": c["episodes"], "falls": c["falls"], "teacher_falls": c["teacher_falls"],
                 "mean_episode_s": c["ep_len_sum"] / max(c["episodes"], 1.0),
                 "student_action_frac": c["student_actions"] / max(c["steps"], 1.0),
-                "teacher_help_cost": teachers[0].help_cost,
+                "teacher_help_cost": teachers.help_cost,
             }  # fmt: skip
             result.history.append(row)
             state = state._replace(params=params, norm=norm, update=jnp.asarray(i + 1, jnp.int32))
@@ -383,7 +403,7 @@ def _distill_locked(cfg: TrainConfig, env: ImitationEnv, teacher_ckpt: Any, out:
             if progress is not None:
                 progress(i + 1, dc.iterations, row)
     except KeyboardInterrupt:
-        where = f"{latest} holds iteration {i - 1}" if i > first or resume else "no iteration had finished"
+        where = f"{latest} holds iteration {i - 1}" if i > first or first > 0 else "no iteration had finished"
         raise Interrupted(f"distillation interrupted; {where} (continue with --resume)") from None
     result.wall_s = time.perf_counter() - t_run
     return result
