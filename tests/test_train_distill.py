@@ -200,6 +200,25 @@ def test_a_teacher_worker_that_dies_stops_the_run_in_one_line(walk_env) -> None:
         TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 2.0, 0)
 
 
+def test_ctrl_c_during_collection_stops_the_teacher_workers(walk_env, tmp_path) -> None:
+    import multiprocessing
+
+    from mmbio.errors import Interrupted
+    from mmbio.train.distill import distill
+
+    cfg, env, teacher, motion = walk_env
+    assert cfg.distill.workers == 2  # the preset's
+
+    def progress(i: int, total: int, row: dict) -> None:
+        if row.get("collected", 0) >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match="no iteration had finished"):
+        distill(cfg, env, teacher, tmp_path / "run", log=None, progress=progress, reference_motion=motion)
+    assert not [p for p in multiprocessing.active_children() if p.name == "mmbio-teacher"]
+    assert not (tmp_path / "run").exists()  # nothing was written: the new folder is removed
+
+
 def test_distillation_refusals(walk_env, tmp_path) -> None:
     from mmbio.control.checkpoint import save_checkpoint
     from mmbio.train.driver import load_init_policy
