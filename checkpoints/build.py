@@ -38,8 +38,10 @@ contacts and muscles plus reserves; ``mmbio validate`` shows the comparison with
 teacher with nothing but its muscles (issue 14 §1): no root residual and no reserve torque ever applied, the
 receding-horizon muscle planner (6 stages, 20 ms; ``mmbio.control.muscle_mpc``), lateral foot placement
 (``mmbio.control.placement``) and the training environment's 2 ms physics step, with the root-free checkpoint's root
-correction (recomputed, ≈ 3 min). It walks 6.4 s at 1.25 m/s before its stance foot rolls over
-(``benchmarks/RESULTS.md``, "Eleventh pass"); it is the distillation teacher that needs no assistance, and at
+correction (recomputed, ≈ 3 min). Its stride holds the subtalar joints at 0, as the IK does (Rajagopal's model
+locks them): the foot lock's subtalar corrections rolled it over its stance foot at 6.4 s; without them it walks
+RESULT (``benchmarks/RESULTS.md``, "Eleventh pass", "Twelfth pass"); it is the distillation teacher that needs no
+assistance, and at
 ≈ 0.15–0.35 s per control step it is slow (``mmbio validate`` of it takes tens of minutes).
 
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
@@ -94,6 +96,12 @@ MUSCLES_ONLY_SETTINGS = replace(
 )  # fmt: skip
 
 
+#: ``--muscles-only``: why its stride holds the subtalar joints at 0 (benchmarks/RESULTS.md, "Twelfth pass")
+MUSCLES_ONLY_HELD_WHY = (
+    "as in the IK: Rajagopal's model locks them; the foot lock's subtalar corrections, -6 deg in stance and a "
+    "+15 deg spike at toe off, rolled the muscles-only teacher over its stance foot"
+)
+
 #: The committed demos' MyoFullBody variant
 VARIANT = "corrected"
 
@@ -127,8 +135,9 @@ def build(out: Path = OUT, *, synthesized: bool = False, shared: Path = SHARED, 
 
         # the root-free teacher's correction (computed with its two-QP planner, ≈ 3 min; the MPC would take hours)
         corr = root_correction(motion, motion.mj_model(), ROOT_FREE_CORRECTED_SETTINGS)
+        held = motion.with_joints_held([f"subtalar_angle_{side}" for side in "rl"], why=MUSCLES_ONLY_HELD_WHY)
         ckpt = tracking_checkpoint(
-            motion, MUSCLES_ONLY_SETTINGS, root_correction=corr,
+            held, MUSCLES_ONLY_SETTINGS, root_correction=corr,
             metadata={
                 "description": f"muscles only: contact-consistent muscle tracking of a measured adult walk at "
                 f"{speed:.2f} m/s (one stride of the Rajagopal 2016 overground walk, looped) with no root residual "

@@ -269,3 +269,23 @@ def test_hamner_treadmill_per_frame_floor_and_belt(shared: Path) -> None:
     n_flight = int(note.split(" flight frames")[0].split()[-1])
     assert n_flight > 50
     assert low.max() > 0.03  # the flight arc is kept, not flattened onto the floor
+
+
+def test_joints_held_at_a_value_change_only_those_columns() -> None:
+
+    walk = synthesize_motion(speed_m_s=1.25, n_cycles=1)
+    held = walk.with_joints_held(["subtalar_angle_r", "subtalar_angle_l"], why="as the IK's model locks them")
+    m = walk.mj_model()
+    cols = [int(m.jnt_qposadr[m.joint(f"subtalar_angle_{s}").id]) for s in "rl"]
+    dofs = [int(m.jnt_dofadr[m.joint(f"subtalar_angle_{s}").id]) for s in "rl"]
+    assert np.abs(walk.qpos[:, cols]).max() > np.radians(1)  # the synthesised walk moves them
+    assert np.all(held.qpos[:, cols] == 0) and np.all(held.qvel[:, dofs] == 0)
+    keep = np.setdiff1d(np.arange(m.nq), cols)
+    np.testing.assert_array_equal(held.qpos[:, keep], walk.qpos[:, keep])
+    np.testing.assert_array_equal(np.delete(held.qvel, dofs, axis=1), np.delete(walk.qvel, dofs, axis=1))
+    assert held.notes[-1] == "subtalar_angle_r, subtalar_angle_l held at 0 deg (as the IK's model locks them)"
+    assert walk.notes[-1] != held.notes[-1]  # the original is untouched
+    with pytest.raises(MmbioError, match="cannot hold 'root'"):
+        walk.with_joints_held(["root"])
+    with pytest.raises(MmbioError, match="cannot hold 'no_such'"):
+        walk.with_joints_held(["no_such"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from os import PathLike
@@ -158,6 +159,23 @@ class Motion:
             raise MmbioError(f"joint {joint!r} not in model {self.model!r}")
         adr, size = self.qpos_index[joint]
         return self.qpos[:, adr] if size == 1 else self.qpos[:, adr : adr + size]
+
+    def with_joints_held(self, joints: Sequence[str], value_rad: float = 0.0, why: str = "") -> Motion:
+        """A copy with these hinge joints held at ``value_rad`` (rad; their velocity 0), noted with ``why``."""
+        import dataclasses
+
+        import mujoco
+
+        m = self.mj_model()
+        qpos, qvel = self.qpos.copy(), self.qvel.copy()
+        for name in joints:
+            j = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name)
+            if j < 0 or m.jnt_type[j] != mujoco.mjtJoint.mjJNT_HINGE:
+                raise MmbioError(f"motion: cannot hold {name!r}: not a hinge joint of model {self.model!r}")
+            qpos[:, m.jnt_qposadr[j]] = value_rad
+            qvel[:, m.jnt_dofadr[j]] = 0.0
+        note = f"{', '.join(joints)} held at {np.degrees(value_rad):g} deg" + (f" ({why})" if why else "")
+        return dataclasses.replace(self, qpos=qpos, qvel=qvel, notes=[*self.notes, note])
 
     def save(self, path: PathArg) -> Path:
         """Write a compressed ``.npz`` (arrays + JSON metadata); returns the path."""
