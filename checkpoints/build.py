@@ -40,9 +40,9 @@ receding-horizon muscle planner (6 stages, 20 ms; ``mmbio.control.muscle_mpc``),
 (``mmbio.control.placement``) and the training environment's 2 ms physics step, with the root-free checkpoint's root
 correction (recomputed, ≈ 3 min). Its stride holds the subtalar joints at 0, as the IK does (Rajagopal's model
 locks them): the foot lock's subtalar corrections rolled it over its stance foot at 6.4 s; without them it walks
-RESULT (``benchmarks/RESULTS.md``, "Eleventh pass", "Twelfth pass"); it is the distillation teacher that needs no
-assistance, and at
-≈ 0.15–0.35 s per control step it is slow (``mmbio validate`` of it takes tens of minutes).
+8.35 s, seven gait cycles, at 1.25 m/s (``benchmarks/RESULTS.md``, "Eleventh pass", "Twelfth pass"). It is the
+distillation teacher that needs no assistance, and at ≈ 0.2–0.35 s per control step it is slow (``mmbio validate``
+of it takes ≈ 5 min).
 
 ``python checkpoints/build.py --synthesized`` builds the previous demo instead: one stride of the synthesised
 1.25 m/s walk (:func:`mmbio.sim.motion.synthesize_motion`, Schwartz 2008 free-speed curves, foot-locked) with the
