@@ -50,7 +50,8 @@ def main() -> None:
     horizon = env.n_frames / env.cfg.control_hz + cfg.distill.episode_s + 1.0
     print(f"{platform.node()}: {os.cpu_count()} cores; teacher {Path(a.teacher).name}; {a.worlds} worlds at "
           f"{env.cfg.control_hz} Hz; {a.steps} labels per row")  # fmt: skip
-    rows, first = [], None
+    rows: list[tuple] = []
+    first: dict[bool, tuple[np.ndarray, np.ndarray]] = {}  # the first row's samples per start kind
     for w in (int(x) for x in a.workers.split(",")):
         for start in (False, True):
             env = envs[start]
@@ -61,12 +62,13 @@ def main() -> None:
                 o, y, c = _collect(env, HostWorlds(env, a.worlds), pool, None, None, cfg, beta=1.0, alpha=0.0,
                                    seed=7, mean_fn=mean_fn)  # fmt: skip
                 wall = time.perf_counter() - t1
-            key = (start,)
             same = ""
-            if first is None or key not in first:
-                first = {**(first or {}), key: (o, y)}
+            if start not in first:
+                first[start] = (o, y)
             else:
-                same = "same" if np.array_equal(first[key][0], o) and np.array_equal(first[key][1], y) else "DIFFERENT"
+                same = (
+                    "same" if np.array_equal(first[start][0], o) and np.array_equal(first[start][1], y) else "DIFFERENT"
+                )
             rows.append((w, "random phases" if start else "reference start", c["labels_per_s"], wall, t_build, same))
     base = {r[1]: r[2] for r in rows if r[0] == rows[0][0]}
     print("| workers | starts | labels/s | collection wall (s) | teacher build (s) | ratio | samples |")

@@ -139,13 +139,12 @@ def test_a_teacher_that_falls_while_labelling_is_dropped_and_counted(walk_env) -
 
     from mmbio.train.distill import _collect, _student_fns
     from mmbio.train.host_worlds import HostWorlds
-    from mmbio.train.teacher import Teacher
     from mmbio.train.teacher_pool import TeacherPool
 
     cfg, env, teacher_ckpt, _motion = walk_env
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, episode_s=2.0, steps_per_iter=700,
                                                                start_noise_rad=0.1))  # fmt: skip
-    teachers = TeacherPool.local([Teacher(teacher_ckpt, env.mj_model, env.n_sub, 5.0) for _ in range(env.n_envs)])
+    teachers = TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 5.0, env.n_envs)
     o, y, c = _collect(env, HostWorlds(env, env.n_envs), teachers, None, None, cfg, beta=1.0, alpha=0.0, seed=3,
                        mean_fn=_student_fns(cfg)[0])  # fmt: skip
     assert c["teacher_falls"] >= 2 and c["falls"] == c["teacher_falls"] == c["episodes"]

@@ -27,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from os import PathLike
 from pathlib import Path
@@ -162,8 +162,6 @@ class Motion:
 
     def with_joints_held(self, joints: Sequence[str], value_rad: float = 0.0, why: str = "") -> Motion:
         """A copy with these hinge joints held at ``value_rad`` (rad; their velocity 0), noted with ``why``."""
-        import dataclasses
-
         import mujoco
 
         m = self.mj_model()
@@ -175,7 +173,7 @@ class Motion:
             qpos[:, m.jnt_qposadr[j]] = value_rad
             qvel[:, m.jnt_dofadr[j]] = 0.0
         note = f"{', '.join(joints)} held at {np.degrees(value_rad):g} deg" + (f" ({why})" if why else "")
-        return dataclasses.replace(self, qpos=qpos, qvel=qvel, notes=[*self.notes, note])
+        return replace(self, qpos=qpos, qvel=qvel, notes=[*self.notes, note])
 
     def save(self, path: PathArg) -> Path:
         """Write a compressed ``.npz`` (arrays + JSON metadata); returns the path."""

@@ -132,17 +132,6 @@ class TeacherPool:
             self.close()
             raise
 
-    @classmethod
-    def local(cls, teachers: Sequence[Any]) -> TeacherPool:
-        """A one-process pool around teachers already built (one per world)."""
-        pool = cls.__new__(cls)
-        pool.n, pool.workers = len(teachers), 1
-        pool._fixed = (None, None, 0, 0.0)
-        pool.help_cost = float(teachers[0].help_cost) if teachers else 1.0
-        pool._local = dict(enumerate(teachers))
-        pool._procs, pool._conns = [], []
-        return pool
-
     def _worlds_of(self, w: int) -> list[int]:
         return list(range(w, self.n, self.workers))
 
@@ -156,8 +145,6 @@ class TeacherPool:
         """New teachers (fresh solvers) whose help costs ``help_cost`` times more (see the teacher)."""
         self.help_cost = float(help_cost)
         if self.workers == 1:
-            if self._fixed[0] is None:
-                raise MmbioError("teacher pool: a pool of teachers built elsewhere cannot be rebuilt")
             self._local = _build((*self._fixed, self.help_cost), range(self.n))
         else:
             self._broadcast_build()
