@@ -357,6 +357,7 @@ def dataclasses_replace(obj, **kw):
         ("distill.assist_end=1.5", "distill.assist_end"),
         ("distill.min_help=0", "distill.min_help"),
         ("distill.workers=0", "distill.workers"),
+        ("env.action=torque", "env.action"),
         ("ppo.anchor_coef=-1", "ppo.anchor_coef"),
         ("ppo.critic_warmup_updates=-3", "ppo.critic_warmup_updates"),
         ("algo=sac", "algo"),
@@ -368,6 +369,36 @@ def test_distillation_settings_out_of_range_are_one_line_errors(override: str, w
     with pytest.raises(ConfigError) as e:
         get_config("distill_walk", [override])
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_activation_action_needs_activation_labels() -> None:
+    from mmbio.train.config import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        get_config("distill_walk", ["env.action=activation", "distill.label=excitation"])
+    assert "distill.label" in str(e.value) and "env.action=activation" in str(e.value) and "\n" not in str(e.value)
+    assert get_config("distill_walk", ["env.action=activation"]).env.action == "activation"
+
+
+def test_the_teachers_planned_activation_as_an_action_sends_its_own_excitation(walk_env) -> None:
+    """What lets a student copy the teacher: its label (the activation it plans one control step ahead), sent as an
+    ``env.action = 'activation'`` action, is the excitation the teacher itself sends (500 Hz, one physics step per
+    control step). Sent as an excitation instead, it is not (the muscles would lag behind the plan)."""
+    from mmbio.sim.activation_dynamics import MuscleDynamics
+    from mmbio.train.host_worlds import start_state
+    from mmbio.train.teacher import Teacher
+
+    _cfg, env, teacher_ckpt, _motion = walk_env
+    assert env.n_sub == 1
+    t = Teacher(teacher_ckpt, env.mj_model, env.n_sub, 2.0)
+    q, v = start_state(env, 0, 0.0, np.random.default_rng(0))
+    act = t.start_activation(0.0, q, v)
+    md = MuscleDynamics.of(env.mj_model, 1.0 / env.cfg.control_hz)
+    for _ in range(2):
+        ctrl, _qfrc, info = t.label(0.0, q, v, act)
+        np.testing.assert_allclose(md.excitations(info["activation_target"], act), ctrl, atol=1e-12)
+        assert np.mean(np.abs(np.clip(info["activation_target"], 0, 1) - ctrl)) > 0.01
+        act = np.clip(act + 0.05, 0.0, 1.0)  # another activation state
 
 
 def test_build_policy_refuses_a_missing_policy_in_one_line(tmp_path) -> None:

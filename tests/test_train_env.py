@@ -99,6 +99,48 @@ def test_arm_shapes_layout_and_reward_at_reference(arm_motion: Motion) -> None:
     np.testing.assert_allclose(r_e, reward - info["effort"], rtol=1e-5, atol=1e-6)
 
 
+def test_an_activation_action_is_reached_by_mujocos_own_muscle_dynamics(arm_motion: Motion) -> None:
+    """``env.action = 'activation'`` at one physics step per control step: whatever activation is asked, MuJoCo's own
+    activation dynamics end the step at it when it is reachable, else at the nearest reachable one (bounds from full
+    and zero excitation, stepped by MuJoCo itself); the jitted step and the host worlds send the same excitation."""
+    from mmbio.train.host_worlds import HostWorlds, start_state
+
+    env = ImitationEnv(arm_cfg(action="activation", control_hz=500, random_start=False), arm_motion, 1)
+    m = env.mj_model
+    assert env.n_sub == 1 and m.nu == m.na and env.muscle_dynamics is not None
+    rng = np.random.default_rng(3)
+    q, v = start_state(env, 0, 0.0, rng)
+    a0 = rng.uniform(0.05, 0.95, m.na)
+    # MuJoCo's reach from a0: one step at full and at zero excitation
+    import mujoco
+
+    reach = []
+    for u in (0.0, 1.0):
+        d = mujoco.MjData(m)
+        d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:] = q, v, a0, u
+        mujoco.mj_step(m, d)
+        reach.append(d.act.copy())
+    lo, hi = reach
+    inside = lo + rng.uniform(0.1, 0.9, m.na) * (hi - lo)
+    wanted = np.where(np.arange(m.na) % 3 == 0, rng.uniform(0.0, 1.0, m.na), inside)  # every third one anywhere
+    w = HostWorlds(env, 1)
+    w.reset(0, 0, q, v, a0)
+    w.step(0, wanted, np.zeros(m.nv))
+    got = w.datas[0].act[m.actuator_actadr]
+    np.testing.assert_allclose(got, np.clip(wanted, lo, hi), atol=1e-9)
+    assert np.sum(np.abs(wanted - inside) > 0) > 5 and np.all((got >= lo - 1e-12) & (got <= hi + 1e-12))
+    s, _ = env.reset(jax.random.key(0))
+    phys = s.phys._replace(qpos=jnp.asarray(q[None], jnp.float32), qvel=jnp.asarray(v[None], jnp.float32),
+                           act=jnp.asarray(a0[None], jnp.float32))  # fmt: skip
+    s2, *_ = env.step(s._replace(phys=phys), jnp.asarray(wanted[None], jnp.float32))
+    np.testing.assert_allclose(np.asarray(s2.prev_exc[0]), w.datas[0].ctrl, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(s2.phys.act[0]), w.datas[0].act, atol=1e-5)
+    # the default action is the excitation itself
+    plain = ImitationEnv(arm_cfg(control_hz=500), arm_motion, 1)
+    assert plain.muscle_dynamics is None
+    np.testing.assert_array_equal(plain.excitation(np.array([[-0.5, 0.3, 1.7]]), None), [[0.0, 0.3, 1.0]])
+
+
 def test_arm_episode_ends_at_reference_end(arm_motion: Motion) -> None:
     env = ImitationEnv(arm_cfg(horizon=1000, random_start=False), arm_motion, 1)
     state, _ = env.reset(jax.random.key(0))

@@ -137,7 +137,7 @@ def solve_qp(ctl: Any, pdiag: np.ndarray, q: np.ndarray, a_mat: sp.csc_matrix, l
 def plan_output(ctl: Any, x: np.ndarray, act: np.ndarray, lo: np.ndarray, hi: np.ndarray, act_at: int,
                 t0: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:  # fmt: skip
     """What ``ctl.control`` returns for the plan ``x`` (one step's unknowns, laid out as in :func:`qp_terms`)."""
-    from mmbio.control.tracking import excitation_for
+    from mmbio.sim.activation_dynamics import excitation_for
     from mmbio.trial import SIDES
 
     so = ctl.so

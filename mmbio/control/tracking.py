@@ -54,37 +54,13 @@ from mmbio.control.reference import LoopedReference
 from mmbio.control.static_opt import RESIDUAL_NAMES, StaticOptimiser
 from mmbio.control.tracking_settings import MODES, TrackingSettings
 from mmbio.errors import MmbioError
+from mmbio.sim.activation_dynamics import activation_bounds, excitation_for
 from mmbio.sim.foot_geometry import GRAVITY
 from mmbio.trial import SIDES, GroundReaction
 
 #: QP 1's root-residual price multiplier when ``root_residual='none'`` (measured: ×10⁴ leaves ≈ 0.003 BW planned;
 #: ×10⁶ changes nothing more and costs solver accuracy)
 ROOT_FREE_PRICE = 1e4
-# --------------------------------------------------------------------------------------------------
-# activation dynamics (MuJoCo's muscle dynamics, dynprm[2] = 0: a hard switch between the time constants)
-# --------------------------------------------------------------------------------------------------
-
-
-def activation_bounds(
-    a: np.ndarray, tau_act: np.ndarray, tau_deact: np.ndarray, h: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Activations reachable after one Euler step of h s from ``a`` (n,) with excitations in [0, 1]:
-    ``ȧ = (u − a) / τ``, ``τ = τ_act (0.5 + 1.5 a)`` when u > a, else ``τ_deact / (0.5 + 1.5 a)``."""
-    f = 0.5 + 1.5 * a
-    hi = a + h * (1.0 - a) / (tau_act * f)
-    lo = a - h * a / (tau_deact / f)
-    return np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
-
-
-def excitation_for(
-    a: np.ndarray, a_next: np.ndarray, tau_act: np.ndarray, tau_deact: np.ndarray, h: float
-) -> np.ndarray:
-    """The excitation u ∈ [0, 1] (n,) that takes activation ``a`` to ``a_next`` in one Euler step of h s."""
-    f = 0.5 + 1.5 * a
-    u = np.where(a_next > a, a + tau_act * f * (a_next - a) / h, a - (tau_deact / f) * (a - a_next) / h)
-    return np.clip(u, 0.0, 1.0)
-
-
 # --------------------------------------------------------------------------------------------------
 # the controller
 # --------------------------------------------------------------------------------------------------

@@ -57,6 +57,9 @@ ACTION_MAPPINGS: tuple[str, ...] = ("clip", "sigmoid")
 ENV_MODELS: tuple[str, ...] = ("myofullbody", "bimanual")
 #: Simulation backends an environment may use.
 ENV_BACKENDS: tuple[str, ...] = ("mujoco", "warp")
+#: what a policy's action is: the excitations sent to the muscles, or the activations wanted at the end of the
+#: control step (the environment sends the excitation that reaches them, :mod:`mmbio.sim.activation_dynamics`)
+ENV_ACTIONS: tuple[str, ...] = ("excitation", "activation")
 ALGOS: tuple[str, ...] = ("ppo", "distill")
 
 C = TypeVar("C")
@@ -322,7 +325,12 @@ class EnvConfig:
     before an episode is truncated (bootstrapped). ``random_start``: start episodes at a random
     reference frame. ``lookahead_steps``/``lookahead_stride``: future reference frames in the goal
     observation and their spacing (control steps). ``muscle_obs``/``touch_obs``: include muscle
-    lengths, velocities, forces, activations and foot-contact sensors in the observation.
+    lengths, velocities, forces, activations and foot-contact sensors in the observation. ``action``:
+    ``'excitation'`` (MuscleMimic's: the policy's action is the muscles' excitation) or ``'activation'`` (the
+    action is the activation each muscle should reach by the end of the control step; the environment sends the
+    excitation that one Euler step of activation dynamics over the control interval predicts reaches it, clipped
+    to [0, 1], so a muscle still rises and falls no faster than its time constants allow; exact at one physics
+    step per control step). The distillation teacher's planned activations are actions of the second kind.
     """
 
     model: str = "myofullbody"
@@ -337,12 +345,14 @@ class EnvConfig:
     lookahead_stride: int = 20
     muscle_obs: bool = True
     touch_obs: bool = True
+    action: str = "excitation"
     reward: RewardConfig = field(default_factory=RewardConfig)
     termination: TerminationConfig = field(default_factory=TerminationConfig)
 
     def __post_init__(self) -> None:
         _check(self.model in ENV_MODELS, "env.model", self.model, f"choose one of {ENV_MODELS}")
         _check(self.backend in ENV_BACKENDS, "env.backend", self.backend, f"choose one of {ENV_BACKENDS}")
+        _check(self.action in ENV_ACTIONS, "env.action", self.action, f"choose one of {ENV_ACTIONS}")
         _check(
             1 <= self.control_hz <= MAX_CONTROL_HZ,
             "env.control_hz",
@@ -393,7 +403,8 @@ class DistillConfig:
     ``episode_s`` (s): longest episode; ``start_noise_rad`` (rad): uniform joint-angle noise at episode starts
     (random reference phase is ``env.random_start``); ``eval_s`` (s): the mean-action test after each iteration
     (from the reference start, no assistance). ``label``: what the student learns to output, the teacher's
-    excitation or its planned activation (see :mod:`mmbio.train.distill`). ``teacher_follows_assist``: the
+    excitation or its planned activation (see :mod:`mmbio.train.distill`; with ``env.action = 'activation'`` the
+    planned activation is the teacher's own action, and the only label allowed). ``teacher_follows_assist``: the
     teacher's residual and reserves cost ``1 / max(α, min_help)²`` times more as the assistance ``α`` falls.
     ``workers``: processes labelling in parallel (:class:`~mmbio.train.teacher_pool.TeacherPool`; capped at
     ``ppo.n_envs``, one teacher per world): the samples do not depend on it.
@@ -462,6 +473,9 @@ class TrainConfig:
         _check(0 <= self.checkpoint_every <= 10**9, "checkpoint_every", self.checkpoint_every, "must be in [1, 1e9]")
         _check(len(self.name) <= 256, "name", self.name, "is too long")
         _check(self.algo in ALGOS, "algo", self.algo, f"choose one of {ALGOS}")
+        _check(self.algo != "distill" or self.env.action != "activation" or self.distill.label == "activation",
+               "distill.label", self.distill.label,
+               "must be 'activation' with env.action=activation (the action is then the teacher's planned activation)")  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------

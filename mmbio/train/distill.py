@@ -22,12 +22,15 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    asked at once, one teacher per world in ``workers`` processes (:class:`~mmbio.train.teacher_pool.TeacherPool`);
    the samples do not depend on ``workers``.
 2. **Aggregate** with every earlier iteration's data (the newest ``max_samples`` kept).
-3. **Fit** the actor's mean to the labels: the teacher's excitations (``label='excitation'``) or the
-   activations it plans one control step ahead (``label='activation'``; at 2 ms the teacher's excitations are
-   nearly bang-bang, 0 or 1 for ≈ 80 % of the samples, because one step of activation dynamics needs extreme
-   excitations to move; its planned activations are smooth, and sent as excitations they are followed with the
-   muscles' activation lag) (mean squared error in excitation units; the observation statistics
-   are those of the aggregated data, frozen for the fit), warm-started from the previous iteration.
+3. **Fit** the actor's mean to the labels (mean squared error in action units; the observation statistics are
+   those of the aggregated data, frozen for the fit), warm-started from the previous iteration. The label is the
+   teacher's excitation (``label='excitation'``) or the activation it plans one control step ahead
+   (``label='activation'``). At 2 ms the excitations are nearly bang-bang (0 or 1 for ≈ 80 % of the samples: one
+   step of activation dynamics needs extreme excitations to move), the planned activations smooth. Sent as
+   excitations, planned activations are followed with the muscles' activation lag, and even a perfect copy falls
+   (measured: 0.6 s where the teacher walks). With ``env.action='activation'`` the action *is* a wanted
+   activation: the environment sends the teacher's own excitation for it, the teacher drives with its plan, and a
+   perfect copy is the teacher.
 4. **Test** the student's mean action from the reference start with no assistance for ``eval_s``: the seconds
    it stays up (the environment's termination rules), its mean body-site distance from the reference.
 
@@ -164,6 +167,7 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
              stop: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:  # fmt: skip
     """One iteration's samples (obs, label) and counters (see the module docs)."""
     dc, hz = cfg.distill, env.cfg.control_hz
+    wanted_act = env.cfg.action == "activation"  # the teacher acts with its planned activations (same excitation)
     rng = np.random.default_rng(seed)
     n = worlds.n
     max_len = max(round(dc.episode_s * hz), 1)
@@ -232,7 +236,7 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
             lab = target if dc.label == "activation" else ctrl
             ep_lab[i].append(lab.astype(np.float32))
             use_student = student is not None and rng.random() >= beta
-            act = np.clip(student[i], 0.0, 1.0) if use_student else ctrl
+            act = np.clip(student[i], 0.0, 1.0) if use_student else (target if wanted_act else ctrl)
             ep_student[i] |= use_student
             c["student_actions"] += int(use_student)
             worlds.step(i, act, alpha * qfrc)

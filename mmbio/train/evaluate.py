@@ -68,8 +68,8 @@ def rollout_policy(ckpt: Any, path: str, *, duration_s: float, seed: int = 0, ba
         rec["qpos"].append(np.asarray(state.phys.qpos[0], np.float64))
         rec["qvel"].append(np.asarray(state.phys.qvel[0], np.float64))
         rec["act"].append(np.asarray(state.phys.act[0], np.float64))
-        rec["ctrl"].append(np.asarray(exc[0], np.float64))
         state, obs, _r, done, _trunc, _info = step(state, jnp.asarray(exc, jnp.float32))
+        rec["ctrl"].append(np.asarray(state.prev_exc[0], np.float64))  # the excitation sent (env.action)
         if bool(np.asarray(done)[0]) or not bool(np.asarray(state.phys.ok)[0]):
             fell_at = (k + 1) / hz
             reason = "fell: the environment terminated the episode (pelvis or body sites left the reference)"

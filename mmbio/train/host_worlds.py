@@ -2,7 +2,7 @@
 test and of the teacher benchmarks.
 
 :class:`HostWorlds` steps ``n`` worlds of the environment's model and timing one control step at a time on the
-host (any excitation plus optional generalised forces, e.g. a teacher's residual and reserves) and observes them
+host (any action plus optional generalised forces, e.g. a teacher's residual and reserves) and observes them
 with the environment's own jitted observation and termination rules, so a policy sees exactly what it sees in
 training. :func:`start_state` gives a reference start (optionally with joint noise); :meth:`HostWorlds.run_alone`
 rolls one world out under an action function until the termination rules fire.
@@ -22,7 +22,7 @@ from mmbio.train.imitation_env import ImitationEnv, PhysicsOut, _MujocoHost
 
 __all__ = ["Alone", "HostWorlds", "start_state"]
 
-#: act(obs (1, obs_size), data, t_s) -> (excitation (nu,), generalised force (nv,) or None)
+#: act(obs (1, obs_size), data, t_s) -> (the environment's action (nu,), generalised force (nv,) or None)
 ActFn = Callable[[np.ndarray, mujoco.MjData, float], tuple[np.ndarray, np.ndarray | None]]
 
 
@@ -81,9 +81,11 @@ class HostWorlds:
         self.frame[i] = frame
         self.ok[i] = True
 
-    def step(self, i: int, ctrl: np.ndarray, qfrc: np.ndarray) -> None:
+    def step(self, i: int, action: np.ndarray, qfrc: np.ndarray) -> None:
+        """One control step of world ``i`` with the environment's ``action`` ``(nu,)`` (excitations, or wanted
+        activations: :meth:`ImitationEnv.excitation`) and generalised force ``qfrc`` ``(nv,)`` held over it."""
         d = self.datas[i]
-        d.ctrl[:] = np.clip(ctrl, 0.0, 1.0)
+        d.ctrl[:] = self.env.excitation(np.asarray(action, float), d.act)
         d.qfrc_applied[:] = qfrc
         mujoco.mj_step(self.m, d, nstep=self.env.n_sub)
         fine = bool(np.all(np.isfinite(d.qpos)) and np.all(np.isfinite(d.qvel)))

@@ -1,8 +1,9 @@
 """Motion imitation environment for the muscle-driven models (MyoFullBody, bimanual arm), pure JAX around MuJoCo.
 
 :class:`ImitationEnv` follows :mod:`mmbio.train.vecenv`: ``reset(key) -> (state, obs)``, ``step(state,
-excitation) -> (state, obs, reward, done, truncated, info)``, every state leaf with a leading ``n_envs``
-axis, no auto-reset. Everything but the physics is jitted JAX; the physics is one small function
+action) -> (state, obs, reward, done, truncated, info)``, every state leaf with a leading ``n_envs``
+axis, no auto-reset. The action is the muscles' excitations, or with ``env.action = 'activation'`` the
+activations wanted at the end of the control step (:meth:`ImitationEnv.excitation`). Everything but the physics is jitted JAX; the physics is one small function
 (:meth:`ImitationEnv.physics`) with two backends:
 
 ``'mujoco'`` (default, CPU)
@@ -78,6 +79,7 @@ import numpy as np
 from mmbio.errors import MmbioError
 from mmbio.models.registry import load_model
 from mmbio.sim import metabolics as met
+from mmbio.sim.activation_dynamics import MuscleDynamics
 from mmbio.train.config import EnvConfig
 from mmbio.train.sharding import host_side
 
@@ -131,7 +133,8 @@ class ImitationState(NamedTuple):
 
     phys: :class:`PhysicsOut` of the current state; frame ``(N,)`` int32: reference frame (control steps,
     unbounded for looped references); t ``(N,)`` int32: steps in the episode; prev_exc ``(N, nu)``:
-    the last excitation.
+    the last excitation sent to the actuators (with ``env.action = 'activation'``, the one computed from the
+    action).
     """
 
     phys: PhysicsOut
@@ -382,6 +385,8 @@ class ImitationEnv:
         touch = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, s) for s in TOUCH_NAMES] if cfg.touch_obs else []
         self.touch_adr = np.array([m.sensor_adr[s] for s in touch if s >= 0], dtype=np.int64)
         self.fmax = np.maximum(np.abs(m.actuator_gainprm[:, 2]), 1.0).astype(np.float32)
+        #: the muscles' activation dynamics when the action is a wanted activation (``cfg.action``), else None
+        self.muscle_dynamics = MuscleDynamics.of(m, 1.0 / cfg.control_hz) if cfg.action == "activation" else None
         self.mass = float(np.sum(m.body_mass))
         self.weight = self.mass * _GRAVITY
         self._init_metabolics(m)
@@ -650,13 +655,22 @@ class ImitationEnv:
         s = ImitationState(phys, frame, jnp.zeros(n, jnp.int32), jnp.zeros((n, self.mj_model.nu), jnp.float32))
         return self._obs(s)
 
+    def excitation(self, action: Any, act: Any, xp: Any = np) -> Any:
+        """The excitations ``(N, nu)`` in [0, 1] sent for ``action`` ``(N, nu)`` at activations ``act`` ``(N, na)``
+        (``xp``: numpy or jax.numpy): the action itself (clipped), or with ``env.action = 'activation'`` the
+        excitations reaching the wanted activations (:class:`~mmbio.sim.activation_dynamics.MuscleDynamics`)."""
+        if self.muscle_dynamics is None:
+            return xp.clip(action, 0.0, 1.0)
+        return self.muscle_dynamics.excitations(action, act, xp)
+
     def step(
         self, s: ImitationState, action: jax.Array
     ) -> tuple[ImitationState, jax.Array, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
-        """One control step with excitations ``action (N, nu)`` (clipped to [0, 1])."""
+        """One control step with ``action (N, nu)`` (clipped to [0, 1]): excitations, or with ``env.action =
+        'activation'`` the activations wanted at the step's end (:meth:`excitation`)."""
         cfg = self.cfg
-        exc = jnp.clip(action, 0.0, 1.0).astype(jnp.float32)
         p0 = s.phys
+        exc = self.excitation(action, p0.act, jnp).astype(jnp.float32)
         phys = self.physics(p0.qpos, p0.qvel, p0.act, p0.warm, exc)
         frame, t = s.frame + 1, s.t + 1
         ns = ImitationState(phys, frame, t, exc)

@@ -4,7 +4,8 @@
 A :class:`Teacher` is built from a ``'tracking'`` checkpoint on the *environment's* MuJoCo model (its timestep
 is the environment's ``physics_dt``; the checkpoint's own ``physics_dt`` setting is set aside) and acts once per
 control step of the environment (``substeps`` = physics steps per control step), so its excitation is exactly an
-action the student can take: held for one control step. At 500 Hz on 2 ms physics that is the controller's own
+action the student can take: held for one control step (with ``env.action = 'activation'`` its planned activation
+is, and the environment sends the same excitation for it). At 500 Hz on 2 ms physics that is the controller's own
 scheme (one QP pair per physics step); at 100 Hz it holds each excitation for 10 ms, which the controller
 tolerates only with much more help (measured in ``benchmarks/RESULTS.md``). Besides the excitations (``ctrl``,
 ``(nu,)`` in [0, 1]) the teacher returns the generalised forces it wants applied (``qfrc``, ``(nv,)``): the root
