@@ -358,6 +358,7 @@ def dataclasses_replace(obj, **kw):
         ("distill.min_help=0", "distill.min_help"),
         ("distill.workers=0", "distill.workers"),
         ("env.action=torque", "env.action"),
+        ("distill.action_noise=-0.01", "distill.action_noise"),
         ("ppo.anchor_coef=-1", "ppo.anchor_coef"),
         ("ppo.critic_warmup_updates=-3", "ppo.critic_warmup_updates"),
         ("algo=sac", "algo"),
@@ -399,6 +400,38 @@ def test_the_teachers_planned_activation_as_an_action_sends_its_own_excitation(w
         np.testing.assert_allclose(md.excitations(info["activation_target"], act), ctrl, atol=1e-12)
         assert np.mean(np.abs(np.clip(info["activation_target"], 0, 1) - ctrl)) > 0.01
         act = np.clip(act + 0.05, 0.0, 1.0)  # another activation state
+
+
+def test_with_activation_actions_the_teacher_drives_with_its_plan_and_dart_noise_perturbs_only_the_drive(
+    walk_env,
+) -> None:
+    """``env.action = 'activation'``, the teacher driving (β = 1), one physics step per control step: the activation
+    observed after each step is the label of the step before (the teacher's plan, reached exactly); with
+    ``action_noise`` it is the label plus noise of that size, while the labels stay the teacher's."""
+    import dataclasses
+
+    from mmbio.train.distill import _collect, _student_fns
+    from mmbio.train.host_worlds import HostWorlds
+    from mmbio.train.imitation_env import ImitationEnv
+    from mmbio.train.teacher_pool import TeacherPool
+    from mmbio.train.vecenv import plain_obs_layout
+
+    cfg, env0, teacher_ckpt, motion = walk_env
+    env = ImitationEnv(dataclasses.replace(env0.cfg, action="activation"), motion, n_envs=1)
+    a0, a1 = plain_obs_layout(env)["muscle_act"]
+    md = env.muscle_dynamics
+    gaps = []
+    for noise in (0.0, 0.02):
+        c = dataclasses.replace(cfg, env=env.cfg, distill=dataclasses.replace(
+            cfg.distill, steps_per_iter=30, episode_s=1.0, action_noise=noise))  # fmt: skip
+        with TeacherPool(teacher_ckpt, env.mj_model, env.n_sub, 2.0, 1) as pool:
+            o, y, counts = _collect(env, HostWorlds(env, 1), pool, None, None, c, beta=1.0, alpha=1.0, seed=3,
+                                    mean_fn=_student_fns(c)[0])  # fmt: skip
+        assert len(o) == 30 and counts["student_actions"] == 0 and np.all(np.isfinite(y))
+        gaps.append(o[1:, a0:a1][:, md.act_adr] - y[:-1][:, md.muscles])
+    np.testing.assert_allclose(gaps[0], 0.0, atol=1e-5)
+    sd = float(np.std(gaps[1]))
+    assert 0.01 < sd < 0.025, sd  # the clipped noise of sd 0.02
 
 
 def test_build_policy_refuses_a_missing_policy_in_one_line(tmp_path) -> None:

@@ -406,6 +406,8 @@ class DistillConfig:
     excitation or its planned activation (see :mod:`mmbio.train.distill`; with ``env.action = 'activation'`` the
     planned activation is the teacher's own action, and the only label allowed). ``teacher_follows_assist``: the
     teacher's residual and reserves cost ``1 / max(α, min_help)²`` times more as the assistance ``α`` falls.
+    ``action_noise``: Gaussian noise (sd, action units) added to the teacher's action when it drives, not to its
+    label (DART, Laskey et al. 2017: the teacher shows how it recovers from the errors a student will make).
     ``workers``: processes labelling in parallel (:class:`~mmbio.train.teacher_pool.TeacherPool`; capped at
     ``ppo.n_envs``, one teacher per world): the samples do not depend on it.
     """
@@ -423,6 +425,7 @@ class DistillConfig:
     lr: float = 1e-3
     max_samples: int = 200_000
     start_noise_rad: float = 0.0
+    action_noise: float = 0.0
     eval_s: float = 10.0
     label: str = "excitation"
     teacher_follows_assist: bool = False
@@ -442,10 +445,12 @@ class DistillConfig:
         for k in ("beta0", "beta_decay", "assist_start", "assist_end"):
             v = getattr(self, k)
             _check(math.isfinite(v) and 0.0 <= v <= 1.0, f"distill.{k}", v, "must lie in [0, 1]")
-        for k, hi in (("episode_s", 3600.0), ("eval_s", 3600.0), ("lr", 1.0), ("start_noise_rad", 1.0)):
+        for k, hi in (("episode_s", 3600.0), ("eval_s", 3600.0), ("lr", 1.0), ("start_noise_rad", 1.0),
+                      ("action_noise", 1.0)):  # fmt: skip
             v = getattr(self, k)
-            _check(math.isfinite(v) and 0.0 <= v <= hi and (v > 0 or k == "start_noise_rad"), f"distill.{k}", v,
-                   f"must lie in (0, {hi:g}]")  # fmt: skip
+            zero_ok = k in ("start_noise_rad", "action_noise")
+            _check(math.isfinite(v) and 0.0 <= v <= hi and (v > 0 or zero_ok), f"distill.{k}", v,
+                   f"must lie in [0, {hi:g}]" if zero_ok else f"must lie in (0, {hi:g}]")  # fmt: skip
         _check(len(self.teacher) <= 4096, "distill.teacher", self.teacher, "is too long")
 
 

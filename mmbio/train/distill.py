@@ -20,7 +20,8 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    ``episode_s``, or when the physics fails (its last sample is dropped). An episode driven by the teacher
    alone that falls is dropped whole and counted (``teacher_falls``). Each control step the worlds' labels are
    asked at once, one teacher per world in ``workers`` processes (:class:`~mmbio.train.teacher_pool.TeacherPool`);
-   the samples do not depend on ``workers``.
+   the samples do not depend on ``workers``. With ``action_noise`` the teacher's executed action carries Gaussian
+   noise (DART, Laskey et al. 2017), its label none.
 2. **Aggregate** with every earlier iteration's data (the newest ``max_samples`` kept).
 3. **Fit** the actor's mean to the labels (mean squared error in action units; the observation statistics are
    those of the aggregated data, frozen for the fit), warm-started from the previous iteration. The label is the
@@ -236,7 +237,12 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
             lab = target if dc.label == "activation" else ctrl
             ep_lab[i].append(lab.astype(np.float32))
             use_student = student is not None and rng.random() >= beta
-            act = np.clip(student[i], 0.0, 1.0) if use_student else (target if wanted_act else ctrl)
+            if use_student:
+                act = np.clip(student[i], 0.0, 1.0)
+            else:
+                act = target if wanted_act else ctrl
+                if dc.action_noise > 0:  # DART: the teacher's executed action is perturbed, its label is not
+                    act = np.clip(act + rng.normal(0.0, dc.action_noise, act.shape), 0.0, 1.0)
             ep_student[i] |= use_student
             c["student_actions"] += int(use_student)
             worlds.step(i, act, alpha * qfrc)
