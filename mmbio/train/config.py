@@ -407,9 +407,11 @@ class DistillConfig:
     planned activation is the teacher's own action, and the only label allowed). ``teacher_follows_assist``: the
     teacher's residual and reserves cost ``1 / max(α, min_help)²`` times more as the assistance ``α`` falls.
     ``action_noise``: Gaussian noise (sd, action units) added to the teacher's action when it drives, not to its
-    label (DART, Laskey et al. 2017: the teacher shows how it recovers from the errors a student will make).
+    label (DART, Laskey et al. 2017: the teacher shows how it recovers from the errors a student will make),
+    except on muscles it switches off (:func:`mmbio.train.distill.label_sides`).
     ``workers``: processes labelling in parallel (:class:`~mmbio.train.teacher_pool.TeacherPool`; capped at
-    ``ppo.n_envs``, one teacher per world): the samples do not depend on it.
+    ``ppo.n_envs``, one teacher per world): each teacher gets the same calls in the same order whatever the
+    number of workers; the samples agree to floating-point rounding, which the walk amplifies within an episode.
     """
 
     teacher: str = ""

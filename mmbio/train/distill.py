@@ -20,11 +20,15 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    ``episode_s``, or when the physics fails (its last sample is dropped). An episode driven by the teacher
    alone that falls is dropped whole and counted (``teacher_falls``). Each control step the worlds' labels are
    asked at once, one teacher per world in ``workers`` processes (:class:`~mmbio.train.teacher_pool.TeacherPool`);
-   the samples do not depend on ``workers``. With ``action_noise`` the teacher's executed action carries Gaussian
-   noise (DART, Laskey et al. 2017), its label none.
+   each teacher gets the same calls in the same order whatever ``workers`` is, so the samples agree to
+   floating-point rounding (one process or several lay memory out differently; the walk amplifies the rounding
+   within an episode, measured ≤ 0.01 over 25 steps). With ``action_noise`` the teacher's executed action carries Gaussian
+   noise (DART, Laskey et al. 2017), its label none; not where the label is at the lower end of what the action
+   can do (:func:`label_sides`), where a student fitted one-sidedly does not err.
 2. **Aggregate** with every earlier iteration's data (the newest ``max_samples`` kept).
-3. **Fit** the actor's mean to the labels (mean squared error in action units; the observation statistics are
-   those of the aggregated data, frozen for the fit), warm-started from the previous iteration. The label is the
+3. **Fit** the actor's mean to the labels (mean squared error in action units, one-sided at the ends of what the
+   action can do: :func:`label_sides`; the observation statistics are those of the aggregated data, frozen for the
+   fit), warm-started from the previous iteration. The label is the
    teacher's excitation (``label='excitation'``) or the activation it plans one control step ahead
    (``label='activation'``). At 2 ms the excitations are nearly bang-bang (0 or 1 for ≈ 80 % of the samples: one
    step of activation dynamics needs extreme excitations to move), the planned activations smooth. Sent as
@@ -36,7 +40,7 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    it stays up (the environment's termination rules), its mean body-site distance from the reference.
 
 Files in the run folder: ``data_XXXXXX.npz`` (each iteration's samples: ``obs`` float32 ``(n, obs_size)``,
-``label`` float32 ``(n, nu)``), ``checkpoint_XXXXXX.pkl`` (a training checkpoint after iteration ``XXXXXX``,
+``label`` float32 ``(n, nu)``, ``side`` int8 ``(n, nu)``: :func:`label_sides`), ``checkpoint_XXXXXX.pkl`` (a training checkpoint after iteration ``XXXXXX``,
 its metadata ``distill`` holding the iteration, the counters and the history) and ``latest.pkl``. ``resume``
 continues after the last checkpointed iteration with the same data; nothing collected before it is lost, and
 the iteration's random streams depend only on (seed, iteration).
@@ -57,6 +61,7 @@ import optax
 
 from mmbio.errors import Interrupted, MmbioError, printable
 from mmbio.io.atomic import FolderLock, atomic_path, remove_stale_temps
+from mmbio.sim.activation_dynamics import activation_bounds
 from mmbio.train.config import TrainConfig
 from mmbio.train.driver import check_run_dir, remove_if_empty, save_training_checkpoint
 from mmbio.train.host_worlds import HostWorlds, start_state
@@ -106,9 +111,31 @@ def _student_fns(cfg: TrainConfig) -> tuple[Callable, Callable]:
         return actor_mean(params, x, ppo)
 
     def loss(actor: Any, params: Any, norm: ObsNormaliser, obs: jax.Array, label: jax.Array) -> jax.Array:
-        return jnp.mean(jnp.square(mean({**params, "actor": actor}, norm, obs) - label))
+        """Mean squared error against ``label`` ``(n, 2 nu)``: the labels, then their sides (:func:`label_sides`):
+        at an end of what the action can do, only errors that ask for less than that end count."""
+        nu = label.shape[-1] // 2
+        e = mean({**params, "actor": actor}, norm, obs) - label[:, :nu]
+        side = label[:, nu:]
+        e = jnp.where(side < 0, jnp.maximum(e, 0.0), jnp.where(side > 0, jnp.minimum(e, 0.0), e))
+        return jnp.mean(jnp.square(e))
 
     return jax.jit(mean), loss
+
+
+def label_sides(env: ImitationEnv, label: np.ndarray, act: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Where a label ``(nu,)`` lies at an end of what the environment's action can do from activations ``act``
+    ``(na,)``: ``-1`` (int8) where any smaller action sends the same excitation (an excitation label at 0; with
+    ``env.action = 'activation'``, an activation at or below the lowest one reachable this control step, i.e. the
+    muscle switched off), ``+1`` at the upper end, ``0`` inside. A student is not asked to match a label beyond such
+    an end, only not to fall short of it: measured, errors above the lower end on the ≈ 2/3 of the muscles a walking
+    teacher switches off accumulate (deactivation is ≈ 4× slower than activation) into co-contraction that topples
+    it (``benchmarks/RESULTS.md``, issue 14, thirteenth pass)."""
+    lo, hi = np.zeros_like(label), np.ones_like(label)
+    md = env.muscle_dynamics
+    if md is not None:
+        lo[md.muscles], hi[md.muscles] = activation_bounds(np.asarray(act, float)[md.act_adr], md.tau_act,
+                                                           md.tau_deact, md.h)  # fmt: skip
+    return np.where(label <= lo + tol, -1, np.where(label >= hi - tol, 1, 0)).astype(np.int8)
 
 
 def _fit(params: Any, norm: ObsNormaliser, obs: np.ndarray, label: np.ndarray, cfg: TrainConfig, seed: int,
@@ -165,8 +192,9 @@ def test_student(env: ImitationEnv, params: Any, norm: ObsNormaliser, cfg: Train
 
 def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, params: Any, norm: ObsNormaliser | None,
              cfg: TrainConfig, beta: float, alpha: float, seed: int, mean_fn: Callable,
-             stop: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:  # fmt: skip
-    """One iteration's samples (obs, label) and counters (see the module docs)."""
+             stop: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:  # fmt: skip
+    """One iteration's samples: obs ``(n, obs_size)``, label ``(n, nu)``, the labels' sides ``(n, nu)`` int8
+    (:func:`label_sides`), and counters (see the module docs)."""
     dc, hz = cfg.distill, env.cfg.control_hz
     wanted_act = env.cfg.action == "activation"  # the teacher acts with its planned activations (same excitation)
     rng = np.random.default_rng(seed)
@@ -175,10 +203,12 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
     hi = env.period if env.loop else env.n_frames - 1
     ep_obs: list[list[np.ndarray]] = [[] for _ in range(n)]
     ep_lab: list[list[np.ndarray]] = [[] for _ in range(n)]
+    ep_side: list[list[np.ndarray]] = [[] for _ in range(n)]
     ep_student = np.zeros(n, bool)  # the student took at least one action this episode
     ep_len = np.zeros(n, np.int64)
     keep_obs: list[np.ndarray] = []
     keep_lab: list[np.ndarray] = []
+    keep_side: list[np.ndarray] = []
     c = {"episodes": 0, "falls": 0, "teacher_falls": 0, "dropped": 0, "student_actions": 0, "steps": 0,
          "label_s": 0.0, "ep_len_sum": 0.0}  # fmt: skip
 
@@ -193,7 +223,7 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
         acts = teachers.start_activation(asks)
         for i, _t, q, v in asks:
             worlds.reset(i, frames[i], q, v, acts[i])
-            ep_obs[i], ep_lab[i], ep_student[i], ep_len[i] = [], [], False, 0
+            ep_obs[i], ep_lab[i], ep_side[i], ep_student[i], ep_len[i] = [], [], [], False, 0
 
     def finish(i: int, fell: bool) -> None:
         c["episodes"] += 1
@@ -205,6 +235,7 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
         else:
             keep_obs.extend(ep_obs[i])
             keep_lab.extend(ep_lab[i])
+            keep_side.extend(ep_side[i])
 
     start(list(range(n)))
     while c["steps"] < dc.steps_per_iter:
@@ -235,14 +266,18 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
                 continue
             ep_obs[i].append(obs[i].astype(np.float32))
             lab = target if dc.label == "activation" else ctrl
+            side = label_sides(env, lab, worlds.datas[i].act)
             ep_lab[i].append(lab.astype(np.float32))
+            ep_side[i].append(side)
             use_student = student is not None and rng.random() >= beta
             if use_student:
                 act = np.clip(student[i], 0.0, 1.0)
             else:
                 act = target if wanted_act else ctrl
-                if dc.action_noise > 0:  # DART: the teacher's executed action is perturbed, its label is not
-                    act = np.clip(act + rng.normal(0.0, dc.action_noise, act.shape), 0.0, 1.0)
+                if dc.action_noise > 0:  # DART: the teacher's executed action is perturbed (not below a lower
+                    # end: a student that learnt the sides does not err there), its label is not
+                    noise = rng.normal(0.0, dc.action_noise, act.shape)
+                    act = np.clip(act + np.where(side < 0, 0.0, noise), 0.0, 1.0)
             ep_student[i] |= use_student
             c["student_actions"] += int(use_student)
             worlds.step(i, act, alpha * qfrc)
@@ -253,10 +288,12 @@ def _collect(env: ImitationEnv, worlds: HostWorlds, teachers: TeacherPool, param
     for i in range(n):  # episodes still running: keep their samples
         keep_obs.extend(ep_obs[i])
         keep_lab.extend(ep_lab[i])
+        keep_side.extend(ep_side[i])
     c["labels_per_s"] = c["steps"] / max(c["label_s"], 1e-9)
     o = np.stack(keep_obs) if keep_obs else np.zeros((0, env.obs_size), np.float32)
     y = np.stack(keep_lab) if keep_lab else np.zeros((0, env.action_size), np.float32)
-    return o, y, {k: float(v) for k, v in c.items()}
+    side = np.stack(keep_side) if keep_side else np.zeros((0, env.action_size), np.int8)
+    return o, y, side, {k: float(v) for k, v in c.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -349,7 +386,7 @@ def _iterate(cfg: TrainConfig, env: ImitationEnv, teachers: TeacherPool, out: Pa
     mean_fn, loss_fn = _student_fns(cfg)
     worlds = HostWorlds(env, env.n_envs)
     tester = worlds if env.n_envs == 1 else HostWorlds(env, 1)
-    data_o, data_y = [], []
+    data_o, data_y, data_s = [], [], []
     for k in range(first):
         f = out / f"data_{k:06d}.npz"
         if not f.is_file():
@@ -357,6 +394,7 @@ def _iterate(cfg: TrainConfig, env: ImitationEnv, teachers: TeacherPool, out: Pa
         with np.load(f) as z:
             data_o.append(z["obs"])
             data_y.append(z["label"])
+            data_s.append(z["side"] if "side" in z.files else np.zeros(z["label"].shape, np.int8))
     layout = plain_obs_layout(env)
     t_run = time.perf_counter()
     i = first
@@ -371,15 +409,16 @@ def _iterate(cfg: TrainConfig, env: ImitationEnv, teachers: TeacherPool, out: Pa
                 if progress is not None:
                     progress(i, dc.iterations, {"collected": steps, "of": dc.steps_per_iter})
 
-            o, y, c = _collect(env, worlds, teachers, params if i > 0 else None, norm, cfg, beta, alpha,
-                               seed=cfg.ppo.seed * 1_000_003 + i, mean_fn=mean_fn, stop=tick)  # fmt: skip
+            o, y, sd, c = _collect(env, worlds, teachers, params if i > 0 else None, norm, cfg, beta, alpha,
+                                   seed=cfg.ppo.seed * 1_000_003 + i, mean_fn=mean_fn, stop=tick)  # fmt: skip
             t_collect = time.perf_counter() - t0
             with atomic_path(out / f"data_{i:06d}.npz") as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, obs=o, label=y)
+                np.savez(fh, obs=o, label=y, side=sd)
             data_o.append(o)
             data_y.append(y)
+            data_s.append(sd)
             all_o = np.concatenate(data_o)[-dc.max_samples :]
-            all_y = np.concatenate(data_y)[-dc.max_samples :]
+            all_y = np.concatenate([np.concatenate(data_y), np.concatenate(data_s)], 1)[-dc.max_samples :]
             if len(all_o) == 0:
                 raise MmbioError("distillation: no usable sample was collected (every episode failed at once)")
             norm = _norm_of(all_o)

@@ -7,7 +7,8 @@ worker ``i mod workers`` for the whole run (its solvers keep their warm starts),
 world asked for at once, one process per worker. With ``workers = 1`` the teachers live in this process.
 
 A world's teacher sees the same calls in the same order whatever ``workers`` is, so a collection gives the same
-samples with any number of workers (checked in the tests). A worker that dies or fails is one
+samples with any number of workers, to floating-point rounding (memory is laid out differently; the walk
+amplifies the rounding within an episode; checked in the tests). A worker that dies or fails is one
 :class:`~mmbio.errors.MmbioError` naming it; the workers ignore Ctrl-C (the parent stops them).
 """
 
