@@ -62,9 +62,8 @@ class MuscleDynamics:
         command passes through (clipped to [0, 1])."""
         a = act[..., self.act_adr]
         u = excitation_for(a, xp.clip(wanted[..., self.muscles], 0.0, 1.0), self.tau_act, self.tau_deact, self.h, xp)
-        out = xp.clip(wanted, 0.0, 1.0)
+        out = xp.clip(wanted, 0.0, 1.0)  # a new array
         if xp is np:
-            out = np.array(out, copy=True)
             out[..., self.muscles] = u
             return out
         return out.at[..., self.muscles].set(u.astype(out.dtype))

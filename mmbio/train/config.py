@@ -482,7 +482,7 @@ class TrainConfig:
         _check(self.algo in ALGOS, "algo", self.algo, f"choose one of {ALGOS}")
         _check(self.algo != "distill" or self.env.action != "activation" or self.distill.label == "activation",
                "distill.label", self.distill.label,
-               "must be 'activation' with env.action=activation (the action is then the teacher's planned activation)")  # fmt: skip
+               "must be 'activation' with env.action=activation (the action is the teacher's planned activation)")  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,28 +22,27 @@ Per iteration ``i`` (config :class:`~mmbio.train.config.DistillConfig`):
    asked at once, one teacher per world in ``workers`` processes (:class:`~mmbio.train.teacher_pool.TeacherPool`);
    each teacher gets the same calls in the same order whatever ``workers`` is, so the samples agree to
    floating-point rounding (one process or several lay memory out differently; the walk amplifies the rounding
-   within an episode, measured ≤ 0.01 over 25 steps). With ``action_noise`` the teacher's executed action carries Gaussian
-   noise (DART, Laskey et al. 2017), its label none; not where the label is at the lower end of what the action
-   can do (:func:`label_sides`), where a student fitted one-sidedly does not err.
+   within an episode, measured ≤ 0.01 over 25 steps). With ``action_noise`` the teacher's executed action carries
+   Gaussian noise (DART, Laskey et al. 2017), its label none; not where the label is at the lower end of what the
+   action can do (:func:`label_sides`), where a student fitted one-sidedly does not err.
 2. **Aggregate** with every earlier iteration's data (the newest ``max_samples`` kept).
 3. **Fit** the actor's mean to the labels (mean squared error in action units, one-sided at the ends of what the
    action can do: :func:`label_sides`; the observation statistics are those of the aggregated data, frozen for the
-   fit), warm-started from the previous iteration. The label is the
-   teacher's excitation (``label='excitation'``) or the activation it plans one control step ahead
-   (``label='activation'``). At 2 ms the excitations are nearly bang-bang (0 or 1 for ≈ 80 % of the samples: one
-   step of activation dynamics needs extreme excitations to move), the planned activations smooth. Sent as
-   excitations, planned activations are followed with the muscles' activation lag, and even a perfect copy falls
-   (measured: 0.6 s where the teacher walks). With ``env.action='activation'`` the action *is* a wanted
-   activation: the environment sends the teacher's own excitation for it, the teacher drives with its plan, and a
-   perfect copy is the teacher.
+   fit), warm-started from the previous iteration. The label is the teacher's excitation (``label='excitation'``)
+   or the activation it plans one control step ahead (``label='activation'``). At 2 ms the excitations are nearly
+   bang-bang (0 or 1 for ≈ 80 % of the samples: one step of activation dynamics needs extreme excitations to move),
+   the planned activations smooth. Sent as excitations, planned activations are followed with the muscles'
+   activation lag, and even a perfect copy falls (measured: 0.6 s where the teacher walks). With
+   ``env.action='activation'`` the action *is* a wanted activation: the environment sends the teacher's own
+   excitation for it, the teacher drives with its plan, and a perfect copy is the teacher.
 4. **Test** the student's mean action from the reference start with no assistance for ``eval_s``: the seconds
    it stays up (the environment's termination rules), its mean body-site distance from the reference.
 
 Files in the run folder: ``data_XXXXXX.npz`` (each iteration's samples: ``obs`` float32 ``(n, obs_size)``,
-``label`` float32 ``(n, nu)``, ``side`` int8 ``(n, nu)``: :func:`label_sides`), ``checkpoint_XXXXXX.pkl`` (a training checkpoint after iteration ``XXXXXX``,
-its metadata ``distill`` holding the iteration, the counters and the history) and ``latest.pkl``. ``resume``
-continues after the last checkpointed iteration with the same data; nothing collected before it is lost, and
-the iteration's random streams depend only on (seed, iteration).
+``label`` float32 ``(n, nu)``, ``side`` int8 ``(n, nu)``: :func:`label_sides`), ``checkpoint_XXXXXX.pkl`` (a
+training checkpoint after iteration ``XXXXXX``, its metadata ``distill`` holding the iteration, the counters and
+the history) and ``latest.pkl``. ``resume`` continues after the last checkpointed iteration with the same data;
+nothing collected before it is lost, and the iteration's random streams depend only on (seed, iteration).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 :class:`ImitationEnv` follows :mod:`mmbio.train.vecenv`: ``reset(key) -> (state, obs)``, ``step(state,
 action) -> (state, obs, reward, done, truncated, info)``, every state leaf with a leading ``n_envs``
 axis, no auto-reset. The action is the muscles' excitations, or with ``env.action = 'activation'`` the
-activations wanted at the end of the control step (:meth:`ImitationEnv.excitation`). Everything but the physics is jitted JAX; the physics is one small function
-(:meth:`ImitationEnv.physics`) with two backends:
+activations wanted at the end of the control step (:meth:`ImitationEnv.excitation`). Everything but the physics
+is jitted JAX; the physics is one small function (:meth:`ImitationEnv.physics`) with two backends:
 
 ``'mujoco'`` (default, CPU)
     ``jax.pure_callback`` into MuJoCo C: per world ``mj_step`` × ``n_substeps`` then ``mj_forward`` on a
